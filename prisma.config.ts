@@ -1,0 +1,9 @@
+// Prisma CLI configuration. The service itself applies prisma/migrations at start
+// (src/db/migrate.ts); on a machine with internet the usual `prisma migrate` works as well.
+import { defineConfig } from "prisma/config";
+
+export default defineConfig({
+  schema: "prisma/schema.prisma",
+  migrations: { path: "prisma/migrations" },
+  datasource: { url: process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/inventory" },
+});

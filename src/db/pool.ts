@@ -1,0 +1,39 @@
+import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "../generated/prisma/client.ts";
+import type { Logger } from "../logger.ts";
+
+// INT8 (counts, bigserial ids) as JS numbers where they fit; movement ids stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Database = {
+  /** Raw SQL for stock changes: single guarded statements and short row-locked transactions. */
+  pool: pg.Pool;
+  /** Reads for the GraphQL layer (Pothos prisma plugin) over the same pool. */
+  prisma: PrismaClient;
+  close(): Promise<void>;
+};
+
+export function openDatabase(url: string, options: { poolSize: number; logger: Logger }): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // A statement that hangs (lost connection, lock storm) fails instead of holding a request forever.
+    statement_timeout: 15_000,
+    idle_in_transaction_session_timeout: 30_000,
+    application_name: "store-inventory",
+  });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on("error", (error) => options.logger.warn({ err: error }, "idle database connection lost"));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    pool,
+    prisma,
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type pg from "pg";
+import type { StockEvent, StockEventPublisher } from "../realtime/stock-events.ts";
+
+/** A transaction in progress: its SQL, and the stock events to publish once it commits. */
+export type Tx = {
+  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  readonly events: StockEvent[];
+  /** Ends the transaction with ROLLBACK and makes `inTransaction` return `value`. */
+  rollbackWith<V>(value: V): never;
+};
+
+class RollbackWith {
+  constructor(readonly value: unknown) {}
+}
+
+// serialization_failure and deadlock_detected: the transaction did nothing and may simply run again.
+const RETRYABLE = new Set(["40001", "40P01"]);
+export const MAX_ATTEMPTS = 4;
+
+/**
+ * Runs `work` in a READ COMMITTED transaction on one pooled connection. Commits when it returns,
+ * rolls back when it throws or calls `tx.rollbackWith`, retries a bounded number of times on
+ * serialization and deadlock failures, and hands the collected stock events to `publisher` only
+ * after COMMIT succeeded, so no subscriber ever hears of a change that did not happen.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  publisher: StockEventPublisher,
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    const events: StockEvent[] = [];
+    const tx: Tx = {
+      query: (sql, params) => client.query(sql, params as unknown[]),
+      events,
+      rollbackWith(value) {
+        throw new RollbackWith(value);
+      },
+    };
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await work(tx);
+      await client.query("COMMIT");
+      if (events.length > 0) publisher.publish(events);
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      if (error instanceof RollbackWith) return error.value as T;
+      const code = (error as { code?: string }).code;
+      if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+        await sleep(5 * attempt + Math.random() * 10 * attempt);
+        continue;
+      }
+      throw error;
+    } finally {
+      // A connection whose ROLLBACK failed is in an unknown state: drop it instead of reusing it.
+      client.release(broken);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

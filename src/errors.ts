@@ -1,0 +1,39 @@
+/**
+ * Errors a caller can act on are values, returned as members of a mutation's result union
+ * (contract.graphql). Exceptions are left for bugs and outages.
+ */
+export type ErrorCode =
+  | "INVALID_INPUT"
+  | "NOT_FOUND"
+  | "INSUFFICIENT_STOCK"
+  | "STALE_QUANTITY"
+  | "INVALID_STATUS_TRANSITION"
+  | "INVENTORY_MANAGED_BY_ACCOUNTING"
+  | "ACCOUNTING_NOT_CONNECTED"
+  | "ACCOUNTING_UNAVAILABLE"
+  | "IDEMPOTENCY_CONFLICT";
+
+export class OperationError {
+  constructor(
+    readonly code: ErrorCode,
+    readonly message: string,
+    readonly field: string | null = null,
+  ) {}
+}
+
+export type StockShortage = { itemId: string; requested: number; available: number };
+
+export class InsufficientStockError {
+  readonly code = "INSUFFICIENT_STOCK" as const;
+  readonly message: string;
+  constructor(readonly shortages: StockShortage[]) {
+    this.message = `Not enough stock for ${shortages.length} line(s) of the order`;
+  }
+}
+
+export const invalidInput = (message: string, field?: string) => new OperationError("INVALID_INPUT", message, field);
+export const notFound = (what: string, field?: string) => new OperationError("NOT_FOUND", `${what} not found`, field);
+
+export function isErrorValue(value: unknown): value is OperationError | InsufficientStockError {
+  return value instanceof OperationError || value instanceof InsufficientStockError;
+}

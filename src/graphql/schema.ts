@@ -1,0 +1,7 @@
+import { builder } from "./builder.ts";
+import "./types/errors.ts";
+import "./types/items.ts";
+import "./types/stores.ts";
+import "./types/orders.ts";
+
+export const schema = builder.toSchema({ sortSchema: false });

@@ -1,0 +1,46 @@
+import { loadConfig } from "./config.ts";
+import { connectDatabase } from "./db/connect.ts";
+import { createLogger } from "./logger.ts";
+import { LocalStockEvents } from "./realtime/local-events.ts";
+import { createApp } from "./server.ts";
+
+/**
+ * `npm start`: the database (DATABASE_URL, or an embedded PostgreSQL under ./.data), its
+ * migrations, then the server; SIGTERM/SIGINT finish requests in flight and close everything.
+ */
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const db = await connectDatabase(config, logger);
+  const publisher = new LocalStockEvents();
+  const app = createApp({ db, publisher, logger }, config);
+  await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
+  logger.info(
+    { port: config.port, graphql: `${config.publicUrl}/graphql` },
+    `store inventory listening on ${config.publicUrl}/graphql; ` +
+      'create a store with: npm run store:create -- --slug my-store --name "My store"',
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 15_000).unref();
+    try {
+      await app.close();
+      await db.stop();
+    } finally {
+      clearTimeout(force);
+      logger.info("stopped");
+      process.exit(0);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error) => {
+  createLogger().fatal({ err: error }, "could not start");
+  process.exit(1);
+});

@@ -1,0 +1,197 @@
+import { createHash, randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { Deps } from "../deps.ts";
+import { inTransaction } from "../db/transaction.ts";
+import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
+import { UNORDERABLE, type Availability } from "../stock/availability.ts";
+import { changeStock } from "../stock/stock-ledger.ts";
+import { check, isRecordId, rules } from "../validation.ts";
+import { ORDER_COLUMNS, type OrderRow } from "./order-row.ts";
+
+export type PlaceOrderInput = {
+  lines: { itemId: string; quantity: number }[];
+  idempotencyKey?: string | null;
+  customerName?: string | null;
+  customerEmail?: string | null;
+};
+
+export const MAX_ORDER_LINES = 100;
+
+const PlaceOrder = z.object({
+  lines: z
+    .array(z.object({ itemId: z.string(), quantity: rules.orderQuantity }))
+    .min(1, "must have at least one line")
+    .max(MAX_ORDER_LINES, `must have at most ${MAX_ORDER_LINES} lines`),
+  idempotencyKey: rules.idempotencyKey.nullish(),
+  customerName: rules.customerName.nullish(),
+  customerEmail: rules.customerEmail.nullish(),
+});
+
+type LockedItem = {
+  id: string;
+  type: "PRODUCT" | "SERVICE";
+  track_inventory: boolean;
+  sell_without_stock: boolean;
+  available: number;
+  availability: Availability;
+  accounting_sync: boolean;
+};
+
+/**
+ * The storefront checkout: takes the stock of every line and records the order, all lines or
+ * nothing, in one transaction (SPEC section 2). The order's items are locked in id order, so
+ * concurrent orders on shared items queue instead of deadlocking, and each line's take is a
+ * guarded update that can never oversell. While accounting sync is on, the units are committed
+ * instead of deducted. A retry carrying the same idempotency key answers the first order.
+ */
+export async function placeOrder(
+  deps: Deps,
+  storeSlug: string,
+  input: PlaceOrderInput,
+): Promise<OrderRow | InsufficientStockError | OperationError> {
+  const valid = check(PlaceOrder, input);
+  if (valid instanceof OperationError) return valid;
+  const lines = sumRepeatedItems(valid.lines);
+  if (lines instanceof OperationError) return lines;
+
+  const store = await deps.db.pool.query<{ id: string }>("SELECT id FROM stores WHERE slug = $1", [storeSlug]);
+  const storeId = store.rows[0]?.id;
+  if (!storeId) return notFound("Store", "store");
+
+  const key = valid.idempotencyKey ?? null;
+  const requestHash = key ? hashRequest(lines, valid) : null;
+  if (key) {
+    const earlier = await orderForKey(deps, storeId, key, requestHash!);
+    if (earlier) return earlier;
+  }
+
+  try {
+    return await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+      const locked = await tx.query<LockedItem>(
+        `SELECT i.id, i.type, i.track_inventory, i.sell_without_stock, i.availability,
+                i.quantity - i.committed_quantity AS available, s.accounting_sync
+           FROM items i JOIN stores s ON s.id = i.store_id
+          WHERE i.store_id = $1 AND i.id = ANY($2::uuid[])
+          ORDER BY i.id FOR UPDATE OF i`,
+        [storeId, lines.map((line) => line.itemId)],
+      );
+      const items = new Map(locked.rows.map((item) => [item.id, item]));
+      const missing = lines.findIndex((line) => !items.has(line.itemId));
+      if (missing >= 0) return tx.rollbackWith(notFound("Item", `lines.${missing}.itemId`));
+
+      const shortages = findShortages(lines, items);
+      if (shortages.length > 0) return tx.rollbackWith(new InsufficientStockError(shortages));
+
+      const orderId = randomUUID();
+      const synced = locked.rows[0]!.accounting_sync;
+      const stockLines = lines.filter((line) => takesStock(items.get(line.itemId)!));
+      const taken = await changeStock(
+        tx,
+        storeId,
+        stockLines.map((line) =>
+          synced ? { itemId: line.itemId, addCommitted: line.quantity } : { itemId: line.itemId, addQuantity: -line.quantity },
+        ),
+        { keepAvailableNonNegative: true, refuseWhenSynced: false },
+        { reason: "ORDER_PLACED", orderId },
+      );
+      // Under the row locks taken above nothing can differ from what findShortages saw.
+      if (taken.length !== stockLines.length) throw new Error("stock changed under lock while placing an order");
+
+      const order = await tx.query<OrderRow>(
+        `WITH next AS (
+           UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = $1 RETURNING last_order_number
+         ), line AS (
+           SELECT l.item_id, l.quantity, l.stock_taken, i.price
+             FROM unnest($3::uuid[], $4::int[], $5::bool[]) AS l(item_id, quantity, stock_taken)
+             JOIN items i ON i.store_id = $1 AND i.id = l.item_id
+         ), created AS (
+           INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
+           SELECT $1, $2, next.last_order_number, (SELECT coalesce(sum(price * quantity), 0) FROM line), $6, $7, $8, $9, $10
+             FROM next
+           RETURNING *
+         ), created_lines AS (
+           INSERT INTO order_lines (store_id, order_id, item_id, quantity, unit_price, stock_taken)
+           SELECT $1, $2, item_id, quantity, price, stock_taken FROM line
+         )
+         SELECT ${ORDER_COLUMNS} FROM created`,
+        [
+          storeId,
+          orderId,
+          lines.map((line) => line.itemId),
+          lines.map((line) => line.quantity),
+          lines.map((line) => takesStock(items.get(line.itemId)!)),
+          valid.customerName || null,
+          valid.customerEmail || null,
+          key,
+          requestHash,
+          synced,
+        ],
+      );
+      return order.rows[0]!;
+    });
+  } catch (error) {
+    // The same key committed meanwhile by a racing request: answer with that order.
+    if (key && (error as { constraint?: string }).constraint === "orders_store_id_idempotency_key_key") {
+      const earlier = await orderForKey(deps, storeId, key, requestHash!);
+      if (earlier) return earlier;
+    }
+    throw error;
+  }
+}
+
+const takesStock = (item: LockedItem) => item.type === "PRODUCT" && item.track_inventory;
+
+function findShortages(lines: readonly OrderLineRequest[], items: Map<string, LockedItem>): StockShortage[] {
+  const shortages: StockShortage[] = [];
+  for (const line of lines) {
+    const item = items.get(line.itemId)!;
+    if (!takesStock(item) || item.sell_without_stock) continue;
+    if (UNORDERABLE.has(item.availability) || line.quantity > item.available) {
+      shortages.push({ itemId: line.itemId, requested: line.quantity, available: Math.max(0, item.available) });
+    }
+  }
+  return shortages;
+}
+
+type OrderLineRequest = { itemId: string; quantity: number };
+
+/** Repeated item ids in one order are one line with their quantities summed. */
+function sumRepeatedItems(lines: readonly OrderLineRequest[]): OrderLineRequest[] | OperationError {
+  const sums = new Map<string, number>();
+  for (const [index, line] of lines.entries()) {
+    if (!isRecordId(line.itemId)) return notFound("Item", `lines.${index}.itemId`);
+    const itemId = line.itemId.toLowerCase();
+    sums.set(itemId, (sums.get(itemId) ?? 0) + line.quantity);
+  }
+  for (const [itemId, quantity] of sums) {
+    if (quantity > 10_000) return invalidInput(`at most 10000 units of item ${itemId} per order`, "lines");
+  }
+  return [...sums].map(([itemId, quantity]) => ({ itemId, quantity }));
+}
+
+function hashRequest(lines: readonly OrderLineRequest[], input: z.infer<typeof PlaceOrder>) {
+  const canonical = JSON.stringify({
+    lines: [...lines].sort((a, b) => a.itemId.localeCompare(b.itemId)).map((line) => [line.itemId, line.quantity]),
+    customerName: input.customerName || null,
+    customerEmail: input.customerEmail || null,
+  });
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+async function orderForKey(deps: Deps, storeId: string, key: string, requestHash: string) {
+  const { rows } = await deps.db.pool.query<OrderRow & { requestHash: string }>(
+    `SELECT ${ORDER_COLUMNS}, request_hash AS "requestHash" FROM orders WHERE store_id = $1 AND idempotency_key = $2`,
+    [storeId, key],
+  );
+  const earlier = rows[0];
+  if (!earlier) return null;
+  if (earlier.requestHash !== requestHash) {
+    return new OperationError(
+      "IDEMPOTENCY_CONFLICT",
+      "this idempotency key was already used for a different order",
+      "idempotencyKey",
+    );
+  }
+  const { requestHash: _, ...order } = earlier;
+  return order;
+}

@@ -1,0 +1,94 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createYoga } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import type { Config } from "./config.ts";
+import type { Deps } from "./deps.ts";
+import { createContext } from "./graphql/context.ts";
+import { schema } from "./graphql/schema.ts";
+
+export type App = { server: Server; close(): Promise<void> };
+
+/**
+ * The whole service on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql,
+ * and GET /health for load balancers.
+ */
+export function createApp(deps: Deps, config: Pick<Config, "graphiql" | "introspection">): App {
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: config.graphiql ? { title: "Store inventory", subscriptionsProtocol: "WS" } : false,
+    landingPage: false,
+    logging: {
+      debug: (...args) => deps.logger.debug(args.map(String).join(" ")),
+      info: (...args) => deps.logger.info(args.map(String).join(" ")),
+      warn: (...args) => deps.logger.warn(args.map(String).join(" ")),
+      error: (...args) => deps.logger.error({ err: args.find((a) => a instanceof Error) }, args.map(String).join(" ")),
+    },
+    // HTTP requests carry the token in a header; WebSocket clients in connectionParams or the upgrade request.
+    context: (initial: any) =>
+      createContext(
+        deps,
+        initial.request?.headers.get("authorization") ?? authorizationOf(initial.connectionParams, initial.req),
+      ),
+  });
+
+  const server = createServer((req, res) => {
+    if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
+    return yoga.handle(req, res);
+  });
+
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wsServer = useServer(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    sockets,
+  );
+
+  return {
+    server,
+    async close() {
+      await wsServer.dispose();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+function authorizationOf(connectionParams: Record<string, unknown> | undefined, request: IncomingMessage | undefined) {
+  const fromParams = connectionParams?.authorization ?? connectionParams?.Authorization;
+  return typeof fromParams === "string" ? fromParams : request?.headers.authorization;
+}
+
+async function health(deps: Deps, res: ServerResponse) {
+  try {
+    await deps.db.pool.query("SELECT 1");
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
+  } catch {
+    res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ status: "database unreachable" }));
+  }
+}

@@ -1,0 +1,202 @@
+import type { Tx } from "../db/transaction.ts";
+import type { StockEvent } from "../realtime/stock-events.ts";
+import { availabilitySql, type Availability } from "./availability.ts";
+
+/**
+ * The one place where stock changes. Every function here runs inside the caller's transaction,
+ * changes items with single guarded statements (rows locked in id order, so concurrent multi-item
+ * changes cannot deadlock), writes the stock movement of every quantity change in that same
+ * statement, bumps `version`, stores the recomputed availability, and queues a StockEvent that
+ * `inTransaction` publishes after COMMIT.
+ */
+
+export type StockMovementReason =
+  | "INITIAL_COUNT"
+  | "MANUAL_SET"
+  | "MANUAL_ADJUSTMENT"
+  | "ORDER_PLACED"
+  | "ORDER_CANCELLED"
+  | "ORDER_INVOICED"
+  | "ACCOUNTING_SYNC"
+  | "SYNC_DISABLED";
+
+/** Quantities are kept within +-1e9 so that no sum of two of them overflows a 32-bit integer. */
+export const MAX_ABS_QUANTITY = 1_000_000_000;
+
+export type StockChange = {
+  itemId: string;
+  /** the new absolute count; otherwise `addQuantity` is added */
+  setQuantity?: number;
+  addQuantity?: number;
+  addCommitted?: number;
+  /** compare-and-set: the change applies only while the quantity still equals this */
+  expectedQuantity?: number;
+};
+
+export type StockGuard = {
+  /** refuse changes leaving availableQuantity below zero, unless the item sells without stock */
+  keepAvailableNonNegative: boolean;
+  /** refuse while the store's inventory is managed by its accounting system */
+  refuseWhenSynced: boolean;
+  /**
+   * change only items that track inventory now; giving back what an order took applies even
+   * when tracking was switched off since, so the kept count stays exact
+   */
+  onlyTracked?: boolean;
+};
+
+export type MovementInfo = { reason: StockMovementReason; orderId?: string | null; note?: string | null };
+
+export type StockedItem = {
+  id: string;
+  quantity: number;
+  committedQuantity: number;
+  availability: Availability;
+  version: number;
+};
+
+type ChangedRow = {
+  id: string;
+  type: "PRODUCT" | "SERVICE";
+  track_inventory: boolean;
+  quantity: number;
+  committed_quantity: number;
+  availability: Availability;
+  availability_before: Availability;
+  version: number;
+};
+
+const quantityAfter = "coalesce(c.set_quantity, i.quantity + c.add_quantity)";
+const committedAfter = "(i.committed_quantity + c.add_committed)";
+
+/**
+ * Applies `changes` to tracked products of the store. Returns the changed items; an item that is
+ * missing, untracked, or refused by `guard` or by its expectedQuantity is left out and untouched,
+ * so a caller that needs all-or-nothing compares the count and rolls back.
+ */
+export async function changeStock(
+  tx: Tx,
+  storeId: string,
+  changes: readonly StockChange[],
+  guard: StockGuard,
+  movement: MovementInfo,
+): Promise<StockedItem[]> {
+  if (changes.length === 0) return [];
+  const { rows } = await tx.query<ChangedRow>(
+    `WITH c AS (
+       SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[])
+         AS c(item_id, set_quantity, add_quantity, add_committed, expected_quantity)
+     ), locked AS (
+       SELECT i.id, i.availability AS availability_before, i.quantity AS quantity_before
+         FROM items i WHERE i.store_id = $1 AND i.id IN (SELECT item_id FROM c)
+        ORDER BY i.id FOR UPDATE
+     ), changed AS (
+       UPDATE items i SET
+         quantity = ${quantityAfter},
+         committed_quantity = ${committedAfter},
+         availability = ${availabilitySql(quantityAfter, committedAfter)},
+         version = i.version + 1,
+         updated_at = now()
+       FROM locked l, c, stores s
+       WHERE i.store_id = $1 AND i.id = l.id AND c.item_id = l.id AND s.id = $1
+         AND i.type = 'PRODUCT' AND (NOT $12 OR i.track_inventory)
+         AND (NOT $7 OR NOT s.accounting_sync)
+         AND (c.expected_quantity IS NULL OR i.quantity = c.expected_quantity)
+         AND (NOT $8 OR i.sell_without_stock OR ${quantityAfter} - ${committedAfter} >= 0)
+         AND abs(${quantityAfter}::bigint) <= ${MAX_ABS_QUANTITY}
+       RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
+                 l.availability_before, l.quantity_before, (c.set_quantity IS NOT NULL OR c.add_quantity <> 0) AS moves_quantity
+     ), moved AS (
+       INSERT INTO stock_movements (store_id, item_id, delta, quantity_after, reason, order_id, note)
+       SELECT $1, id, quantity - quantity_before, quantity, $9::"StockMovementReason", $10::uuid, $11
+         FROM changed WHERE moves_quantity
+     )
+     SELECT * FROM changed`,
+    [
+      storeId,
+      changes.map((change) => change.itemId),
+      changes.map((change) => change.setQuantity ?? null),
+      changes.map((change) => change.addQuantity ?? 0),
+      changes.map((change) => change.addCommitted ?? 0),
+      changes.map((change) => change.expectedQuantity ?? null),
+      guard.refuseWhenSynced,
+      guard.keepAvailableNonNegative,
+      movement.reason,
+      movement.orderId ?? null,
+      movement.note ?? null,
+      guard.onlyTracked ?? true,
+    ],
+  );
+  return rows.map((row) => queueEvent(tx, storeId, row));
+}
+
+/**
+ * Changes whether an item tracks inventory or sells without stock, recomputing its availability
+ * and telling subscribers. Returns null when no such item exists in the store.
+ */
+export async function changeStockSettings(
+  tx: Tx,
+  storeId: string,
+  itemId: string,
+  settings: { trackInventory?: boolean; sellWithoutStock?: boolean },
+): Promise<StockedItem | null> {
+  const track = "coalesce($3, i.track_inventory)";
+  const sellWithoutStock = "coalesce($4, i.sell_without_stock)";
+  const { rows } = await tx.query<ChangedRow>(
+    `WITH locked AS (
+       SELECT id, availability AS availability_before FROM items WHERE store_id = $1 AND id = $2 FOR UPDATE
+     )
+     UPDATE items i SET
+       track_inventory = ${track} AND i.type = 'PRODUCT',
+       sell_without_stock = ${sellWithoutStock},
+       availability = ${availabilitySql("i.quantity", "i.committed_quantity", sellWithoutStock, `(${track} AND i.type = 'PRODUCT')`)},
+       version = i.version + 1,
+       updated_at = now()
+     FROM locked l, stores s
+     WHERE i.store_id = $1 AND i.id = l.id AND s.id = $1
+     RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version, l.availability_before`,
+    [storeId, itemId, settings.trackInventory ?? null, settings.sellWithoutStock ?? null],
+  );
+  return rows[0] ? queueEvent(tx, storeId, rows[0]) : null;
+}
+
+/**
+ * Recomputes the availability of every item of the store, after its out-of-stock behaviour
+ * changed. Only items whose availability moves are touched and announced.
+ */
+export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedItem[]> {
+  const { rows } = await tx.query<ChangedRow>(
+    `WITH locked AS (
+       SELECT i.id, i.availability AS availability_before FROM items i JOIN stores s ON s.id = i.store_id
+        WHERE i.store_id = $1 AND i.availability IS DISTINCT FROM ${availabilitySql()}
+        ORDER BY i.id FOR UPDATE OF i
+     )
+     UPDATE items i SET availability = ${availabilitySql()}, version = i.version + 1, updated_at = now()
+     FROM locked l, stores s
+     WHERE i.store_id = $1 AND i.id = l.id AND s.id = $1 AND i.availability IS DISTINCT FROM ${availabilitySql()}
+     RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version, l.availability_before`,
+    [storeId],
+  );
+  return rows.map((row) => queueEvent(tx, storeId, row));
+}
+
+function queueEvent(tx: Tx, storeId: string, row: ChangedRow): StockedItem {
+  const tracked = row.type === "PRODUCT" && row.track_inventory;
+  const event: StockEvent = {
+    storeId,
+    itemId: row.id,
+    availability: row.availability,
+    availableQuantity: tracked ? row.quantity - row.committed_quantity : null,
+    version: row.version,
+    availabilityChanged: row.availability !== row.availability_before,
+    at: new Date().toISOString(),
+  };
+  tx.events.push(event);
+  return {
+    id: row.id,
+    quantity: row.quantity,
+    committedQuantity: row.committed_quantity,
+    availability: row.availability,
+    version: row.version,
+  };
+}
