@@ -1,0 +1,142 @@
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { inject } from "vitest";
+import { openDatabase, type Database } from "../../src/db/pool.ts";
+import type { Deps } from "../../src/deps.ts";
+import { createLogger } from "../../src/logger.ts";
+import { LocalStockEvents } from "../../src/realtime/local-events.ts";
+import type { StockEventPublisher } from "../../src/realtime/stock-events.ts";
+import { createApp } from "../../src/server.ts";
+import { createStore } from "../../src/stores/stores.ts";
+
+export const databaseUrl = () => inject("databaseUrl");
+
+/** A real server on a free port, in this test process, on the test database. */
+export async function startTestServer(options: { publisher?: StockEventPublisher; poolSize?: number } = {}) {
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
+  const db = openDatabase(databaseUrl(), { poolSize: options.poolSize ?? 10, logger });
+  const publisher = options.publisher ?? new LocalStockEvents();
+  const deps: Deps = { db, publisher, logger };
+  const app = createApp(deps, { graphiql: false, introspection: true });
+  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
+  const port = (app.server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    deps,
+    db,
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+export type GraphQLResponse<T = any> = { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+
+/** POSTs one GraphQL operation; `token` goes in the Authorization header. */
+export async function gql<T = any>(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<T>;
+}
+
+/** Like `gql`, but fails the test on any top-level error and returns `data`. */
+export async function gqlData<T = any>(baseUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const result = await gql<T>(baseUrl, query, variables, token);
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data as T;
+}
+
+export type TestStore = { id: string; slug: string; token: string };
+
+export async function newStore(db: Database, name = "Ejemplar"): Promise<TestStore> {
+  const slug = `store-${randomBytes(5).toString("hex")}`;
+  const store = await createStore(db.pool, { slug, name });
+  if (!("adminToken" in store)) throw new Error(store.message);
+  return { id: store.id, slug: store.slug, token: store.adminToken };
+}
+
+export const ITEM_FIELDS = `id name sku type price trackInventory sellWithoutStock quantity committedQuantity availableQuantity availability version`;
+
+/** Creates an item through the admin API and returns it. */
+export async function newItem(
+  server: { url: string },
+  store: TestStore,
+  input: { name?: string; type?: "PRODUCT" | "SERVICE"; price?: string; quantity?: number; sellWithoutStock?: boolean; trackInventory?: boolean; sku?: string } = {},
+) {
+  const data = await gqlData(
+    server.url,
+    `mutation($input: CreateItemInput!) { createItem(input: $input) { __typename ... on Item { ${ITEM_FIELDS} } ... on OperationError { code message field } } }`,
+    { input: { name: "Bolso de cuero", type: "PRODUCT", price: "120000.00", ...input } },
+    store.token,
+  );
+  if (data.createItem.__typename !== "Item") throw new Error(`createItem failed: ${JSON.stringify(data.createItem)}`);
+  return data.createItem as { id: string; quantity: number | null; availability: string; version: number };
+}
+
+export const PLACE_ORDER = `mutation($store: String!, $input: PlaceOrderInput!) {
+  placeOrder(store: $store, input: $input) {
+    __typename
+    ... on Order { id number status total lines { quantity unitPrice item { id } } }
+    ... on InsufficientStockError { code message shortages { itemId requested available } }
+    ... on OperationError { code message field }
+  }
+}`;
+
+export async function placeOrder(
+  server: { url: string },
+  store: TestStore,
+  lines: { itemId: string; quantity: number }[],
+  extra: Record<string, unknown> = {},
+) {
+  const data = await gqlData(server.url, PLACE_ORDER, { store: store.slug, input: { lines, ...extra } });
+  return data.placeOrder;
+}
+
+export const CHANGE_STATUS = `mutation($input: ChangeOrderStatusInput!) {
+  changeOrderStatus(input: $input) {
+    __typename ... on Order { id status } ... on OperationError { code message field }
+  }
+}`;
+
+export async function changeStatus(server: { url: string }, store: TestStore, orderId: string, status: string) {
+  const data = await gqlData(server.url, CHANGE_STATUS, { input: { orderId, status } }, store.token);
+  return data.changeOrderStatus;
+}
+
+/** The stored stock row of an item, read straight from the database. */
+export async function stockOf(db: Database, storeId: string, itemId: string) {
+  const { rows } = await db.pool.query(
+    `SELECT quantity, committed_quantity AS "committedQuantity", availability, version FROM items WHERE store_id = $1 AND id = $2`,
+    [storeId, itemId],
+  );
+  return rows[0] as { quantity: number; committedQuantity: number; availability: string; version: number };
+}
+
+/**
+ * SPEC section 1's invariant for every item of the store: the movements add up to the quantity,
+ * and the newest movement's quantityAfter is the quantity. Returns the items that break it.
+ */
+export async function unbalancedLedgers(db: Database, storeId: string) {
+  const { rows } = await db.pool.query(
+    `SELECT i.id, i.quantity, coalesce(sum(m.delta), 0)::int AS sum,
+            (SELECT quantity_after FROM stock_movements n WHERE n.store_id = i.store_id AND n.item_id = i.id ORDER BY id DESC LIMIT 1) AS newest
+       FROM items i LEFT JOIN stock_movements m ON m.store_id = i.store_id AND m.item_id = i.id
+      WHERE i.store_id = $1 GROUP BY i.store_id, i.id, i.quantity`,
+    [storeId],
+  );
+  return rows.filter((row) => row.sum !== row.quantity || (row.newest !== null && row.newest !== row.quantity));
+}
+
+export const uniqueKey = () => randomBytes(8).toString("hex");
