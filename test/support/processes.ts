@@ -27,10 +27,16 @@ export type ServerProcess = {
  * Starts `npm start`'s entry point (src/main.ts) as a separate process on the test database,
  * and waits until GET /health answers 200.
  */
-export async function startServerProcess(env: Record<string, string | undefined> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string | undefined> = {},
+  options: { timeoutMs?: number } = {},
+): Promise<ServerProcess> {
   const port = await freePort();
+  const merged = { ...process.env, DATABASE_URL: databaseUrl(), PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env };
+  // an `undefined` in `env` removes the variable (e.g. DATABASE_URL, to start the embedded database)
+  const childEnv = Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)) as NodeJS.ProcessEnv;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env },
+    env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -38,7 +44,7 @@ export async function startServerProcess(env: Record<string, string | undefined>
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server process exited early:\n${output}`);
     const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
