@@ -1,31 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   changeStatus,
   gqlData,
   newItem,
-  newStore,
+  storesWithBalancedLedgers,
   placeOrder,
   startTestServer,
   stockOf,
-  unbalancedLedgers,
   uniqueKey,
   type TestServer,
-  type TestStore,
 } from "./support/harness.ts";
 
 let server: TestServer;
-const stores: TestStore[] = [];
 beforeAll(async () => (server = await startTestServer({ poolSize: 20 })));
 afterAll(async () => server.close());
-afterEach(async () => {
-  for (const store of stores.splice(0)) expect(await unbalancedLedgers(server.db, store.id)).toEqual([]);
-});
-
-async function store() {
-  const created = await newStore(server.db);
-  stores.push(created);
-  return created;
-}
+const store = storesWithBalancedLedgers(() => server);
 
 const ORDER = `query($id: ID!) { order(id: $id) { id number status total lines { quantity unitPrice item { id name } } } }`;
 

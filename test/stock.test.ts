@@ -1,31 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   gqlData,
   ITEM_FIELDS,
   newItem,
-  newStore,
+  storesWithBalancedLedgers,
   placeOrder,
   startTestServer,
   stockOf,
-  unbalancedLedgers,
   type TestServer,
-  type TestStore,
 } from "./support/harness.ts";
 
 let server: TestServer;
-const stores: TestStore[] = [];
 beforeAll(async () => (server = await startTestServer()));
 afterAll(async () => server.close());
-// SPEC 1's invariant after every test that changes stock: movements add up to each quantity.
-afterEach(async () => {
-  for (const store of stores.splice(0)) expect(await unbalancedLedgers(server.db, store.id)).toEqual([]);
-});
-
-async function store() {
-  const created = await newStore(server.db);
-  stores.push(created);
-  return created;
-}
+const store = storesWithBalancedLedgers(() => server);
 
 const SET_QUANTITY = `mutation($input: SetItemQuantityInput!) { setItemQuantity(input: $input) {
   __typename ... on Item { ${ITEM_FIELDS} } ... on OperationError { code message field } } }`;

@@ -1,6 +1,7 @@
 import { GraphQLError } from "graphql";
 import type { Deps } from "../deps.ts";
 import { storeForAdminToken } from "../stores/stores.ts";
+import { isRecordId } from "../validation.ts";
 
 /** Per request: the services, and who is asking (a store's admin, or the public). */
 export type GraphQLContext = {
@@ -37,6 +38,13 @@ export async function requireAdminOf(context: GraphQLContext, storeId: string): 
   if (own !== storeId) {
     throw new GraphQLError("The admin token belongs to another store", { extensions: { code: "FORBIDDEN" } });
   }
+}
+
+/** The key of a record of the token's store by its id; null for an id that cannot exist. */
+export async function adminRecordKey(context: GraphQLContext, id: string | number) {
+  const storeId = await adminStoreId(context);
+  const recordId = String(id);
+  return isRecordId(recordId) ? { storeId, id: recordId } : null;
 }
 
 export function badUserInput(message: string): GraphQLError {

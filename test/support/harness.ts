@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { inject } from "vitest";
+import { afterEach, expect, inject } from "vitest";
 import { openDatabase, type Database } from "../../src/db/pool.ts";
 import type { Deps } from "../../src/deps.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -140,3 +140,19 @@ export async function unbalancedLedgers(db: Database, storeId: string) {
 }
 
 export const uniqueKey = () => randomBytes(8).toString("hex");
+
+/**
+ * For a test file: makes stores, and after each test checks that every store it made keeps
+ * SPEC section 1's invariant (each item's movements add up to its quantity).
+ */
+export function storesWithBalancedLedgers(server: () => TestServer) {
+  const made: TestStore[] = [];
+  afterEach(async () => {
+    for (const store of made.splice(0)) expect(await unbalancedLedgers(server().db, store.id)).toEqual([]);
+  });
+  return async () => {
+    const store = await newStore(server().db);
+    made.push(store);
+    return store;
+  };
+}

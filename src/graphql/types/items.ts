@@ -1,7 +1,7 @@
 import { adjustItemQuantity, createItem, setItemQuantity, updateItem } from "../../stock/items.ts";
 import { isRecordId } from "../../validation.ts";
 import { builder } from "../builder.ts";
-import { adminStoreId, requireAdminOf } from "../context.ts";
+import { adminRecordKey, adminStoreId, requireAdminOf } from "../context.ts";
 import { resultUnion } from "./errors.ts";
 import { connectionOf, paginate } from "./pagination.ts";
 
@@ -137,10 +137,8 @@ builder.queryFields((t) => ({
     description: "(admin)",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, context) => {
-      const storeId = await adminStoreId(context);
-      const id = String(args.id);
-      if (!isRecordId(id)) return null;
-      return context.deps.db.prisma.item.findUnique({ ...query, where: { storeId_id: { storeId, id } } });
+      const key = await adminRecordKey(context, args.id);
+      return key && context.deps.db.prisma.item.findUnique({ ...query, where: { storeId_id: key } });
     },
   }),
   items: t.field({

@@ -1,8 +1,7 @@
 import { changeOrderStatus } from "../../orders/order-status.ts";
 import { placeOrder } from "../../orders/place-order.ts";
-import { isRecordId } from "../../validation.ts";
 import { builder } from "../builder.ts";
-import { adminStoreId } from "../context.ts";
+import { adminRecordKey, adminStoreId } from "../context.ts";
 import { resultUnion } from "./errors.ts";
 import { connectionOf, paginate } from "./pagination.ts";
 
@@ -63,10 +62,8 @@ builder.queryFields((t) => ({
     description: "(admin)",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, args, context) => {
-      const storeId = await adminStoreId(context);
-      const id = String(args.id);
-      if (!isRecordId(id)) return null;
-      return context.deps.db.prisma.order.findUnique({ ...query, where: { storeId_id: { storeId, id } } });
+      const key = await adminRecordKey(context, args.id);
+      return key && context.deps.db.prisma.order.findUnique({ ...query, where: { storeId_id: key } });
     },
   }),
   orders: t.field({
