@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
 import { afterAll, describe, expect, it } from "vitest";
 import { databaseUrl, gqlData, newItem, newStore, placeOrder, stockOf, unbalancedLedgers } from "./support/harness.ts";
 import { openDatabase } from "../src/db/pool.ts";
@@ -62,6 +64,30 @@ describe("the service as separate processes", () => {
     } finally {
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await admin.end();
+    }
+  });
+
+  it("answers GraphQL over WebSocket (graphql-ws) at /graphql too, with the admin token in connectionParams", async () => {
+    const p = await serverProcess();
+    const db = openDatabase(databaseUrl(), { poolSize: 1, logger: createLogger("silent") });
+    const store = await newStore(db);
+    await db.close();
+    const client = createClient({
+      url: p.url.replace("http", "ws") + "/graphql",
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${store.token}` },
+    });
+    try {
+      const result = await new Promise<any>((resolve, reject) => {
+        let value: unknown;
+        client.subscribe(
+          { query: `query($slug: String!) { store(slug: $slug) { slug inventorySettings { outOfStockBehavior } } }`, variables: { slug: store.slug } },
+          { next: (data) => (value = data), error: reject, complete: () => resolve(value) },
+        );
+      });
+      expect(result).toEqual({ data: { store: { slug: store.slug, inventorySettings: { outOfStockBehavior: "MARK_SOLD_OUT" } } } });
+    } finally {
+      await client.dispose();
     }
   });
 
