@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: order throughput and live fan-out of the service against raw floors measured
+ * in the same run on the same machine. Prints a table and writes bench/results/latest.json.
+ * See bench/README.md for what each number means and how it is taken.
+ *
+ * Environment: DATABASE_URL (a server where the bench may create its database, default the local
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|fanout, BENCH_DURATION_S
+ * (per orders run, default 15), BENCH_CONCURRENCY (default 16), BENCH_FANOUT_SIZES
+ * (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU profiles of the
+ * server processes under bench/results/profiles), BENCH_OUT (default bench/results/latest.json).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import pg from "pg";
+import { ordersScenario } from "./orders.ts";
+import { freshBenchDatabase, REDIS_URL, seedStore, startServer } from "./support.ts";
+
+const only = process.env.BENCH_ONLY;
+const durationMs = Number(process.env.BENCH_DURATION_S ?? 15) * 1000;
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const out = process.env.BENCH_OUT ?? "bench/results/latest.json";
+
+async function main() {
+  const started = Date.now();
+  const databaseUrl = await freshBenchDatabase();
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const results: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  };
+
+  if (!only || only === "orders") {
+    const stores = {
+      hot: { graphql: await seedStore(pool, "bench-hot", 1, 100_000_000), baseline: await seedStore(pool, "bench-hot-raw", 1, 100_000_000) },
+      spread: { graphql: await seedStore(pool, "bench-spread", 10_000, 1_000_000), baseline: await seedStore(pool, "bench-spread-raw", 10_000, 1_000_000) },
+    };
+    await pool.query("VACUUM ANALYZE");
+    const server = await startServer({ DATABASE_URL: databaseUrl, REDIS_URL }, "orders-server");
+    try {
+      const options = { concurrency, durationMs, warmupMs: 3_000 };
+      const orders: Record<string, unknown> = {};
+      for (const name of ["hot", "spread"] as const) {
+        log(`orders.${name}: GraphQL then raw SQL, ${concurrency} concurrent, ${durationMs / 1000} s each`);
+        orders[name] = await ordersScenario(name, server, stores[name], options, pool, databaseUrl);
+        log(`orders.${name}: ${JSON.stringify(orders[name])}`);
+      }
+      results.orders = orders;
+    } finally {
+      await server.stop();
+    }
+  }
+
+  await pool.end();
+  results.totalSeconds = Math.round((Date.now() - started) / 1000);
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  printTable(results);
+  log(`wrote ${out} in ${results.totalSeconds} s`);
+}
+
+function printTable(results: Record<string, any>) {
+  const rows: string[][] = [["measure", "service", "raw floor", "ratio", "target", "notes"]];
+  for (const name of ["hot", "spread"]) {
+    const r = results.orders?.[name];
+    if (!r) continue;
+    rows.push([
+      `orders.${name} (orders/s)`,
+      String(r.graphqlPerSec),
+      String(r.baselinePerSec),
+      String(r.ratio),
+      ">= 0.5",
+      `oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, column) => cell.padEnd(widths[column]!)).join(" | ")} |`;
+  console.log([line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n"));
+}
+
+const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

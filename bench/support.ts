@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import pg from "pg";
+import { applyMigrations } from "../src/db/migrate.ts";
+import { createLogger } from "../src/logger.ts";
+import { createStore } from "../src/stores/stores.ts";
+
+/** Where the bench runs: a database of its own on DATABASE_URL's server, and REDIS_URL. */
+export const ADMIN_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const BENCH_DATABASE = process.env.BENCH_DATABASE ?? "inventory_bench";
+
+export function benchDatabaseUrl() {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${BENCH_DATABASE}`;
+  return url.toString();
+}
+
+/** Drops and recreates the bench database, then applies the service's migrations to it. */
+export async function freshBenchDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${BENCH_DATABASE}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${BENCH_DATABASE}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = benchDatabaseUrl();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  try {
+    await applyMigrations(pool, createLogger("warn"));
+  } finally {
+    await pool.end();
+  }
+  return url;
+}
+
+export type BenchStore = { id: string; slug: string; token: string; itemIds: string[] };
+
+/**
+ * A store with `items` tracked products of `quantity` units each. The items and their
+ * INITIAL_COUNT movements are inserted in bulk (10,000 through the API would take longer than
+ * the measurement), keeping the ledger invariant: one movement per item equal to its quantity.
+ */
+export async function seedStore(pool: pg.Pool, slug: string, items: number, quantity: number): Promise<BenchStore> {
+  const store = await createStore(pool, { slug, name: `Bench ${slug}` });
+  if (!("adminToken" in store)) throw new Error(store.message);
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH created AS (
+       INSERT INTO items (store_id, sku, name, type, price, track_inventory, quantity, availability)
+       SELECT $1, 'SKU-' || g, 'Item ' || g, 'PRODUCT', 19.90, true, $3, 'IN_STOCK' FROM generate_series(1, $2) g
+       RETURNING id, quantity
+     ), counted AS (
+       INSERT INTO stock_movements (store_id, item_id, delta, quantity_after, reason)
+       SELECT $1, id, quantity, quantity, 'INITIAL_COUNT' FROM created
+     )
+     SELECT id FROM created ORDER BY id`,
+    [store.id, items, quantity],
+  );
+  return { id: store.id, slug: store.slug, token: store.adminToken, itemIds: rows.map((row) => row.id) };
+}
+
+/**
+ * The invariants after a run, for one store: items without sellWithoutStock below zero
+ * (oversold), items whose movements do not add up to their quantity or whose newest movement
+ * disagrees with it, and order numbers that are not exactly 1..last.
+ */
+export async function checkInvariants(pool: pg.Pool, storeId: string) {
+  const { rows } = await pool.query<{ oversold: number; unbalanced: number; orders: number; numberGaps: number }>(
+    `SELECT
+       (SELECT count(*) FROM items WHERE store_id = $1 AND NOT sell_without_stock AND quantity - committed_quantity < 0)::int AS oversold,
+       (SELECT count(*) FROM items i
+          LEFT JOIN LATERAL (SELECT coalesce(sum(delta), 0) AS total FROM stock_movements m WHERE m.store_id = i.store_id AND m.item_id = i.id) s ON true
+          LEFT JOIN LATERAL (SELECT quantity_after FROM stock_movements m WHERE m.store_id = i.store_id AND m.item_id = i.id ORDER BY id DESC LIMIT 1) n ON true
+         WHERE i.store_id = $1 AND (s.total <> i.quantity OR n.quantity_after IS DISTINCT FROM i.quantity))::int AS unbalanced,
+       (SELECT count(*) FROM orders WHERE store_id = $1)::int AS orders,
+       -- numbers are unique per store, so 1..last without gaps means count = max = last
+       (SELECT abs(last_order_number - (SELECT count(*) FROM orders WHERE store_id = $1))
+             + abs(last_order_number - coalesce((SELECT max(number) FROM orders WHERE store_id = $1), 0))
+          FROM stores WHERE id = $1)::int AS "numberGaps"`,
+    [storeId],
+  );
+  return rows[0]!;
+}
+
+export async function countOrders(pool: pg.Pool, storeId: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE store_id = $1", [storeId]);
+  return rows[0]!.n;
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export type ServerProcess = {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  rssKB(): number;
+  output(): string;
+  stop(): Promise<number | null>;
+};
+
+/**
+ * `npm start`'s entry point (src/main.ts) as a process of its own on the bench database; with
+ * BENCH_PROFILE set it writes a V8 CPU profile under bench/results/profiles when stopped.
+ */
+export async function startServer(env: Record<string, string>, name = "server"): Promise<ServerProcess> {
+  const port = await freePort();
+  const profile = process.env.BENCH_PROFILE
+    ? ["--cpu-prof", "--cpu-prof-dir=bench/results/profiles", `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", "src/main.ts"], {
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", NODE_ENV: "production", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited early:\n${output}`);
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} did not become healthy:\n${output}`);
+    }
+    await sleep(100);
+  }
+  return {
+    url,
+    port,
+    child,
+    rssKB: () => rssKB(child.pid!),
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Resident set size of a process, from /proc (Linux). */
+export function rssKB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
