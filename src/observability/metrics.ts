@@ -1,0 +1,75 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The process's Prometheus metrics, served at GET /metrics. Each module that does the counted
+ * thing imports the counter it needs from here and increments it where it happens; the names
+ * below are what dashboards and alerts rely on, so rename them only together with those.
+ * Every process counts its own: Prometheus scrapes each instance, not the load balancer.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+/** One per HTTP request answered (GraphQL, storefront, health, metrics), by route and status. */
+export const httpRequestsTotal = new Counter({
+  name: "http_requests_total",
+  help: "HTTP requests answered, by method, route and status code",
+  labelNames: ["method", "route", "status"] as const,
+  registers: [registry],
+});
+
+export const httpRequestDuration = new Histogram({
+  name: "http_request_duration_seconds",
+  help: "Time to answer an HTTP request, by route",
+  labelNames: ["route"] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+/**
+ * Errors an operator must look at: HTTP answers of 500 and above, and GraphQL errors by code
+ * (INTERNAL_SERVER_ERROR for masked bugs and outages; UNAUTHENTICATED, GRAPHQL_VALIDATION_FAILED...
+ * for callers' mistakes). Rule breaks returned as error values are not errors here.
+ */
+export const errorsTotal = new Counter({
+  name: "errors_total",
+  help: "Server errors (HTTP status >= 500) and GraphQL errors, by kind and code",
+  labelNames: ["kind", "code"] as const,
+  registers: [registry],
+});
+
+export const ordersPlacedTotal = new Counter({
+  name: "orders_placed_total",
+  help: "placeOrder calls answered with an order (a retry with the same idempotency key is counted again)",
+  registers: [registry],
+});
+
+/** Refused checkouts, by error code: INSUFFICIENT_STOCK, INVALID_INPUT, NOT_FOUND, IDEMPOTENCY_CONFLICT. */
+export const ordersRefusedTotal = new Counter({
+  name: "orders_refused_total",
+  help: "placeOrder calls answered with an error value, by error code",
+  labelNames: ["code"] as const,
+  registers: [registry],
+});
+
+/** GraphQL subscriptions open on this process, by subscription field. */
+export const openSubscriptions = new Gauge({
+  name: "graphql_subscriptions_open",
+  help: "GraphQL subscriptions currently open on this process, by field",
+  labelNames: ["field"] as const,
+  registers: [registry],
+});
+
+/** Stock events handed to the event transport (in-process or Redis) after their transaction committed. */
+export const stockEventsPublishedTotal = new Counter({
+  name: "stock_events_published_total",
+  help: "Stock events published after commit",
+  registers: [registry],
+});
+
+/** Accounting syncs that ended, by status (SUCCEEDED, FAILED): `syncRunsTotal.inc({ status })`. */
+export const syncRunsTotal = new Counter({
+  name: "accounting_sync_runs_total",
+  help: "Accounting inventory syncs that ended, by status",
+  labelNames: ["status"] as const,
+  registers: [registry],
+});

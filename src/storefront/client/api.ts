@@ -1,0 +1,119 @@
+/**
+ * The storefront's calls to the service: public GraphQL queries and placeOrder over HTTP, and
+ * live StockUpdates over WebSocket (graphql-ws protocol), all at the same origin's /graphql.
+ */
+import { createClient, type Client } from "graphql-ws/client";
+import type { StockUpdate, StorefrontItem } from "./catalog.ts";
+
+const ITEM_FIELDS = "id name type price availability availableQuantity version";
+
+/** Items are read a page at a time; a store with more than this many pages is cut short. */
+const PAGE_SIZE = 100;
+const MAX_PAGES = 50;
+
+type GraphQLResponse<T> = { data?: T; errors?: { message: string }[] };
+
+async function graphql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch("/graphql", {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as GraphQLResponse<T>;
+  if (body.errors?.length || !body.data) {
+    throw new Error(body.errors?.map((error) => error.message).join("; ") ?? `HTTP ${response.status}`);
+  }
+  return body.data;
+}
+
+/** Every item the public may see (never HIDDEN ones), following the pages of `store.items`. */
+export async function readVisibleItems(slug: string): Promise<StorefrontItem[]> {
+  const items: StorefrontItem[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const data: { store: { items: { edges: { node: StorefrontItem }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null } =
+      await graphql(
+        `query StorefrontItems($slug: String!, $first: Int!, $after: String) {
+          store(slug: $slug) { items(first: $first, after: $after) { edges { node { ${ITEM_FIELDS} } } pageInfo { hasNextPage endCursor } } }
+        }`,
+        { slug, first: PAGE_SIZE, after },
+      );
+    if (!data.store) throw new Error(`store ${slug} not found`);
+    items.push(...data.store.items.edges.map((edge) => edge.node));
+    if (!data.store.items.pageInfo.hasNextPage) break;
+    after = data.store.items.pageInfo.endCursor;
+  }
+  return items;
+}
+
+/** One item as the public sees it now; null when it is HIDDEN (or gone). */
+export async function readItem(slug: string, itemId: string): Promise<StorefrontItem | null> {
+  const data = await graphql<{ store: { item: StorefrontItem | null } | null }>(
+    `query StorefrontItem($slug: String!, $id: ID!) { store(slug: $slug) { item(id: $id) { ${ITEM_FIELDS} } } }`,
+    { slug, id: itemId },
+  );
+  return data.store?.item ?? null;
+}
+
+export type PlaceOrderResult =
+  | { __typename: "Order"; id: string; number: number; total: string; status: string }
+  | { __typename: "InsufficientStockError"; code: string; message: string; shortages: { itemId: string; requested: number; available: number }[] }
+  | { __typename: "OperationError"; code: string; message: string; field: string | null };
+
+export async function placeOrder(
+  slug: string,
+  input: { lines: { itemId: string; quantity: number }[]; customerName?: string; idempotencyKey: string },
+): Promise<PlaceOrderResult> {
+  const data = await graphql<{ placeOrder: PlaceOrderResult }>(
+    `mutation StorefrontCheckout($slug: String!, $input: PlaceOrderInput!) {
+      placeOrder(store: $slug, input: $input) {
+        __typename
+        ... on Order { id number total status }
+        ... on InsufficientStockError { code message shortages { itemId requested available } }
+        ... on OperationError { code message field }
+      }
+    }`,
+    { slug, input },
+  );
+  return data.placeOrder;
+}
+
+export type LiveEvents = {
+  onUpdate(update: StockUpdate): void;
+  /** The socket is (again) connected; `wasRetry`: it had been lost, so updates may have been missed. */
+  onConnected(wasRetry: boolean): void;
+  onDisconnected(): void;
+};
+
+/**
+ * Subscribes to every StockUpdate of the store (not only the shown items: a HIDDEN item that
+ * comes back must be seen too). The client reconnects for as long as the page is open.
+ */
+export function subscribeToStock(slug: string, events: LiveEvents): Client {
+  const client = createClient({
+    url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql`,
+    lazy: false,
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: () => true,
+    on: {
+      connected: (_socket, _payload, wasRetry) => events.onConnected(wasRetry),
+      closed: () => events.onDisconnected(),
+    },
+  });
+  client.subscribe<{ stockUpdates: StockUpdate }>(
+    {
+      query: `subscription StorefrontStock($slug: String!) {
+        stockUpdates(store: $slug) { itemId availability availableQuantity version at }
+      }`,
+      variables: { slug },
+    },
+    {
+      next: (message) => {
+        if (message.data) events.onUpdate(message.data.stockUpdates);
+      },
+      error: (error) => console.error("stock updates", error),
+      complete: () => {},
+    },
+  );
+  return client;
+}

@@ -1,0 +1,68 @@
+/**
+ * What the storefront says to shoppers, in Spanish and in the help article's own terms
+ * ("Agotado", "Vender sin Stock"...), kept in one place so wording changes touch one file.
+ */
+import type { Availability, StorefrontItem } from "./catalog.ts";
+
+export const TEXT = {
+  loading: "Cargando productos…",
+  empty: "Esta tienda aún no tiene productos disponibles.",
+  loadFailed: "No se pudieron cargar los productos. Recarga la página para intentarlo de nuevo.",
+  live: "Inventario en vivo",
+  connecting: "Conectando…",
+  reconnecting: "Sin conexión en vivo: reintentando…",
+  quantity: "Cantidad",
+  service: "Servicio",
+  customerName: "Tu nombre (opcional)",
+  placeOrder: "Realizar pedido",
+  placingOrder: "Enviando pedido…",
+  noLines: "Elige la cantidad de al menos un producto.",
+  insufficientStock: "Stock insuficiente: no se realizó el pedido. Ajusta las cantidades:",
+  orderFailed: "No se pudo realizar el pedido",
+  networkFailed: "No se pudo conectar con la tienda. Inténtalo de nuevo.",
+} as const;
+
+/** The badge of an item: "Agotado", "Bajo pedido", or "Disponible" with the count when it is tracked. */
+export function availabilityLabel(item: Pick<StorefrontItem, "availability" | "availableQuantity">): string {
+  switch (item.availability) {
+    case "SOLD_OUT":
+      return "Agotado";
+    case "BACKORDER":
+      return "Bajo pedido";
+    case "HIDDEN":
+      return "No disponible";
+    case "IN_STOCK":
+      return item.availableQuantity === null ? "Disponible" : `Disponible: ${item.availableQuantity}`;
+  }
+}
+
+/** A longer explanation of the badge, shown as its tooltip. */
+export function availabilityHint(availability: Availability): string {
+  switch (availability) {
+    case "SOLD_OUT":
+      return "Se vendieron todas las unidades; vuelve cuando se reponga el inventario.";
+    case "BACKORDER":
+      return "Vender sin Stock: puedes pedirlo aunque no queden unidades; se entregará cuando se reponga.";
+    case "HIDDEN":
+      return "";
+    case "IN_STOCK":
+      return "Unidades disponibles para entrega.";
+  }
+}
+
+/** One line of an InsufficientStockError: "Bolso de cuero: pediste 5, disponibles 3 (Agotado)". */
+export function shortageLine(name: string, requested: number, available: number): string {
+  return `${name}: pediste ${requested}, disponibles ${available}${available === 0 ? " (Agotado)" : ""}`;
+}
+
+export function orderPlacedMessage(order: { number: number; total: string }): string {
+  return `Pedido n.º ${order.number} recibido. Total: ${formatPrice(order.total)}.`;
+}
+
+const priceFormat = new Intl.NumberFormat("es", { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+
+/** Prices come as decimal strings ("120000.00"); shown as "$ 120.000". */
+export function formatPrice(price: string): string {
+  const value = Number(price);
+  return Number.isFinite(value) ? `$ ${priceFormat.format(value)}` : price;
+}

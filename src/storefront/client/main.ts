@@ -1,0 +1,114 @@
+/**
+ * The storefront page's script (bundled by src/storefront/bundle.ts): shows the store's items
+ * with their availability, keeps them current from live StockUpdates without reloading, and
+ * places orders through the public placeOrder mutation.
+ */
+import "./styles.css";
+import { placeOrder, readItem, readVisibleItems, subscribeToStock, type PlaceOrderResult } from "./api.ts";
+import { Catalog, type StockUpdate } from "./catalog.ts";
+import { orderPlacedMessage, shortageLine, TEXT } from "./labels.ts";
+import { clearQuantities, mountStorefront, orderLines, renderItems, showLiveStatus, showOrderMessage, type OrderMessage } from "./view.ts";
+
+const slug = document.body.dataset.storeSlug!;
+const page = mountStorefront(document.getElementById("storefront")!, document.getElementById("live-status")!);
+const catalog = new Catalog();
+const render = () => renderItems(page.list, catalog.items());
+
+/** Re-reads the whole visible list: on load, and whenever live updates (re)start after a gap. */
+async function refreshAll() {
+  const requestedAt = catalog.mark();
+  try {
+    catalog.replaceAll(await readVisibleItems(slug), requestedAt);
+    render();
+  } catch (error) {
+    console.error("reading the items", error);
+    if (catalog.items().length === 0) showOrderMessage(page.result, { tone: "error", title: TEXT.loadFailed });
+  }
+}
+
+// Items being re-read; `true` when another update asked for a new read while one was in flight.
+const readsInFlight = new Map<string, boolean>();
+
+/** Re-reads one item: one that became visible (name and price needed), or whose updates were missed. */
+async function refreshItem(itemId: string) {
+  if (readsInFlight.has(itemId)) {
+    readsInFlight.set(itemId, true);
+    return;
+  }
+  readsInFlight.set(itemId, false);
+  try {
+    const requestedAt = catalog.mark();
+    if (catalog.put(itemId, await readItem(slug, itemId), requestedAt)) render();
+  } catch (error) {
+    console.error("reading an item", error);
+  } finally {
+    const again = readsInFlight.get(itemId);
+    readsInFlight.delete(itemId);
+    if (again) void refreshItem(itemId);
+  }
+}
+
+function applyUpdate(update: StockUpdate) {
+  const outcome = catalog.applyUpdate(update);
+  if (outcome.kind === "changed" || outcome.kind === "removed") render();
+  if (outcome.kind === "fetch" || (outcome.kind === "changed" && outcome.missedSome)) void refreshItem(update.itemId);
+}
+
+subscribeToStock(slug, {
+  onUpdate: applyUpdate,
+  onConnected: () => {
+    showLiveStatus(page.liveStatus, "live");
+    // Whatever changed before this (re)connection was not pushed to the page.
+    void refreshAll();
+  },
+  onDisconnected: () => showLiveStatus(page.liveStatus, "reconnecting"),
+});
+void refreshAll();
+
+page.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void checkout();
+});
+
+/** Sends the order; the button stays disabled meanwhile so one click makes one order. */
+async function checkout() {
+  const lines = orderLines(page.list);
+  if (lines.length === 0) {
+    showOrderMessage(page.result, { tone: "error", title: TEXT.noLines });
+    return;
+  }
+  page.submit.disabled = true;
+  page.submit.textContent = TEXT.placingOrder;
+  try {
+    const result = await placeOrder(slug, {
+      lines,
+      customerName: page.customerName.value.trim() || undefined,
+      idempotencyKey: crypto.randomUUID(),
+    });
+    showOrderMessage(page.result, describeOrderResult(result));
+    if (result.__typename === "Order") clearQuantities(page.list);
+  } catch (error) {
+    console.error("placing the order", error);
+    showOrderMessage(page.result, { tone: "error", title: TEXT.networkFailed });
+  } finally {
+    page.submit.disabled = false;
+    page.submit.textContent = TEXT.placeOrder;
+  }
+}
+
+function describeOrderResult(result: PlaceOrderResult): OrderMessage {
+  switch (result.__typename) {
+    case "Order":
+      return { tone: "success", title: orderPlacedMessage(result) };
+    case "InsufficientStockError":
+      return {
+        tone: "error",
+        title: TEXT.insufficientStock,
+        details: result.shortages.map((shortage) =>
+          shortageLine(catalog.get(shortage.itemId)?.name ?? shortage.itemId, shortage.requested, shortage.available),
+        ),
+      };
+    case "OperationError":
+      return { tone: "error", title: `${TEXT.orderFailed}: ${result.message} (${result.code})` };
+  }
+}

@@ -1,0 +1,72 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Deps } from "../deps.ts";
+import { requestIdOf } from "../observability/http.ts";
+import { storefrontAssets } from "./bundle.ts";
+import { storefrontPage, storeNotFoundPage } from "./page.ts";
+
+// The page runs only its own script, talks only to its own origin (HTTP and WebSocket), and is
+// never framed: even if some item text slipped past escaping it could not load or send anything.
+const PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+  "cache-control": "no-store",
+};
+
+const STORE_PAGE = /^\/store\/([^/?#]+)\/?$/;
+const ASSET = /^\/storefront\/(app\.(?:js|css))$/;
+
+/**
+ * The public storefront: GET /store/<slug> (the page, or a 404 page for an unknown store) and
+ * GET /storefront/app.js|app.css (its client, built on first use). Answers and returns true for
+ * those paths; returns false for anything else.
+ */
+export function handleStorefront(deps: Deps, req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const path = (req.url ?? "/").split("?", 1)[0]!;
+  const page = STORE_PAGE.exec(path);
+  const asset = page ? null : ASSET.exec(path);
+  if (!page && !asset) return false;
+  const answer = page ? servePage(deps, res, page[1]!) : serveAsset(req, res, asset![1]!);
+  answer.catch((error: unknown) => {
+    deps.logger.error({ err: error, reqId: requestIdOf(req), path }, "storefront request failed");
+    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    res.end("Error interno");
+  });
+  return true;
+}
+
+async function servePage(deps: Deps, res: ServerResponse, rawSlug: string) {
+  const slug = safeDecode(rawSlug).trim().toLowerCase();
+  const store = await deps.db.prisma.store.findUnique({ where: { slug }, select: { slug: true, name: true } });
+  if (!store) {
+    res.writeHead(404, PAGE_HEADERS).end(storeNotFoundPage(slug));
+    return;
+  }
+  res.writeHead(200, PAGE_HEADERS).end(storefrontPage(store));
+}
+
+async function serveAsset(req: IncomingMessage, res: ServerResponse, name: string) {
+  const asset = (await storefrontAssets()).get(name);
+  if (!asset) {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
+    return;
+  }
+  const headers = { etag: asset.etag, "cache-control": "no-cache", "x-content-type-options": "nosniff" };
+  if (req.headers["if-none-match"] === asset.etag) {
+    res.writeHead(304, headers).end();
+    return;
+  }
+  res.writeHead(200, { ...headers, "content-type": asset.contentType }).end(asset.body);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
