@@ -1,10 +1,13 @@
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./logger.ts";
-import type { StockEventPublisher } from "./realtime/stock-events.ts";
+import type { StockEventBus, StockEventPublisher } from "./realtime/stock-events.ts";
 
 /** What the domain services need from the outside world, built once in src/server.ts. */
 export type Deps = {
   db: Database;
+  /** Where committed stock changes are announced; the domain only ever publishes. */
   publisher: StockEventPublisher;
+  /** What live subscriptions listen to: in the service, the very bus that `publisher` is. */
+  stockEvents: StockEventBus;
   logger: Logger;
 };

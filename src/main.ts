@@ -1,7 +1,7 @@
 import { loadConfig } from "./config.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { createLogger } from "./logger.ts";
-import { LocalStockEvents } from "./realtime/local-events.ts";
+import { createStockEventBus } from "./realtime/event-bus.ts";
 import { createApp } from "./server.ts";
 
 /**
@@ -12,8 +12,8 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await connectDatabase(config, logger);
-  const publisher = new LocalStockEvents();
-  const app = createApp({ db, publisher, logger }, config);
+  const stockEvents = createStockEventBus(config.redisUrl, logger);
+  const app = createApp({ db, publisher: stockEvents, stockEvents, logger }, config);
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
   logger.info(
     { port: config.port, graphql: `${config.publicUrl}/graphql` },

@@ -13,7 +13,10 @@ export type App = { server: Server; close(): Promise<void> };
  * The whole service on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql,
  * and GET /health for load balancers.
  */
-export function createApp(deps: Deps, config: Pick<Config, "graphiql" | "introspection">): App {
+export function createApp(
+  deps: Deps,
+  config: Pick<Config, "graphiql" | "introspection" | "webSocketKeepAliveMs" | "webSocketInitTimeoutMs">,
+): App {
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -41,6 +44,7 @@ export function createApp(deps: Deps, config: Pick<Config, "graphiql" | "introsp
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const wsServer = useServer(
     {
+      connectionInitWaitTimeout: config.webSocketInitTimeoutMs,
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
@@ -64,13 +68,20 @@ export function createApp(deps: Deps, config: Pick<Config, "graphiql" | "introsp
       },
     },
     sockets,
+    // ping every socket; one that does not answer in time is terminated, closing its subscriptions
+    config.webSocketKeepAliveMs,
   );
 
   return {
     server,
     async close() {
+      // Every socket is told goodbye; one that does not answer (a dead or stalled client) would
+      // hold the shutdown for ws' 30 s close timeout, so it is cut after a second.
+      const stragglers = setTimeout(() => sockets.clients.forEach((socket) => socket.terminate()), 1_000);
       await wsServer.dispose();
+      clearTimeout(stragglers);
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      await deps.stockEvents.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -30,3 +30,4 @@ builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("Decimal", DecimalScalar);
 builder.queryType();
 builder.mutationType();
+builder.subscriptionType();

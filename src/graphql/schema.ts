@@ -3,5 +3,6 @@ import "./types/errors.ts";
 import "./types/items.ts";
 import "./types/stores.ts";
 import "./types/orders.ts";
+import "./types/live-updates.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

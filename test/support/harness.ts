@@ -11,13 +11,21 @@ import { createStore } from "../../src/stores/stores.ts";
 
 export const databaseUrl = () => inject("databaseUrl");
 
-/** A real server on a free port, in this test process, on the test database. */
+/**
+ * A real server on a free port, in this test process, on the test database, with in-process
+ * stock events; `publisher` replaces their publishing end.
+ */
 export async function startTestServer(options: { publisher?: StockEventPublisher; poolSize?: number } = {}) {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const db = openDatabase(databaseUrl(), { poolSize: options.poolSize ?? 10, logger });
-  const publisher = options.publisher ?? new LocalStockEvents();
-  const deps: Deps = { db, publisher, logger };
-  const app = createApp(deps, { graphiql: false, introspection: true });
+  const stockEvents = new LocalStockEvents(logger);
+  const deps: Deps = { db, publisher: options.publisher ?? stockEvents, stockEvents, logger };
+  const app = createApp(deps, {
+    graphiql: false,
+    introspection: true,
+    webSocketKeepAliveMs: 20_000,
+    webSocketInitTimeoutMs: 10_000,
+  });
   await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
   const port = (app.server.address() as AddressInfo).port;
   return {

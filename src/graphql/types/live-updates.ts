@@ -1,0 +1,51 @@
+import { GraphQLError } from "graphql";
+import type { StockEvent } from "../../realtime/stock-events.ts";
+import { streamStockUpdates } from "../../realtime/stock-update-stream.ts";
+import { builder } from "../builder.ts";
+import type { GraphQLContext } from "../context.ts";
+import { AvailabilityEnum } from "./items.ts";
+
+const StockUpdateType = builder.objectRef<StockEvent>("StockUpdate").implement({
+  fields: (t) => ({
+    itemId: t.exposeID("itemId"),
+    availability: t.expose("availability", { type: AvailabilityEnum }),
+    availableQuantity: t.exposeInt("availableQuantity", { nullable: true }),
+    version: t.exposeInt("version"),
+    at: t.expose("at", { type: "DateTime" }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  stockUpdates: t.field({
+    type: StockUpdateType,
+    description: "every change of an item's stock or availability",
+    args: { store: t.arg.string({ required: true }), itemIds: t.arg.idList() },
+    subscribe: async (_root, args, context) =>
+      streamStockUpdates(context.deps.stockEvents, {
+        storeId: await storeIdOf(context, args.store),
+        itemIds: args.itemIds?.map(String),
+      }),
+    resolve: (update) => update,
+  }),
+  availabilityChanges: t.field({
+    type: StockUpdateType,
+    description: "only when availability changes, e.g. IN_STOCK -> SOLD_OUT",
+    args: { store: t.arg.string({ required: true }) },
+    subscribe: async (_root, args, context) =>
+      streamStockUpdates(context.deps.stockEvents, {
+        storeId: await storeIdOf(context, args.store),
+        availabilityChangesOnly: true,
+      }),
+    resolve: (update) => update,
+  }),
+}));
+
+/** Subscriptions are public and name their store by slug; an unknown one is NOT_FOUND. */
+async function storeIdOf(context: GraphQLContext, slug: string) {
+  const store = await context.deps.db.prisma.store.findUnique({
+    where: { slug: slug.trim().toLowerCase() },
+    select: { id: true },
+  });
+  if (!store) throw new GraphQLError(`Store "${slug}" not found`, { extensions: { code: "NOT_FOUND" } });
+  return store.id;
+}

@@ -1,0 +1,188 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createClient, type Client } from "graphql-ws";
+import { Redis } from "ioredis";
+import WebSocket from "ws";
+import { stockChannel } from "../../src/realtime/redis-events.ts";
+import { gqlData, type TestStore } from "./harness.ts";
+
+/**
+ * Helpers for live-update tests: graphql-ws clients and subscriptions that record what they
+ * receive, Redis checks, a redis-server of a test's own, and a process's resident memory.
+ */
+
+export const STOCK_UPDATE_FIELDS = "itemId availability availableQuantity version at";
+
+export type StockUpdate = { itemId: string; availability: string; availableQuantity: number | null; version: number; at: string };
+
+/** A graphql-ws client of the server at `httpUrl`, giving up at once when the socket closes. */
+export function liveClient(httpUrl: string): Client {
+  return createClient({ url: `${httpUrl.replace(/^http/, "ws")}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+}
+
+export type LiveSubscription = {
+  /** the updates received so far, in arrival order */
+  updates: StockUpdate[];
+  /** GraphQL errors and socket errors received */
+  errors: unknown[];
+  completed: boolean;
+  /** Waits until `condition` holds; fails the test with `what` after `timeoutMs`. */
+  until(condition: (updates: StockUpdate[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  close(): void;
+};
+
+/** Subscribes with `client` and records every update of the operation's one field. */
+export function subscribe(client: Client, query: string, variables: Record<string, unknown>): LiveSubscription {
+  const subscription: LiveSubscription = {
+    updates: [],
+    errors: [],
+    completed: false,
+    until: (condition, what, timeoutMs = 10_000) => eventually(() => condition(subscription.updates), what, timeoutMs),
+    close: () => stop(),
+  };
+  const stop = client.subscribe<Record<string, StockUpdate>>(
+    { query, variables },
+    {
+      next: (result) => {
+        if (result.errors) subscription.errors.push(...result.errors);
+        else subscription.updates.push(Object.values(result.data!)[0]!);
+      },
+      error: (error) => subscription.errors.push(error),
+      complete: () => (subscription.completed = true),
+    },
+  );
+  return subscription;
+}
+
+export const stockUpdates = (client: Client, store: string, itemIds?: string[]) =>
+  subscribe(
+    client,
+    `subscription($store: String!, $itemIds: [ID!]) { stockUpdates(store: $store, itemIds: $itemIds) { ${STOCK_UPDATE_FIELDS} } }`,
+    { store, itemIds },
+  );
+
+export const availabilityChanges = (client: Client, store: string) =>
+  subscribe(client, `subscription($store: String!) { availabilityChanges(store: $store) { ${STOCK_UPDATE_FIELDS} } }`, { store });
+
+/** Sets an item's count through the admin API; returns the result (Item or OperationError). */
+export async function setQuantity(server: { url: string }, store: TestStore, itemId: string, quantity: number, expectedQuantity?: number) {
+  const data = await gqlData(
+    server.url,
+    `mutation($input: SetItemQuantityInput!) { setItemQuantity(input: $input) { __typename ... on Item { version availability availableQuantity } ... on OperationError { code } } }`,
+    { input: { itemId, quantity, expectedQuantity } },
+    store.token,
+  );
+  return data.setItemQuantity;
+}
+
+/** Adds `delta` to an item's count through the admin API; returns the result. */
+export async function adjustQuantity(server: { url: string }, store: TestStore, itemId: string, delta: number) {
+  const data = await gqlData(
+    server.url,
+    `mutation($input: AdjustItemQuantityInput!) { adjustItemQuantity(input: $input) { __typename ... on Item { version availability availableQuantity } ... on OperationError { code } } }`,
+    { input: { itemId, delta } },
+    store.token,
+  );
+  return data.adjustItemQuantity;
+}
+
+export async function setOutOfStockBehavior(server: { url: string }, store: TestStore, outOfStockBehavior: "HIDE" | "MARK_SOLD_OUT") {
+  const data = await gqlData(
+    server.url,
+    `mutation($input: UpdateInventorySettingsInput!) { updateInventorySettings(input: $input) { __typename } }`,
+    { input: { outOfStockBehavior } },
+    store.token,
+  );
+  return data.updateInventorySettings.__typename;
+}
+
+/**
+ * A server sends no message saying that a subscription is in place. This changes an item with
+ * `change` until the subscription hears of it, waits for the last of these changes, then forgets
+ * them, so that what the subscription receives next is what the test does next.
+ */
+export async function untilLive(subscription: LiveSubscription, change: () => Promise<{ version: number }>) {
+  let last = 0;
+  await eventually(
+    async () => {
+      last = (await change()).version;
+      await sleep(100);
+      return subscription.updates.length > 0;
+    },
+    "the subscription to receive a first update",
+  );
+  await subscription.until((updates) => updates.some((update) => update.version === last), "the last probing change");
+  subscription.updates.splice(0);
+}
+
+/** Polls `condition` every 10 ms until it holds, or fails with `what` after `timeoutMs`. */
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Whether Redis answers at `url`. Tests that need it skip when it does not, with a message
+ * saying so, except under CI=true, where a missing Redis fails the run instead.
+ */
+export async function redisForTests(url: string, what: string): Promise<boolean> {
+  if (await redisAnswers(url)) return true;
+  if (process.env.CI === "true") throw new Error(`CI=true and no Redis answers at ${url}: ${what} need it`);
+  console.warn(`Skipping ${what}: no Redis answers at ${url} (set REDIS_URL, or start redis-server)`);
+  return false;
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** How many connections (processes) are SUBSCRIBEd to the store's stock channel. */
+export async function channelSubscribers(redis: Redis, storeId: string): Promise<number> {
+  const [, count] = (await redis.pubsub("NUMSUB", stockChannel(storeId))) as [string, number];
+  return Number(count);
+}
+
+export async function waitForChannelSubscribers(redis: Redis, storeId: string, count: number, timeoutMs = 10_000) {
+  await eventually(async () => (await channelSubscribers(redis, storeId)) === count, `${count} subscriber(s) of store ${storeId}'s channel`, timeoutMs);
+}
+
+export const redisServerInstalled = () => spawnSync("redis-server", ["--version"]).status === 0;
+
+export type RedisServer = { url: string; stop(): Promise<void> };
+
+/** A redis-server of the test's own on `port`, without persistence; never the machine's shared one. */
+export async function startRedisServer(port: number): Promise<RedisServer> {
+  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  await eventually(() => redisAnswers(url), `redis-server on port ${port}`);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    url,
+    async stop() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Resident memory of a process of this machine, from /proc. */
+export function residentBytes(pid: number): number {
+  const kilobytes = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]!;
+  return Number(kilobytes) * 1024;
+}
