@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { busyPercent, machineCpu } from "./support.ts";
 
 type Options = { databaseUrl: string; storeId: string; concurrency: number; durationMs: number; warmupMs: number };
 type Line = { itemId: string; quantity: number };
@@ -83,7 +84,6 @@ async function main() {
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.concurrency });
   const { rows } = await pool.query<{ id: string }>("SELECT id FROM items WHERE store_id = $1 ORDER BY id", [options.storeId]);
   const itemIds = rows.map((row) => row.id);
-  let picks = 0;
   // one item: every order on it (hot); many: a random item per order (spread)
   const nextLines = (): Line[] => [{ itemId: itemIds[itemIds.length === 1 ? 0 : Math.floor(Math.random() * itemIds.length)]!, quantity: 1 }];
 
@@ -99,7 +99,6 @@ async function main() {
       try {
         const ok = await placeOrderRaw(client, options.storeId, nextLines());
         if (counting) ok ? committed++ : refused++;
-        picks++;
       } catch {
         if (counting) failed++;
       } finally {
@@ -111,10 +110,15 @@ async function main() {
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs));
   counting = true;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  const machineBefore = machineCpu();
   await Promise.all(workers);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const machineBusy = busyPercent(machineBefore, machineCpu());
   await pool.end();
-  process.stdout.write(`${JSON.stringify({ perSec: committed / seconds, committed, refused, failed, seconds, picks })}\n`);
+  const cpuMsPerOrder = (cpu.user + cpu.system) / 1000 / committed;
+  process.stdout.write(`${JSON.stringify({ perSec: committed / seconds, committed, refused, failed, seconds, cpuMsPerOrder, machineBusy })}\n`);
 }
 
 main().catch((error) => {

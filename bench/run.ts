@@ -37,7 +37,7 @@ async function main() {
     await pool.query("VACUUM ANALYZE");
     const server = await startServer({ DATABASE_URL: databaseUrl, REDIS_URL }, "orders-server");
     try {
-      const options = { concurrency, durationMs, warmupMs: 3_000 };
+      const options = { concurrency, durationMs, rounds: 3, warmupMs: 3_000 };
       const orders: Record<string, unknown> = {};
       for (const name of ["hot", "spread"] as const) {
         log(`orders.${name}: GraphQL then raw SQL, ${concurrency} concurrent, ${durationMs / 1000} s each`);

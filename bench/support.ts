@@ -118,7 +118,7 @@ export type ServerProcess = {
 export async function startServer(env: Record<string, string>, name = "server"): Promise<ServerProcess> {
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE
-    ? ["--cpu-prof", "--cpu-prof-dir=bench/results/profiles", `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+    ? ["--cpu-prof", `--cpu-prof-dir=bench/results/profiles/${name}`]
     : [];
   const child = spawn(process.execPath, [...profile, "--import", "tsx", "src/main.ts"], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", NODE_ENV: "production", ...env },
@@ -157,6 +157,23 @@ export function rssKB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
+
+/** CPU time (user + system) a process has used so far, in milliseconds, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+/** The machine's CPU counters; `busyPercent(before, after)` is how busy all cores were between two. */
+export function machineCpu() {
+  const [, ...values] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/);
+  const numbers = values.map(Number);
+  const idle = numbers[3]! + numbers[4]!;
+  return { idle, total: numbers.reduce((sum, value) => sum + value, 0) };
+}
+export const busyPercent = (before: ReturnType<typeof machineCpu>, after: ReturnType<typeof machineCpu>) =>
+  Math.round(100 * (1 - (after.idle - before.idle) / (after.total - before.total)));
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
