@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { stockEventsPublishedTotal } from "../observability/metrics.ts";
 import type { StockEvent, StockEventPublisher } from "../realtime/stock-events.ts";
 
 /** A transaction in progress: its SQL, and the stock events to publish once it commits. */
@@ -43,7 +44,10 @@ export async function inTransaction<T>(
       await client.query("BEGIN");
       const result = await work(tx);
       await client.query("COMMIT");
-      if (events.length > 0) publisher.publish(events);
+      if (events.length > 0) {
+        publisher.publish(events);
+        stockEventsPublishedTotal.inc(events.length);
+      }
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));

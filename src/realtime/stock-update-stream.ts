@@ -1,3 +1,4 @@
+import { openSubscriptions } from "../observability/metrics.ts";
 import type { StockEvent, StockEventSource } from "./stock-events.ts";
 
 /** What one subscription asked for. */
@@ -49,9 +50,12 @@ class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
   private failure: Error | null = null;
   private finished = false;
   private readonly stopListening: () => void;
+  private readonly field: string;
 
   constructor(source: StockEventSource, query: StockUpdateQuery, maxWaitingItems: number) {
     this.waiting = new LatestPerItem(maxWaitingItems);
+    this.field = query.availabilityChangesOnly ? "availabilityChanges" : "stockUpdates";
+    openSubscriptions.inc({ field: this.field });
     const wanted = matcherFor(query);
     this.stopListening = source.subscribe(query.storeId, (event) => {
       if (wanted(event)) this.receive(event);
@@ -98,6 +102,7 @@ class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
   private finish() {
     if (this.finished) return;
     this.finished = true;
+    openSubscriptions.dec({ field: this.field });
     this.stopListening();
     this.waiting.clear();
     this.pull?.({ value: undefined, done: true });

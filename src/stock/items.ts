@@ -29,7 +29,7 @@ const CreateItem = z.object({
  * Creates an item. A product tracks inventory unless told otherwise, a service never does; a
  * tracked product's first count is recorded as an INITIAL_COUNT movement.
  */
-export async function createItem(deps: Deps, storeId: string, input: CreateItemInput) {
+export async function createItem(deps: Pick<Deps, "db" | "publisher">, storeId: string, input: CreateItemInput) {
   const valid = check(CreateItem, input);
   if (valid instanceof OperationError) return valid;
   const tracked = valid.type === "PRODUCT" && (valid.trackInventory ?? true);

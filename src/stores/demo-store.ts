@@ -27,7 +27,7 @@ export type DemoStore = { id: string; slug: string; name: string; adminToken: st
  * Creates the demo store under the first free slug of `ejemplar`, `ejemplar-2`..., with its items.
  * Returns null when all of them are taken.
  */
-export async function createDemoStore(deps: Deps): Promise<DemoStore | null> {
+export async function createDemoStore(deps: Pick<Deps, "db" | "publisher">): Promise<DemoStore | null> {
   for (let n = 1; n <= MAX_DEMO_STORES; n++) {
     const slug = n === 1 ? DEMO_STORE.slug : `${DEMO_STORE.slug}-${n}`;
     const store = await createStore(deps.db.pool, { slug, name: DEMO_STORE.name });
