@@ -6,6 +6,9 @@ import type { Config } from "./config.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
 import { schema } from "./graphql/schema.ts";
+import { graphiqlExamples } from "./graphql/graphiql-examples.ts";
+import { observeRequests, serveMetrics, useGraphQLErrorMetrics } from "./observability/http.ts";
+import { handleStorefront } from "./storefront/routes.ts";
 
 export type App = { server: Server; close(): Promise<void> };
 
@@ -20,8 +23,9 @@ export function createApp(
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: config.graphiql ? { title: "Store inventory", subscriptionsProtocol: "WS" } : false,
+    graphiql: config.graphiql ? { title: "Store inventory", subscriptionsProtocol: "WS", ...graphiqlExamples } : false,
     landingPage: false,
+    plugins: [useGraphQLErrorMetrics()],
     logging: {
       debug: (...args) => deps.logger.debug(args.map(String).join(" ")),
       info: (...args) => deps.logger.info(args.map(String).join(" ")),
@@ -36,10 +40,13 @@ export function createApp(
       ),
   });
 
-  const server = createServer((req, res) => {
+  // One log line and the request metrics for every request, whichever handler answers it.
+  const server = createServer(observeRequests(deps.logger, (req, res) => {
     if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
+    if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res);
+    if (handleStorefront(deps, req, res)) return;
     return yoga.handle(req, res);
-  });
+  }));
 
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const wsServer = useServer(

@@ -17,6 +17,7 @@ function layout(title: string, body: string, bodyAttributes = ""): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="/storefront/app.css">
+<link rel="icon" href="data:,">
 </head>
 <body${bodyAttributes}>
 ${body}
