@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
+import { crossProcessScenario, fanoutScenario } from "./fanout.ts";
 import { ordersScenario } from "./orders.ts";
 import { freshBenchDatabase, REDIS_URL, seedStore, startServer } from "./support.ts";
 
@@ -19,6 +20,10 @@ const only = process.env.BENCH_ONLY;
 const durationMs = Number(process.env.BENCH_DURATION_S ?? 15) * 1000;
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const out = process.env.BENCH_OUT ?? "bench/results/latest.json";
+const fanoutSizes = (process.env.BENCH_FANOUT_SIZES ?? "1000,5000,10000").split(",").map(Number);
+const updates = Number(process.env.BENCH_UPDATES ?? 20);
+/** The service as deployed, except that one client may place any number of orders (the bench is one client). */
+const serverEnv = (databaseUrl: string) => ({ DATABASE_URL: databaseUrl, REDIS_URL, ORDER_RATE_LIMIT_PER_MINUTE: "1000000000" });
 
 async function main() {
   const started = Date.now();
@@ -35,7 +40,7 @@ async function main() {
       spread: { graphql: await seedStore(pool, "bench-spread", 10_000, 1_000_000), baseline: await seedStore(pool, "bench-spread-raw", 10_000, 1_000_000) },
     };
     await pool.query("VACUUM ANALYZE");
-    const server = await startServer({ DATABASE_URL: databaseUrl, REDIS_URL }, "orders-server");
+    const server = await startServer(serverEnv(databaseUrl), "orders-server");
     try {
       const options = { concurrency, durationMs, rounds: 3, warmupMs: 3_000 };
       const orders: Record<string, unknown> = {};
@@ -48,6 +53,23 @@ async function main() {
     } finally {
       await server.stop();
     }
+  }
+
+  if (!only || only === "fanout") {
+    const store = await seedStore(pool, "bench-live", 1, 1_000);
+    const context = { databaseUrl, redisUrl: REDIS_URL, store, serverEnv: serverEnv(databaseUrl) };
+    const options = { updates, warmupUpdates: 2, intervalMs: 100 };
+    const fanout: Record<string, unknown> = {};
+    for (const n of fanoutSizes) {
+      log(`fanout: ${n} subscribers on one service process, then on a raw ws server; ${updates} updates`);
+      fanout[n] = await fanoutScenario(n, context, options);
+      log(`fanout.${n}: ${JSON.stringify(fanout[n])}`);
+    }
+    results.fanout = fanout;
+    const crossN = Number(process.env.BENCH_CROSS_SUBSCRIBERS ?? 1000);
+    log(`crossProcess: ${crossN} subscribers on each of two service processes sharing Redis`);
+    results.crossProcess = await crossProcessScenario(crossN, context, options);
+    log(`crossProcess: ${JSON.stringify(results.crossProcess)}`);
   }
 
   await pool.end();
@@ -70,6 +92,27 @@ function printTable(results: Record<string, any>) {
       String(r.ratio),
       ">= 0.5",
       `oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms`,
+    ]);
+  }
+  for (const [n, r] of Object.entries<any>(results.fanout ?? {})) {
+    rows.push([
+      `fanout ${n} p99 (ms)`,
+      String(r.p99Ms),
+      String(r.baselineP99Ms),
+      String(r.ratio),
+      n === "10000" ? "<= 2" : "",
+      `p50 ${r.p50Ms}/${r.baselineP50Ms} ms, ${r.rssPerSubscriberKB} KB/subscriber (raw ${r.baselineRssPerSubscriberKB}), received ${r.received}/${r.expected}`,
+    ]);
+  }
+  const cross = results.crossProcess;
+  if (cross) {
+    rows.push([
+      `crossProcess p99 (ms)`,
+      String(cross.p99Ms),
+      String(cross.singleProcessP99Ms),
+      `+${cross.differenceMs} ms`,
+      "<= +20 ms",
+      `${cross.subscribersPerProcess} subscribers on each process; raw floor column = same-process p99`,
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

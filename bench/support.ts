@@ -115,12 +115,12 @@ export type ServerProcess = {
  * `npm start`'s entry point (src/main.ts) as a process of its own on the bench database; with
  * BENCH_PROFILE set it writes a V8 CPU profile under bench/results/profiles when stopped.
  */
-export async function startServer(env: Record<string, string>, name = "server"): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>, name = "server", nodeArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=bench/results/profiles/${name}`]
     : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", ...nodeArgs, "src/main.ts"], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", NODE_ENV: "production", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
