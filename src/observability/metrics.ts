@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { isErrorValue } from "../errors.ts";
 
 /**
  * The process's Prometheus metrics, served at GET /metrics. Each module that does the counted
@@ -50,6 +51,13 @@ export const ordersRefusedTotal = new Counter({
   labelNames: ["code"] as const,
   registers: [registry],
 });
+
+/** Counts one placeOrder answer, placed or refused by its error code, and returns it unchanged. */
+export function countOrderOutcome<T>(result: T): T {
+  if (isErrorValue(result)) ordersRefusedTotal.inc({ code: result.code });
+  else ordersPlacedTotal.inc();
+  return result;
+}
 
 /** GraphQL subscriptions open on this process, by subscription field. */
 export const openSubscriptions = new Gauge({
