@@ -1,5 +1,6 @@
 import { changeOrderStatus } from "../../orders/order-status.ts";
 import { placeOrder } from "../../orders/place-order.ts";
+import { countOrderOutcome } from "../../observability/metrics.ts";
 import { builder } from "../builder.ts";
 import { adminRecordKey, adminStoreId } from "../context.ts";
 import { resultUnion } from "./errors.ts";
@@ -120,11 +121,13 @@ builder.mutationFields((t) => ({
     type: PlaceOrderResult,
     description: "public: the storefront checkout",
     args: { store: t.arg.string({ required: true }), input: t.arg({ type: PlaceOrderInput, required: true }) },
-    resolve: (_root, args, context) =>
-      placeOrder(context.deps, args.store.trim().toLowerCase(), {
-        ...args.input,
-        lines: args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity })),
-      }),
+    resolve: async (_root, args, context) =>
+      countOrderOutcome(
+        await placeOrder(context.deps, args.store.trim().toLowerCase(), {
+          ...args.input,
+          lines: args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity })),
+        }),
+      ),
   }),
   changeOrderStatus: t.field({
     type: OrderResult,
