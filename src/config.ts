@@ -15,7 +15,28 @@ const EnvSchema = z.object({
   NODE_ENV: z.string().default("development"),
   GRAPHIQL: z.stringbool().optional(),
   INTROSPECTION: z.stringbool().optional(),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(10).default(2_000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(20_000),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(102_400),
+  CSRF_PREVENTION: z.stringbool().default(true),
+  ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  // true means one proxy; a number says how many stand in front of the service
+  TRUST_PROXY: z.union([z.stringbool(), z.coerce.number().int().min(0).max(10)]).default(false),
 });
+
+/** What one HTTP or WebSocket GraphQL request may ask (applied in src/graphql/limits.ts). */
+export type RequestLimits = {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  maxDirectives: number;
+  /** HTTP request bodies above this are refused with 413 before they are parsed */
+  maxBodyBytes: number;
+};
 
 export type Config = {
   port: number;
@@ -33,6 +54,13 @@ export type Config = {
   production: boolean;
   graphiql: boolean;
   introspection: boolean;
+  limits: RequestLimits;
+  /** Refuse "simple" (CORS-unchecked) browser requests that lack a GraphQL client header. */
+  csrfPrevention: boolean;
+  /** placeOrder calls one client may make per store and minute; 0 turns the limit off. */
+  orderRateLimitPerMinute: number;
+  /** How many reverse proxies in front of the service append to X-Forwarded-For (0: ignore it). */
+  trustProxy: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -56,5 +84,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     graphiql: e.GRAPHIQL ?? !production,
     introspection: e.INTROSPECTION ?? !production,
+    limits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+    },
+    csrfPrevention: e.CSRF_PREVENTION,
+    orderRateLimitPerMinute: e.ORDER_RATE_LIMIT_PER_MINUTE,
+    trustProxy: Number(e.TRUST_PROXY),
   };
 }
+
+/** The settings of an empty environment: what a server built without a loaded config uses. */
+export const defaultConfig = (): Config => loadConfig({});

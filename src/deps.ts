@@ -1,5 +1,6 @@
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./logger.ts";
+import type { OrderRateLimiter } from "./orders/order-rate-limit.ts";
 import type { StockEventBus, StockEventPublisher } from "./realtime/stock-events.ts";
 
 /** What the domain services need from the outside world, built once in src/server.ts. */
@@ -10,4 +11,6 @@ export type Deps = {
   /** What live subscriptions listen to: in the service, the very bus that `publisher` is. */
   stockEvents: StockEventBus;
   logger: Logger;
+  /** Limits public placeOrder calls per client and store; absent, they are not limited. */
+  orderRateLimiter?: OrderRateLimiter;
 };

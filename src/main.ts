@@ -1,6 +1,7 @@
 import { loadConfig } from "./config.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { createLogger } from "./logger.ts";
+import { createOrderRateLimiter } from "./orders/order-rate-limit.ts";
 import { createStockEventBus } from "./realtime/event-bus.ts";
 import { createApp } from "./server.ts";
 
@@ -13,7 +14,12 @@ async function main() {
   const logger = createLogger(config.logLevel);
   const db = await connectDatabase(config, logger);
   const stockEvents = createStockEventBus(config.redisUrl, logger);
-  const app = createApp({ db, publisher: stockEvents, stockEvents, logger }, config);
+  const orderRateLimiter = createOrderRateLimiter({
+    perMinute: config.orderRateLimitPerMinute,
+    redisUrl: config.redisUrl,
+    logger,
+  });
+  const app = createApp({ db, publisher: stockEvents, stockEvents, logger, orderRateLimiter }, config);
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
   logger.info(
     { port: config.port, graphql: `${config.publicUrl}/graphql` },

@@ -2,13 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
-import type { Config } from "./config.ts";
+import { defaultConfig, type Config } from "./config.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
+import { requestLimitPlugins } from "./graphql/limits.ts";
+import { maskedErrors } from "./graphql/masked-errors.ts";
 import { schema } from "./graphql/schema.ts";
 import { graphiqlExamples } from "./graphql/graphiql-examples.ts";
 import { observeRequests, serveMetrics, useGraphQLErrorMetrics } from "./observability/http.ts";
 import { handleStorefront } from "./storefront/routes.ts";
+import { readBodyWithin } from "./http/body-limit.ts";
+import { clientAddressOf } from "./http/client-address.ts";
 
 export type App = { server: Server; close(): Promise<void> };
 
@@ -18,14 +22,17 @@ export type App = { server: Server; close(): Promise<void> };
  */
 export function createApp(
   deps: Deps,
-  config: Pick<Config, "graphiql" | "introspection" | "webSocketKeepAliveMs" | "webSocketInitTimeoutMs">,
+  config: Pick<Config, "graphiql" | "introspection" | "webSocketKeepAliveMs" | "webSocketInitTimeoutMs"> &
+    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy">>,
 ): App {
+  const { limits, csrfPrevention, trustProxy } = { ...defaultConfig(), ...config };
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: config.graphiql ? { title: "Store inventory", subscriptionsProtocol: "WS", ...graphiqlExamples } : false,
     landingPage: false,
-    plugins: [useGraphQLErrorMetrics()],
+    plugins: [...requestLimitPlugins({ limits, introspection: config.introspection, csrfPrevention }), useGraphQLErrorMetrics()],
+    maskedErrors,
     logging: {
       debug: (...args) => deps.logger.debug(args.map(String).join(" ")),
       info: (...args) => deps.logger.info(args.map(String).join(" ")),
@@ -37,6 +44,7 @@ export function createApp(
       createContext(
         deps,
         initial.request?.headers.get("authorization") ?? authorizationOf(initial.connectionParams, initial.req),
+        clientAddressOf(initial.req, trustProxy),
       ),
   });
 
@@ -45,10 +53,15 @@ export function createApp(
     if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
     if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res);
     if (handleStorefront(deps, req, res)) return;
-    return yoga.handle(req, res);
+    return handleGraphQL(req, res);
   }));
 
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  /** GraphQL over HTTP: the body is read within its size limit before yoga parses anything. */
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
+    if (await readBodyWithin(req, res, limits.maxBodyBytes)) return yoga.handle(req, res);
+  }
+
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxBodyBytes });
   const wsServer = useServer(
     {
       connectionInitWaitTimeout: config.webSocketInitTimeoutMs,
@@ -93,6 +106,7 @@ export function createApp(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await deps.orderRateLimiter?.close();
     },
   };
 }

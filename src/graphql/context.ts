@@ -10,14 +10,21 @@ export type GraphQLContext = {
   adminStore(): Promise<string | null>;
   /** Whether an Authorization header was sent at all (to tell a missing token from a bad one). */
   tokenPresented: boolean;
+  /** Who is asking, for per-client limits: the peer address, or the client's behind trusted proxies. */
+  clientAddress: string;
 };
 
-export function createContext(deps: Deps, authorization: string | null | undefined): GraphQLContext {
+export function createContext(
+  deps: Deps,
+  authorization: string | null | undefined,
+  clientAddress = "unknown",
+): GraphQLContext {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1] ?? null;
   let resolved: Promise<string | null> | undefined;
   return {
     deps,
     tokenPresented: Boolean(authorization),
+    clientAddress,
     adminStore: () => (resolved ??= token ? storeForAdminToken(deps.db.pool, token) : Promise.resolve(null)),
   };
 }

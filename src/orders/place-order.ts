@@ -5,7 +5,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
 import { UNORDERABLE, type Availability } from "../stock/availability.ts";
 import { changeStock } from "../stock/stock-ledger.ts";
-import { check, isRecordId, rules } from "../validation.ts";
+import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
 import { ORDER_COLUMNS, type OrderRow } from "./order-row.ts";
 
 export type PlaceOrderInput = {
@@ -34,6 +34,7 @@ type LockedItem = {
   sell_without_stock: boolean;
   available: number;
   availability: Availability;
+  price: string;
   accounting_sync: boolean;
 };
 
@@ -54,6 +55,7 @@ export async function placeOrder(
   const lines = sumRepeatedItems(valid.lines);
   if (lines instanceof OperationError) return lines;
 
+  if (!isStoreSlug(storeSlug)) return notFound("Store", "store");
   const store = await deps.db.pool.query<{ id: string }>("SELECT id FROM stores WHERE slug = $1", [storeSlug]);
   const storeId = store.rows[0]?.id;
   if (!storeId) return notFound("Store", "store");
@@ -68,7 +70,7 @@ export async function placeOrder(
   try {
     return await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
       const locked = await tx.query<LockedItem>(
-        `SELECT i.id, i.type, i.track_inventory, i.sell_without_stock, i.availability,
+        `SELECT i.id, i.type, i.track_inventory, i.sell_without_stock, i.availability, i.price,
                 i.quantity - i.committed_quantity AS available, s.accounting_sync
            FROM items i JOIN stores s ON s.id = i.store_id
           WHERE i.store_id = $1 AND i.id = ANY($2::uuid[])
@@ -81,6 +83,9 @@ export async function placeOrder(
 
       const shortages = findShortages(lines, items);
       if (shortages.length > 0) return tx.rollbackWith(new InsufficientStockError(shortages));
+      if (totalCents(lines, items) > MAX_ORDER_TOTAL_CENTS) {
+        return tx.rollbackWith(invalidInput("the order's total would be more than 999999999999.99", "lines"));
+      }
 
       const orderId = randomUUID();
       const synced = locked.rows[0]!.accounting_sync;
@@ -140,6 +145,17 @@ export async function placeOrder(
 }
 
 const takesStock = (item: LockedItem) => item.type === "PRODUCT" && item.track_inventory;
+
+/** orders.total is DECIMAL(14,2): no order can be worth more. */
+const MAX_ORDER_TOTAL_CENTS = 99_999_999_999_999n;
+
+/** The order's total in exact cents, from the locked items' prices. */
+function totalCents(lines: readonly OrderLineRequest[], items: Map<string, LockedItem>): bigint {
+  return lines.reduce((sum, line) => sum + cents(items.get(line.itemId)!.price) * BigInt(line.quantity), 0n);
+}
+
+/** A price as PostgreSQL gives a DECIMAL(12,2) ("19.90") in cents. */
+const cents = (price: string) => BigInt(price.replace(".", ""));
 
 function findShortages(lines: readonly OrderLineRequest[], items: Map<string, LockedItem>): StockShortage[] {
   const shortages: StockShortage[] = [];

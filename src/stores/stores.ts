@@ -5,14 +5,7 @@ import { OperationError, invalidInput } from "../errors.ts";
 import { check, rules } from "../validation.ts";
 import { newAdminToken, parseAdminToken, sameHash } from "./admin-tokens.ts";
 
-const NewStore = z.object({
-  slug: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lowercase letters, digits or dashes, not starting or ending with a dash"),
-  name: rules.name,
-});
+const NewStore = z.object({ slug: rules.slug, name: rules.name });
 
 /** Creates a store and returns its admin token; the token is shown this once and never stored. */
 export async function createStore(pool: pg.Pool, input: { slug: string; name: string }) {

@@ -32,7 +32,16 @@ export async function startServerProcess(
   options: { timeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const merged = { ...process.env, DATABASE_URL: databaseUrl(), PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env };
+  const merged = {
+    ...process.env,
+    DATABASE_URL: databaseUrl(),
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    // every test client is 127.0.0.1: the order rate limit is off unless a test sets it
+    ORDER_RATE_LIMIT_PER_MINUTE: "0",
+    ...env,
+  };
   // an `undefined` in `env` removes the variable (e.g. DATABASE_URL, to start the embedded database)
   const childEnv = Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)) as NodeJS.ProcessEnv;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {

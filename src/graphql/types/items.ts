@@ -1,7 +1,8 @@
 import { adjustItemQuantity, createItem, setItemQuantity, updateItem } from "../../stock/items.ts";
-import { isRecordId } from "../../validation.ts";
+import { OperationError } from "../../errors.ts";
+import { check, isRecordId, rules } from "../../validation.ts";
 import { builder } from "../builder.ts";
-import { adminRecordKey, adminStoreId, requireAdminOf } from "../context.ts";
+import { adminRecordKey, adminStoreId, badUserInput, requireAdminOf } from "../context.ts";
 import { resultUnion } from "./errors.ts";
 import { connectionOf, paginate } from "./pagination.ts";
 
@@ -108,7 +109,8 @@ export function listItems(
   args: { first?: number | null; after?: string | null; search?: string | null },
   includeHidden: boolean,
 ) {
-  const search = args.search?.trim().slice(0, 200);
+  const search = args.search == null ? null : check(rules.search, args.search);
+  if (search instanceof OperationError) throw badUserInput(`search ${search.message}`);
   return paginate(
     args,
     (raw) => (isRecordId(raw) ? raw : null),

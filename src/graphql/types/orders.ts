@@ -3,6 +3,7 @@ import { placeOrder } from "../../orders/place-order.ts";
 import { countOrderOutcome } from "../../observability/metrics.ts";
 import { builder } from "../builder.ts";
 import { adminRecordKey, adminStoreId } from "../context.ts";
+import { checkOrderRate } from "../order-rate.ts";
 import { resultUnion } from "./errors.ts";
 import { connectionOf, paginate } from "./pagination.ts";
 
@@ -121,13 +122,15 @@ builder.mutationFields((t) => ({
     type: PlaceOrderResult,
     description: "public: the storefront checkout",
     args: { store: t.arg.string({ required: true }), input: t.arg({ type: PlaceOrderInput, required: true }) },
-    resolve: async (_root, args, context) =>
-      countOrderOutcome(
-        await placeOrder(context.deps, args.store.trim().toLowerCase(), {
-          ...args.input,
-          lines: args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity })),
-        }),
-      ),
+    resolve: async (_root, args, context) => {
+      const store = args.store.trim().toLowerCase();
+      await checkOrderRate(context, store);
+      const result = await placeOrder(context.deps, store, {
+        ...args.input,
+        lines: args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity })),
+      });
+      return countOrderOutcome(result);
+    },
   }),
   changeOrderStatus: t.field({
     type: OrderResult,

@@ -1,5 +1,5 @@
 import { loadInventorySettings, updateInventorySettings, type InventorySettings } from "../../stores/inventory-settings.ts";
-import { isRecordId } from "../../validation.ts";
+import { isRecordId, isStoreSlug } from "../../validation.ts";
 import { builder } from "../builder.ts";
 import { adminStoreId, requireAdminOf } from "../context.ts";
 import { resultUnion } from "./errors.ts";
@@ -70,8 +70,11 @@ builder.queryField("store", (t) =>
     type: "Store",
     nullable: true,
     args: { slug: t.arg.string({ required: true }) },
-    resolve: (query, _root, args, context) =>
-      context.deps.db.prisma.store.findUnique({ ...query, where: { slug: args.slug.trim().toLowerCase() } }),
+    resolve: (query, _root, args, context) => {
+      const slug = args.slug.trim().toLowerCase();
+      if (!isStoreSlug(slug)) return null;
+      return context.deps.db.prisma.store.findUnique({ ...query, where: { slug } });
+    },
   }),
 );
 

@@ -1,0 +1,19 @@
+import { GraphQLError } from "graphql";
+import type { GraphQLContext } from "./context.ts";
+
+/**
+ * Counts a placeOrder call of the requesting client on `store` and refuses it when the client
+ * is over the store's per-minute limit (src/orders/order-rate-limit.ts): a top-level error with
+ * extensions.code RATE_LIMITED and HTTP 429 with Retry-After, before anything is read or changed.
+ */
+export async function checkOrderRate(context: GraphQLContext, store: string): Promise<void> {
+  const decision = await context.deps.orderRateLimiter?.take(store, context.clientAddress);
+  if (!decision || decision.allowed) return;
+  throw new GraphQLError(`Too many orders from this client for this store; try again in ${decision.retryAfterSeconds} s`, {
+    extensions: {
+      code: "RATE_LIMITED",
+      retryAfterSeconds: decision.retryAfterSeconds,
+      http: { status: 429, headers: { "retry-after": String(decision.retryAfterSeconds) } },
+    },
+  });
+}

@@ -1,0 +1,110 @@
+import { Redis } from "ioredis";
+import type { Logger } from "../logger.ts";
+
+/**
+ * How often one client may call the public placeOrder for one store: at most `perMinute` calls
+ * in each fixed one-minute window, so nobody can hold a store's whole stock hostage with a flood
+ * of orders. With REDIS_URL the windows are counted in Redis and so shared by every process;
+ * without it, or while Redis is unreachable, each process counts on its own. Redis being away
+ * therefore never blocks an order (the limit only becomes per process), and is logged once.
+ */
+export interface OrderRateLimiter {
+  /** Counts one placeOrder call of `client` on `store` and says whether it is within the limit. */
+  take(store: string, client: string): Promise<RateDecision>;
+  close(): Promise<void>;
+}
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+const WINDOW_SECONDS = 60;
+
+/** The limiter for `perMinute` calls, or none when the limit is off (0). */
+export function createOrderRateLimiter(options: {
+  perMinute: number;
+  redisUrl?: string;
+  logger: Logger;
+}): OrderRateLimiter | undefined {
+  if (options.perMinute <= 0) return undefined;
+  const local = new LocalWindowCounts();
+  const counts = options.redisUrl ? new RedisWindowCounts(options.redisUrl, local, options.logger) : local;
+  return {
+    async take(store, client) {
+      const now = Date.now() / 1000;
+      const window = Math.floor(now / WINDOW_SECONDS);
+      const count = await counts.increment(`store:${store}:order-rate:${window}:${client}`, window);
+      if (count <= options.perMinute) return { allowed: true };
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((window + 1) * WINDOW_SECONDS - now)) };
+    },
+    close: () => counts.close(),
+  };
+}
+
+type WindowCounts = {
+  /** Adds one to `key`, a counter of the window `window`, and returns the new count. */
+  increment(key: string, window: number): Promise<number>;
+  close(): Promise<void>;
+};
+
+/** Counts of the current window only, in this process: memory is bounded by one minute's callers. */
+class LocalWindowCounts implements WindowCounts {
+  private window = -1;
+  private readonly counts = new Map<string, number>();
+
+  async increment(key: string, window: number) {
+    if (window !== this.window) {
+      this.window = window;
+      this.counts.clear();
+    }
+    const count = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, count);
+    return count;
+  }
+
+  async close() {}
+}
+
+/** INCR and EXPIRE in Redis; falls back to `local` whenever Redis does not answer at once. */
+class RedisWindowCounts implements WindowCounts {
+  private readonly redis: Redis;
+  private reachable = true;
+
+  constructor(
+    url: string,
+    private readonly local: LocalWindowCounts,
+    private readonly logger: Logger,
+  ) {
+    this.redis = new Redis(url, {
+      // While Redis is away a command fails at once instead of queueing behind the reconnection,
+      // and one that Redis does not answer gives up soon: an order never waits for the limiter.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 500,
+    });
+    // Failures surface (and are logged) through `increment`; the reconnection goes on by itself.
+    this.redis.on("error", () => {});
+  }
+
+  async increment(key: string, window: number) {
+    try {
+      const results = await this.redis.multi().incr(key).expire(key, 2 * WINDOW_SECONDS).exec();
+      const [incrError, count] = results?.[0] ?? [new Error("no reply to INCR")];
+      if (incrError) throw incrError;
+      this.noteReachable(true);
+      return Number(count);
+    } catch (error) {
+      this.noteReachable(false, error);
+      return this.local.increment(key, window);
+    }
+  }
+
+  async close() {
+    this.redis.disconnect();
+  }
+
+  private noteReachable(reachable: boolean, error?: unknown) {
+    if (reachable === this.reachable) return;
+    this.reachable = reachable;
+    if (reachable) this.logger.info("order rate limit: Redis reachable again, counting across processes");
+    else this.logger.warn({ err: error }, "order rate limit: Redis unreachable, each process counts on its own until it returns");
+  }
+}
