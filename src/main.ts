@@ -22,9 +22,11 @@ async function main() {
   const app = createApp({ db, publisher: stockEvents, stockEvents, logger, orderRateLimiter }, config);
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
   logger.info(
-    { port: config.port, graphql: `${config.publicUrl}/graphql` },
-    `store inventory listening on ${config.publicUrl}/graphql; ` +
-      'create a store with: npm run store:create -- --slug my-store --name "My store"',
+    { port: config.port, graphql: `${config.publicUrl}/graphql`, storefront: `${config.publicUrl}/store/<slug>` },
+    `store inventory listening on ${config.publicUrl}/graphql${config.graphiql ? " (GraphiQL in a browser)" : ""}. ` +
+      `Try it: in another terminal run \`npm run seed:demo\` (the "Ejemplar" demo store: prints its admin token), ` +
+      `then open ${config.publicUrl}/store/ejemplar; or create an empty store with ` +
+      '`npm run store:create -- --slug my-store --name "My store"`',
   );
 
   let stopping = false;
