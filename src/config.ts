@@ -25,6 +25,11 @@ const EnvSchema = z.object({
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
   // true means one proxy; a number says how many stand in front of the service
   TRUST_PROXY: z.union([z.stringbool(), z.coerce.number().int().min(0).max(10)]).default(false),
+  ACCOUNTING_SECRET_KEY: z.string().min(1).optional(),
+  ACCOUNTING_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(15 * 60_000),
+  ACCOUNTING_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  ACCOUNTING_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
+  ACCOUNTING_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(500),
 });
 
 /** What one HTTP or WebSocket GraphQL request may ask (applied in src/graphql/limits.ts). */
@@ -61,6 +66,15 @@ export type Config = {
   orderRateLimitPerMinute: number;
   /** How many reverse proxies in front of the service append to X-Forwarded-For (0: ignore it). */
   trustProxy: number;
+  accounting: {
+    /** 32 bytes (base64 or hex) sealing stored credentials; unset: a key file under dataDir */
+    secretKey: string | undefined;
+    /** periodic reconciliation with the accounting system; 0 turns it off */
+    reconcileIntervalMs: number;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryDelayMs: number;
+  };
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -95,6 +109,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     csrfPrevention: e.CSRF_PREVENTION,
     orderRateLimitPerMinute: e.ORDER_RATE_LIMIT_PER_MINUTE,
     trustProxy: Number(e.TRUST_PROXY),
+    accounting: {
+      secretKey: e.ACCOUNTING_SECRET_KEY,
+      reconcileIntervalMs: e.ACCOUNTING_RECONCILE_INTERVAL_MS,
+      timeoutMs: e.ACCOUNTING_TIMEOUT_MS,
+      maxAttempts: e.ACCOUNTING_MAX_ATTEMPTS,
+      retryDelayMs: e.ACCOUNTING_RETRY_DELAY_MS,
+    },
   };
 }
 

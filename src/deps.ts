@@ -1,3 +1,4 @@
+import type { AccountingOptions } from "./accounting/options.ts";
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./logger.ts";
 import type { OrderRateLimiter } from "./orders/order-rate-limit.ts";
@@ -13,4 +14,5 @@ export type Deps = {
   logger: Logger;
   /** Limits public placeOrder calls per client and store; absent, they are not limited. */
   orderRateLimiter?: OrderRateLimiter;
+  accounting: AccountingOptions;
 };

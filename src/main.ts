@@ -1,3 +1,6 @@
+import { accountingOptions } from "./accounting/options.ts";
+import { startReconciliation } from "./accounting/reconciliation.ts";
+import { loadSecretKey } from "./accounting/secret-box.ts";
 import { loadConfig } from "./config.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { createLogger } from "./logger.ts";
@@ -19,7 +22,9 @@ async function main() {
     redisUrl: config.redisUrl,
     logger,
   });
-  const app = createApp({ db, publisher: stockEvents, stockEvents, logger, orderRateLimiter }, config);
+  const accounting = accountingOptions(config, await loadSecretKey(config.accounting.secretKey, config.dataDir, logger));
+  const deps = { db, publisher: stockEvents, stockEvents, logger, orderRateLimiter, accounting };
+  const app = createApp(deps, config);
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
   logger.info(
     { port: config.port, graphql: `${config.publicUrl}/graphql`, storefront: `${config.publicUrl}/store/<slug>` },
@@ -28,6 +33,7 @@ async function main() {
       `then open ${config.publicUrl}/store/ejemplar; or create an empty store with ` +
       '`npm run store:create -- --slug my-store --name "My store"`',
   );
+  const reconciliation = startReconciliation(deps, config.accounting.reconcileIntervalMs);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -36,6 +42,7 @@ async function main() {
     logger.info({ signal }, "shutting down");
     const force = setTimeout(() => process.exit(1), 15_000).unref();
     try {
+      await reconciliation.stop();
       await app.close();
       await db.stop();
     } finally {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
+import { createAccountingWebhooks, WEBHOOK_PATH, type AccountingWebhooks } from "./accounting/webhook-endpoint.ts";
 import { defaultConfig, type Config } from "./config.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
@@ -14,11 +15,12 @@ import { handleStorefront } from "./storefront/routes.ts";
 import { readBodyWithin } from "./http/body-limit.ts";
 import { clientAddressOf } from "./http/client-address.ts";
 
-export type App = { server: Server; close(): Promise<void> };
+export type App = { server: Server; accountingWebhooks: AccountingWebhooks; close(): Promise<void> };
 
 /**
  * The whole service on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql,
- * and GET /health for load balancers.
+ * GET /health for load balancers, and POST /webhooks/accounting/<secret> for the accounting
+ * system's notifications.
  */
 export function createApp(
   deps: Deps,
@@ -48,11 +50,13 @@ export function createApp(
       ),
   });
 
+  const accountingWebhooks = createAccountingWebhooks(deps);
   // One log line and the request metrics for every request, whichever handler answers it.
   const server = createServer(observeRequests(deps.logger, (req, res) => {
     if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
     if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res);
     if (handleStorefront(deps, req, res)) return;
+    if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
     return handleGraphQL(req, res);
   }));
 
@@ -94,6 +98,7 @@ export function createApp(
 
   return {
     server,
+    accountingWebhooks,
     async close() {
       // Every socket is told goodbye; one that does not answer (a dead or stalled client) would
       // hold the shutdown for ws' 30 s close timeout, so it is cut after a second.
@@ -107,6 +112,7 @@ export function createApp(
         server.closeIdleConnections();
       });
       await deps.orderRateLimiter?.close();
+      await accountingWebhooks.close();
     },
   };
 }

@@ -4,5 +4,6 @@ import "./types/items.ts";
 import "./types/stores.ts";
 import "./types/orders.ts";
 import "./types/live-updates.ts";
+import "./types/accounting.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,4 +1,6 @@
+import { orderInvoicingKey } from "../accounting/accounting-lock.ts";
 import type { Deps } from "../deps.ts";
+import { tryTransactionLock } from "../db/advisory-lock.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { notFound, OperationError } from "../errors.ts";
 import { changeStock } from "../stock/stock-ledger.ts";
@@ -42,13 +44,35 @@ export async function changeOrderStatus(
         ),
       );
     }
-    if (input.status === "CANCELLED") await restoreStock(tx, order);
+    if (input.status === "CANCELLED") {
+      const refusal = await whyNotCancellable(tx, order);
+      if (refusal) return tx.rollbackWith(refusal);
+      await restoreStock(tx, order);
+    }
     const updated = await tx.query<OrderRow>(
       `UPDATE orders SET status = $3, updated_at = now() WHERE store_id = $1 AND id = $2 RETURNING ${ORDER_COLUMNS}`,
       [storeId, order.id, input.status],
     );
     return updated.rows[0]!;
   });
+}
+
+/**
+ * An invoiced order is cancelled by voiding its invoice in the accounting system first; one whose
+ * invoice is being issued right now (invoiceOrder holds its lock) must wait for the outcome.
+ */
+async function whyNotCancellable(tx: Tx, order: OrderRow): Promise<OperationError | null> {
+  if (order.invoiceAccountingId) {
+    return new OperationError(
+      "INVALID_STATUS_TRANSITION",
+      "this order has an invoice: void it in the accounting system before cancelling",
+      "status",
+    );
+  }
+  if (!(await tryTransactionLock(tx, orderInvoicingKey(order.id)))) {
+    return new OperationError("INVALID_STATUS_TRANSITION", "this order's invoice is being issued right now; try again in a moment", "status");
+  }
+  return null;
 }
 
 /**

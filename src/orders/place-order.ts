@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
-import { inTransaction } from "../db/transaction.ts";
+import { inTransaction, type Tx } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
 import { UNORDERABLE, type Availability } from "../stock/availability.ts";
 import { changeStock } from "../stock/stock-ledger.ts";
@@ -35,7 +35,6 @@ type LockedItem = {
   available: number;
   availability: Availability;
   price: string;
-  accounting_sync: boolean;
 };
 
 /**
@@ -71,10 +70,10 @@ export async function placeOrder(
     return await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
       const locked = await tx.query<LockedItem>(
         `SELECT i.id, i.type, i.track_inventory, i.sell_without_stock, i.availability, i.price,
-                i.quantity - i.committed_quantity AS available, s.accounting_sync
-           FROM items i JOIN stores s ON s.id = i.store_id
+                i.quantity - i.committed_quantity AS available
+           FROM items i
           WHERE i.store_id = $1 AND i.id = ANY($2::uuid[])
-          ORDER BY i.id FOR UPDATE OF i`,
+          ORDER BY i.id FOR UPDATE`,
         [storeId, lines.map((line) => line.itemId)],
       );
       const items = new Map(locked.rows.map((item) => [item.id, item]));
@@ -88,7 +87,7 @@ export async function placeOrder(
       }
 
       const orderId = randomUUID();
-      const synced = locked.rows[0]!.accounting_sync;
+      const synced = await storeSyncsInventory(tx, storeId);
       const stockLines = lines.filter((line) => takesStock(items.get(line.itemId)!));
       const taken = await changeStock(
         tx,
@@ -142,6 +141,16 @@ export async function placeOrder(
     }
     throw error;
   }
+}
+
+/**
+ * Read once the order's items are locked: switching accounting sync on or off locks every item of
+ * the store first, so the order sees the switch as it stands when it takes the stock (a value
+ * read along with the item locks could predate a switch that committed while they were awaited).
+ */
+async function storeSyncsInventory(tx: Tx, storeId: string): Promise<boolean> {
+  const { rows } = await tx.query<{ accounting_sync: boolean }>("SELECT accounting_sync FROM stores WHERE id = $1", [storeId]);
+  return rows[0]!.accounting_sync;
 }
 
 const takesStock = (item: LockedItem) => item.type === "PRODUCT" && item.track_inventory;

@@ -1,3 +1,4 @@
+import { switchSyncOff, switchSyncOn } from "../accounting/sync-switch.ts";
 import type { Deps } from "../deps.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
@@ -15,7 +16,7 @@ export type InventorySettings = {
 export async function loadInventorySettings(db: { query: Tx["query"] }, storeId: string) {
   const { rows } = await db.query<InventorySettings>(
     `SELECT id AS "storeId", out_of_stock_behavior AS "outOfStockBehavior", accounting_sync AS "accountingSync",
-            false AS "accountingConnected"
+            EXISTS (SELECT 1 FROM accounting_connections c WHERE c.store_id = stores.id) AS "accountingConnected"
        FROM stores WHERE id = $1`,
     [storeId],
   );
@@ -25,20 +26,22 @@ export async function loadInventorySettings(db: { query: Tx["query"] }, storeId:
 /**
  * "Ocultar producto" / "Marcar como agotado": changing the out-of-stock behaviour recomputes the
  * availability of every item of the store at once, and subscribers hear of each item that moved.
- * Turning accounting sync on needs a connected accounting system.
+ * Switching accounting sync on or off (src/accounting/sync-switch.ts) comes first: when switching
+ * on fails (not connected, accounting unreachable), nothing at all is changed.
  */
 export async function updateInventorySettings(
   deps: Deps,
   storeId: string,
   input: { outOfStockBehavior?: OutOfStockBehavior | null; accountingSync?: boolean | null },
 ): Promise<InventorySettings | OperationError> {
+  const before = await loadInventorySettings(deps.db.pool, storeId);
+  if (input.accountingSync === true && !before.accountingSync) {
+    const refused = await switchSyncOn(deps, storeId);
+    if (refused) return refused;
+  }
+  if (input.accountingSync === false && before.accountingSync) await switchSyncOff(deps, storeId);
   return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     const current = await loadInventorySettings(tx, storeId);
-    if (input.accountingSync === true && !current.accountingSync && !current.accountingConnected) {
-      return tx.rollbackWith(
-        new OperationError("ACCOUNTING_NOT_CONNECTED", "connect the accounting system before turning sync on", "accountingSync"),
-      );
-    }
     if (input.outOfStockBehavior && input.outOfStockBehavior !== current.outOfStockBehavior) {
       // Items first, in id order, then the store row: the order in which placeOrder takes them,
       // so the two never deadlock, and no order slips in with the old behaviour.

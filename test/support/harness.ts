@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { afterEach, expect, inject } from "vitest";
+import { AccountingLocks } from "../../src/accounting/accounting-lock.ts";
+import type { AccountingOptions } from "../../src/accounting/options.ts";
 import { openDatabase, type Database } from "../../src/db/pool.ts";
+import type { Config } from "../../src/config.ts";
 import type { Deps } from "../../src/deps.ts";
 import { createLogger } from "../../src/logger.ts";
+import type { OrderRateLimiter } from "../../src/orders/order-rate-limit.ts";
 import { LocalStockEvents } from "../../src/realtime/local-events.ts";
 import type { StockEventPublisher } from "../../src/realtime/stock-events.ts";
 import { createApp } from "../../src/server.ts";
@@ -13,26 +17,58 @@ export const databaseUrl = () => inject("databaseUrl");
 
 /**
  * A real server on a free port, in this test process, on the test database, with in-process
- * stock events; `publisher` replaces their publishing end.
+ * stock events; `publisher` replaces their publishing end. Calls to an accounting system time
+ * out and retry quickly; `accounting` changes that.
  */
-export async function startTestServer(options: { publisher?: StockEventPublisher; poolSize?: number } = {}) {
+export async function startTestServer(
+  options: {
+    publisher?: StockEventPublisher;
+    poolSize?: number;
+    accounting?: Partial<AccountingOptions>;
+    /** another database than the test run's (a fault test's own PostgreSQL) */
+    databaseUrl?: string;
+    orderRateLimiter?: OrderRateLimiter;
+    /** request limits and the like; unset ones are the service's defaults */
+    config?: Partial<Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy">>;
+  } = {},
+) {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
-  const db = openDatabase(databaseUrl(), { poolSize: options.poolSize ?? 10, logger });
+  const db = openDatabase(options.databaseUrl ?? databaseUrl(), { poolSize: options.poolSize ?? 10, logger });
   const stockEvents = new LocalStockEvents(logger);
-  const deps: Deps = { db, publisher: options.publisher ?? stockEvents, stockEvents, logger };
+  const accounting: AccountingOptions = {
+    publicUrl: "",
+    secretKey: randomBytes(32),
+    http: { timeoutMs: 1_000, maxAttempts: 3, retryDelayMs: 5 },
+    lockWaitMs: 5_000,
+    allowHttp: true,
+    locks: new AccountingLocks(),
+    ...options.accounting,
+  };
+  const deps: Deps = {
+    db,
+    publisher: options.publisher ?? stockEvents,
+    stockEvents,
+    logger,
+    accounting,
+    orderRateLimiter: options.orderRateLimiter,
+  };
   const app = createApp(deps, {
     graphiql: false,
     introspection: true,
     webSocketKeepAliveMs: 20_000,
     webSocketInitTimeoutMs: 10_000,
+    ...options.config,
   });
   await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
   const port = (app.server.address() as AddressInfo).port;
+  // the base of the webhook URL registered with accounting is known once the port is
+  accounting.publicUrl = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     deps,
     db,
+    app,
     async close() {
       await app.close();
       await db.close();

@@ -1,0 +1,114 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import type { Deps } from "../deps.ts";
+import { OperationError } from "../errors.ts";
+import { check } from "../validation.ts";
+import { AccountingApi, AccountingUnavailable, DEFAULT_BASE_URL } from "./accounting-api.ts";
+import { open, seal } from "./secret-box.ts";
+
+/**
+ * A store's connection to its accounting system: the API base URL and credentials (the token
+ * sealed at rest, never returned), the contact its invoices go to, and the secret of the URL that
+ * receives the accounting system's notifications.
+ */
+
+export const WEBHOOK_PATH = "/webhooks/accounting/";
+export const notConnected = () =>
+  new OperationError("ACCOUNTING_NOT_CONNECTED", "connect the accounting system first (connectAccounting)");
+
+/** Everything needed to talk to a store's accounting system. */
+export type AccountingLink = {
+  api: AccountingApi;
+  webhookUrl: string;
+  /** the secret part of webhookUrl, which tells this store's notifications from anything else */
+  webhookSecret: string;
+  invoiceClientId: string;
+};
+
+export type ConnectAccountingInput = {
+  baseUrl?: string | null;
+  email: string;
+  token: string;
+  invoiceClientId?: string | null;
+};
+
+const Connect = (allowHttp: boolean) =>
+  z.object({
+    baseUrl: z
+      .url({ protocol: allowHttp ? /^https?$/ : /^https$/, error: allowHttp ? "must be an http(s) URL" : "must be an https URL" })
+      .max(500)
+      .nullish(),
+    email: z.string().trim().max(254).pipe(z.email("must be an e-mail address")),
+    token: z.string().trim().min(1, "must not be empty").max(500),
+    invoiceClientId: z.string().trim().regex(/^[\w-]{1,50}$/, "must be an accounting contact id").nullish(),
+  });
+
+/**
+ * `connectAccounting`: checks the credentials with one call (GET /company) and stores them.
+ * A refused or failed check stores nothing and answers ACCOUNTING_UNAVAILABLE. Reconnecting keeps
+ * the webhook URL, so subscriptions registered earlier keep working.
+ */
+export async function connectAccounting(deps: Deps, storeId: string, input: ConnectAccountingInput): Promise<OperationError | null> {
+  const valid = check(Connect(deps.accounting.allowHttp), input);
+  if (valid instanceof OperationError) return valid;
+  const baseUrl = (valid.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+  try {
+    await new AccountingApi({ baseUrl, email: valid.email, token: valid.token }, deps.accounting.http, deps.logger).checkCredentials();
+  } catch (error) {
+    if (error instanceof AccountingUnavailable) return new OperationError("ACCOUNTING_UNAVAILABLE", error.message);
+    throw error;
+  }
+  const key = deps.accounting.secretKey;
+  await deps.db.pool.query(
+    `INSERT INTO accounting_connections (store_id, base_url, email, token_sealed, webhook_secret_sealed, invoice_client_id)
+     VALUES ($1, $2, $3, $4, $5, coalesce($6, '1'))
+     ON CONFLICT (store_id) DO UPDATE SET base_url = $2, email = $3, token_sealed = $4,
+       invoice_client_id = coalesce($6, accounting_connections.invoice_client_id), updated_at = now()`,
+    [storeId, baseUrl, valid.email, seal(key, storeId, valid.token), seal(key, storeId, newWebhookSecret(storeId)), valid.invoiceClientId ?? null],
+  );
+  return null;
+}
+
+/** The store's accounting link, or null when the store never connected one. */
+export async function openAccountingLink(deps: Deps, storeId: string): Promise<AccountingLink | null> {
+  const { rows } = await deps.db.pool.query<{
+    base_url: string;
+    email: string;
+    token_sealed: Buffer;
+    webhook_secret_sealed: Buffer;
+    invoice_client_id: string;
+  }>("SELECT * FROM accounting_connections WHERE store_id = $1", [storeId]);
+  const row = rows[0];
+  if (!row) return null;
+  const key = deps.accounting.secretKey;
+  const webhookSecret = open(key, storeId, row.webhook_secret_sealed);
+  return {
+    api: new AccountingApi({ baseUrl: row.base_url, email: row.email, token: open(key, storeId, row.token_sealed) }, deps.accounting.http, deps.logger),
+    webhookUrl: `${deps.accounting.publicUrl}${WEBHOOK_PATH}${webhookSecret}`,
+    webhookSecret,
+    invoiceClientId: row.invoice_client_id,
+  };
+}
+
+/**
+ * The store a notification URL's secret belongs to, or null. Like admin tokens, the secret names
+ * its store (`whk_<store id>_<random>`), so one row is read and compared in constant time.
+ */
+export async function storeForWebhookSecret(deps: Deps, presented: string): Promise<string | null> {
+  const match = /^whk_([0-9a-f]{32})_[A-Za-z0-9_-]{43}$/.exec(presented);
+  if (!match) return null;
+  const hex = match[1]!;
+  const storeId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const { rows } = await deps.db.pool.query<{ webhook_secret_sealed: Buffer }>(
+    "SELECT webhook_secret_sealed FROM accounting_connections WHERE store_id = $1",
+    [storeId],
+  );
+  const sealed = rows[0]?.webhook_secret_sealed;
+  if (!sealed) return null;
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(open(deps.accounting.secretKey, storeId, sealed)), digest(presented)) ? storeId : null;
+}
+
+function newWebhookSecret(storeId: string) {
+  return `whk_${storeId.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
+}

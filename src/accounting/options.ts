@@ -1,0 +1,32 @@
+import type { Config } from "../config.ts";
+import { AccountingLocks } from "./accounting-lock.ts";
+import type { HttpPolicy } from "./accounting-api.ts";
+
+/** What the accounting services need besides the database: built once per process. */
+export type AccountingOptions = {
+  /** base of the webhook URL registered with the accounting system (PUBLIC_URL) */
+  publicUrl: string;
+  /** AES-256-GCM key that seals the stored credentials (secret-box.ts) */
+  secretKey: Buffer;
+  http: HttpPolicy;
+  /** how long an invoice or a manual sync waits for another accounting operation of its store */
+  lockWaitMs: number;
+  /** plain-http API base URLs are accepted outside production only (emulators, tests) */
+  allowHttp: boolean;
+  locks: AccountingLocks;
+};
+
+export function accountingOptions(config: Config, secretKey: Buffer): AccountingOptions {
+  return {
+    publicUrl: config.publicUrl,
+    secretKey,
+    http: {
+      timeoutMs: config.accounting.timeoutMs,
+      maxAttempts: config.accounting.maxAttempts,
+      retryDelayMs: config.accounting.retryDelayMs,
+    },
+    lockWaitMs: 15_000,
+    allowHttp: !config.production,
+    locks: new AccountingLocks(),
+  };
+}

@@ -1,0 +1,46 @@
+import type { Deps } from "../deps.ts";
+import { syncInventory } from "./inventory-sync.ts";
+
+export type Reconciliation = { stop(): Promise<void> };
+
+/**
+ * The periodic reconciliation: every `intervalMs`, a sync of each store whose inventory is synced,
+ * repairing whatever notifications were missed (the accounting system drops a subscription after
+ * ten failed deliveries, and queued work dies with its process). A store synced within the last
+ * half interval (by hand, or by another process of the service) is skipped, and so is one busy
+ * with another accounting operation. `intervalMs` 0 turns it off.
+ */
+export function startReconciliation(deps: Deps, intervalMs: number): Reconciliation {
+  if (intervalMs <= 0) return { stop: async () => {} };
+  let round: Promise<void> | null = null;
+  let stopped = false;
+
+  const reconcile = async () => {
+    const { rows } = await deps.db.pool.query<{ id: string }>(
+      `SELECT s.id FROM stores s
+        WHERE s.accounting_sync
+          AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.store_id = s.id AND r.started_at > now() - make_interval(secs => $1))`,
+      [intervalMs / 2000],
+    );
+    for (const store of rows) {
+      if (stopped) return;
+      const run = await syncInventory(deps, store.id, { trigger: "SCHEDULED", waitMs: 0 });
+      if ("status" in run && run.status === "FAILED") deps.logger.warn({ storeId: store.id, error: run.error }, "scheduled sync failed");
+    }
+  };
+
+  const timer = setInterval(() => {
+    round ??= reconcile()
+      .catch((error) => deps.logger.error({ err: error }, "reconciliation round failed"))
+      .finally(() => (round = null));
+  }, intervalMs);
+  timer.unref();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await round;
+    },
+  };
+}
