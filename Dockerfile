@@ -14,6 +14,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund && npm run generate && npm cach
 COPY src ./src
 COPY tsconfig.json schema.graphql ./
 
+# The service runs as `node`; .data is the one directory it may write (DATA_DIR).
+RUN mkdir -p .data && chown node:node .data
+
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000
