@@ -430,6 +430,8 @@ describe("when the accounting system fails", () => {
       emulator.heal();
       fault();
       expect(await invoice(s, order.id)).toMatchObject({ code: "ACCOUNTING_UNAVAILABLE" });
+      expect(emulator.requests.filter((r) => r === "POST /invoices")).toHaveLength(1); // never sent twice
+      emulator.requests.length = 0;
       expect(await stockOf(server.db, s.id, item.id)).toEqual(before);
       const stored = await gqlData(server.url, `query($id: ID!) { order(id: $id) { invoice { number } } }`, { id: order.id }, s.token);
       expect(stored.order.invoice).toBeNull();
