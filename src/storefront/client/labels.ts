@@ -7,7 +7,7 @@ import type { Availability, StorefrontItem } from "./catalog.ts";
 export const TEXT = {
   loading: "Cargando productos…",
   empty: "Esta tienda aún no tiene productos disponibles.",
-  loadFailed: "No se pudieron cargar los productos. Recarga la página para intentarlo de nuevo.",
+  loadFailed: "No se pudieron cargar los productos. Reintentando…",
   live: "Inventario en vivo",
   connecting: "Conectando…",
   reconnecting: "Sin conexión en vivo: reintentando…",

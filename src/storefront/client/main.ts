@@ -14,15 +14,34 @@ const page = mountStorefront(document.getElementById("storefront")!, document.ge
 const catalog = new Catalog();
 const render = () => renderItems(page.list, catalog.items());
 
-/** Re-reads the whole visible list: on load, and whenever live updates (re)start after a gap. */
+const MAX_RETRY_DELAY_MS = 30_000;
+let retryDelayMs = 1_000;
+let retry: ReturnType<typeof setTimeout> | undefined;
+let showingLoadFailure = false;
+
+/**
+ * Re-reads the whole visible list: on load, and whenever live updates (re)start after a gap.
+ * A failed read (the service restarting, say) is tried again later, waiting longer each time,
+ * so the page does not keep showing what it missed.
+ */
 async function refreshAll() {
+  clearTimeout(retry);
   const requestedAt = catalog.mark();
   try {
     catalog.replaceAll(await readVisibleItems(slug), requestedAt);
+    retryDelayMs = 1_000;
     render();
+    if (showingLoadFailure) showOrderMessage(page.result, null);
+    showingLoadFailure = false;
   } catch (error) {
-    console.error("reading the items", error);
-    if (catalog.items().length === 0) showOrderMessage(page.result, { tone: "error", title: TEXT.loadFailed });
+    console.warn("reading the items failed; trying again", error);
+    if (catalog.items().length === 0) {
+      showOrderMessage(page.result, { tone: "error", title: TEXT.loadFailed });
+      showingLoadFailure = true;
+    }
+    clearTimeout(retry);
+    retry = setTimeout(() => void refreshAll(), retryDelayMs);
+    retryDelayMs = Math.min(retryDelayMs * 2, MAX_RETRY_DELAY_MS);
   }
 }
 
