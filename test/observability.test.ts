@@ -9,7 +9,7 @@ describe("operating the service", () => {
   let server: ServerProcess;
   let db: Database;
   beforeAll(async () => {
-    server = await startServerProcess({ LOG_LEVEL: "info" });
+    server = await startServerProcess({ LOG_LEVEL: "info", ACCOUNTING_RECONCILE_INTERVAL_MS: "0" });
     db = openDatabase(databaseUrl(), { poolSize: 2, logger: createLogger("silent") });
   });
   afterAll(async () => {

@@ -22,6 +22,8 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 const SCREENSHOT = "test-results/storefront.png";
+/** How long the page may take to show a change (a loaded CI machine is slow, not wrong). */
+const SHOWN_WITHIN = { timeout: 15_000 };
 const runsInCI = Boolean(process.env.CI) && process.env.CI !== "false";
 const canRun = existsSync(CHROMIUM) || runsInCI;
 if (!canRun) {
@@ -60,7 +62,7 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
   /** Waits until the page's live subscription is running on the server, so no change slips past it. */
   async function untilSubscribed() {
     await expect
-      .poll(async () => (await openSubscriptions.get()).values.reduce((sum, sample) => sum + sample.value, 0), { timeout: 10_000 })
+      .poll(async () => (await openSubscriptions.get()).values.reduce((sum, sample) => sum + sample.value, 0), SHOWN_WITHIN)
       .toBeGreaterThan(0);
   }
 
@@ -80,8 +82,8 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
     });
 
     await page.goto(`${server.url}/store/${store.slug}`);
-    await expect.poll(() => badge(page, bag.id).textContent()).toBe("Disponible: 3");
-    await page.locator('#live-status[data-state="live"]').waitFor();
+    await expect.poll(() => badge(page, bag.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 3");
+    await page.locator('#live-status[data-state="live"]').waitFor(SHOWN_WITHIN);
     await untilSubscribed();
 
     // What the store's own data says, shown as text, never as markup.
@@ -96,27 +98,27 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
 
     // Sold out: the badge turns "Agotado" and the item can no longer be ordered.
     await setQuantity(store, bag.id, 0);
-    await expect.poll(() => badge(page, bag.id).textContent()).toBe("Agotado");
+    await expect.poll(() => badge(page, bag.id).textContent(), SHOWN_WITHIN).toBe("Agotado");
     expect(await row(page, bag.id).locator("input").isDisabled()).toBe(true);
 
     // "Ocultar producto": the sold-out item leaves the page...
     await gqlData(server.url, SET_BEHAVIOR, { behavior: "HIDE" }, store.token);
-    await expect.poll(() => row(page, bag.id).count()).toBe(0);
+    await expect.poll(() => row(page, bag.id).count(), SHOWN_WITHIN).toBe(0);
     // ...and comes back when stock returns.
     await setQuantity(store, bag.id, 2);
-    await expect.poll(() => badge(page, bag.id).textContent()).toBe("Disponible: 2");
+    await expect.poll(() => badge(page, bag.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 2");
 
     // An order that fits is placed, and the page hears of the stock it took.
     await row(page, mug.id).locator("input").fill("1");
     await page.getByRole("button", { name: "Realizar pedido" }).click();
-    await expect.poll(() => page.locator(".order-result").textContent()).toContain("Pedido n.º 1 recibido");
-    await expect.poll(() => badge(page, mug.id).textContent()).toBe("Disponible: 1");
+    await expect.poll(() => page.locator(".order-result").textContent(), SHOWN_WITHIN).toContain("Pedido n.º 1 recibido");
+    await expect.poll(() => badge(page, mug.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 1");
 
     // One that does not fit is refused, with what is available.
     await row(page, mug.id).locator("input").fill("5");
     await page.getByRole("button", { name: "Realizar pedido" }).click();
     const result = page.locator(".order-result");
-    await expect.poll(() => result.textContent()).toContain("Stock insuficiente");
+    await expect.poll(() => result.textContent(), SHOWN_WITHIN).toContain("Stock insuficiente");
     expect(await result.locator("li").allTextContents()).toEqual(["Taza de cerámica: pediste 5, disponibles 1"]);
     expect(await result.getAttribute("role")).toBe("alert");
 
