@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { createClient, type Client } from "graphql-ws";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
@@ -113,6 +114,41 @@ export async function untilLive(subscription: LiveSubscription, change: () => Pr
   );
   await subscription.until((updates) => updates.some((update) => update.version === last), "the last probing change");
   subscription.updates.splice(0);
+}
+
+export type RawSubscription = {
+  /** the `data` of every `next` message, in arrival order */
+  updates: Record<string, unknown>[];
+  /** Stops reading the socket: what the server sends piles up in TCP buffers, then in the server. */
+  stopReading(): void;
+  resumeReading(): void;
+  close(): void;
+};
+
+/**
+ * One subscription over a bare `ws` socket speaking the graphql-ws protocol by hand
+ * (connection_init, subscribe), so that a test can stop reading it like a stalled client.
+ */
+export async function rawSubscription(httpUrl: string, query: string, variables: Record<string, unknown>): Promise<RawSubscription> {
+  const socket = new WebSocket(`${httpUrl.replace(/^http/, "ws")}/graphql`, "graphql-transport-ws");
+  const updates: Record<string, unknown>[] = [];
+  let acknowledged = false;
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data));
+    if (message.type === "connection_ack") acknowledged = true;
+    if (message.type === "next") updates.push(Object.values(message.payload.data)[0] as Record<string, unknown>);
+  });
+  await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+  socket.send(JSON.stringify({ type: "connection_init" }));
+  await eventually(() => acknowledged, "connection_ack");
+  socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables } }));
+  const tcp = (socket as unknown as { _socket: Socket })._socket;
+  return {
+    updates,
+    stopReading: () => tcp.pause(),
+    resumeReading: () => tcp.resume(),
+    close: () => socket.terminate(),
+  };
 }
 
 /** Polls `condition` every 10 ms until it holds, or fails with `what` after `timeoutMs`. */

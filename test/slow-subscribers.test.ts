@@ -1,0 +1,196 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { openDatabase, type Database } from "../src/db/pool.ts";
+import { createLogger } from "../src/logger.ts";
+import { LocalStockEvents } from "../src/realtime/local-events.ts";
+import type { StockEvent } from "../src/realtime/stock-events.ts";
+import { streamStockUpdates, SubscriberTooSlowError } from "../src/realtime/stock-update-stream.ts";
+import { databaseUrl, newItem, newStore, type TestStore } from "./support/harness.ts";
+import {
+  adjustQuantity,
+  eventually,
+  liveClient,
+  rawSubscription,
+  redisForTests,
+  residentBytes,
+  setOutOfStockBehavior,
+  sleep,
+  stockUpdates,
+  waitForChannelSubscribers,
+  channelSubscribers,
+} from "./support/live.ts";
+import { startServerProcess, type ServerProcess } from "./support/processes.ts";
+
+/** SPEC section 5: a slow subscriber must not slow others or grow memory without bound. */
+
+const redisUrl = inject("redisUrl");
+const redisUp = await redisForTests(redisUrl, "the slow-subscriber tests");
+
+const logger = createLogger("silent");
+let db: Database;
+const cleanups: (() => unknown)[] = [];
+beforeAll(() => {
+  db = openDatabase(databaseUrl(), { poolSize: 2, logger });
+});
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await db.close();
+});
+
+async function serverProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const server = await startServerProcess({ REDIS_URL: redisUrl, ...env });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+/** Many sold-out items at once, straight into the table (a setup shortcut: no movements needed at 0). */
+async function addSoldOutItems(store: TestStore, count: number) {
+  await db.pool.query(
+    `INSERT INTO items (store_id, name, type, price, track_inventory, quantity, availability)
+     SELECT $1, 'Agotado ' || n, 'PRODUCT', 10, true, 0, 'SOLD_OUT' FROM generate_series(1, $2) AS n`,
+    [store.id, count],
+  );
+}
+
+describe.skipIf(!redisUp)("a subscriber that stops reading", () => {
+  const FAST_SUBSCRIBERS = 999;
+  const SOCKETS = 20;
+  const BULK_ITEMS = 2_000;
+  const ROUNDS = 30;
+
+  it("does not delay 999 other subscribers of the process, nor make its memory grow, and gets the newest per item when it reads again", async () => {
+    const server = await serverProcess({
+      // long enough for the stalled socket to stay through the test (the next test drops one)
+      WS_KEEPALIVE_MS: "120000",
+      // A heap limit makes V8 collect garbage promptly instead of letting it pile up to
+      // whatever it likes, so that RSS shows what the process keeps; a leak would exhaust it.
+      NODE_OPTIONS: "--max-old-space-size=160",
+    });
+    const store = await newStore(db);
+    const watched = await newItem(server, store, { quantity: 1_000_000 });
+    await addSoldOutItems(store, BULK_ITEMS);
+
+    const stalled = await rawSubscription(
+      server.url,
+      `subscription($store: String!) { stockUpdates(store: $store) { itemId availability availableQuantity version at } }`,
+      { store: store.slug },
+    );
+    const clients = Array.from({ length: SOCKETS }, () => liveClient(server.url));
+    cleanups.push(() => Promise.all(clients.map((client) => client.dispose())));
+    const fast = Array.from({ length: FAST_SUBSCRIBERS }, (_, n) => stockUpdates(clients[n % SOCKETS]!, store.slug, [watched.id]));
+    await eventually(
+      async () => {
+        await adjustQuantity(server, store, watched.id, -1);
+        await sleep(200);
+        return stalled.updates.length > 0 && fast.every((subscription) => subscription.updates.length > 0);
+      },
+      "all 1,000 subscriptions to be in place",
+      20_000,
+    );
+    stalled.stopReading();
+    await sleep(200);
+    stalled.updates.splice(0);
+    for (const subscription of fast) subscription.updates.splice(0);
+    const memoryBefore = residentBytes(server.child.pid!);
+
+    // Each round changes every bulk item (which only the stalled subscriber asked for), then the watched one.
+    const versions: number[] = [];
+    const delays: number[] = [];
+    const memory: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await setOutOfStockBehavior(server, store, round % 2 === 0 ? "HIDE" : "MARK_SOLD_OUT");
+      const changed = Date.now();
+      const { version } = await adjustQuantity(server, store, watched.id, -1);
+      versions.push(version);
+      await eventually(() => fast.every((subscription) => subscription.updates.at(-1)?.version === version), `round ${round} at every fast subscriber`);
+      delays.push(Date.now() - changed);
+      memory.push(residentBytes(server.child.pid!));
+    }
+
+    for (const subscription of fast) expect(subscription.updates.map((update) => update.version)).toEqual(versions);
+    // the mutation's own round trip included; typically 100-300 ms, more on a loaded two-core machine
+    expect(Math.max(...delays)).toBeLessThan(3_000);
+    expect(Math.max(...memory) - memoryBefore).toBeLessThan(48 * 1024 * 1024);
+
+    // Reading again, the stalled subscriber catches up on the newest version of every item,
+    // sent far fewer messages than the ROUNDS x BULK_ITEMS changes.
+    stalled.resumeReading();
+    const newestVersion = new Map<string, number>();
+    let sent = 0;
+    await eventually(
+      () => {
+        for (const update of stalled.updates.splice(0)) {
+          sent++;
+          newestVersion.set(update.itemId as string, update.version as number);
+        }
+        return [...newestVersion.values()].filter((version) => version === 1 + ROUNDS).length === BULK_ITEMS;
+      },
+      "the stalled subscriber to catch up",
+      20_000,
+    );
+    expect(newestVersion.get(watched.id)).toBe(versions.at(-1));
+    expect(sent).toBeLessThan((ROUNDS * BULK_ITEMS) / 2);
+    stalled.close();
+  }, 120_000); // about 20 s on an idle two-core machine
+
+  it("a socket that stops answering pings is dropped with its subscriptions; one that answers stays", async () => {
+    const server = await serverProcess({ WS_KEEPALIVE_MS: "1000" });
+    const redis = new Redis(redisUrl);
+    cleanups.push(() => redis.disconnect());
+    const [deadStore, liveStore] = [await newStore(db), await newStore(db)];
+    const dead = await rawSubscription(server.url, `subscription($store: String!) { availabilityChanges(store: $store) { itemId } }`, { store: deadStore.slug });
+    const client = liveClient(server.url);
+    cleanups.push(() => client.dispose());
+    const live = stockUpdates(client, liveStore.slug);
+    await waitForChannelSubscribers(redis, deadStore.id, 1);
+    await waitForChannelSubscribers(redis, liveStore.id, 1);
+
+    dead.stopReading();
+    await waitForChannelSubscribers(redis, deadStore.id, 0, 5_000);
+    expect(await channelSubscribers(redis, liveStore.id)).toBe(1);
+    expect(live.errors).toEqual([]);
+    dead.close();
+  });
+});
+
+describe("one subscription's buffer", () => {
+  const storeId = "4f9d2c1e-0000-4000-8000-000000000001";
+  const update = (itemId: string, version: number): StockEvent => ({
+    storeId,
+    itemId,
+    availability: "IN_STOCK",
+    availableQuantity: version,
+    version,
+    availabilityChanged: false,
+    at: "2026-11-28T10:00:00.000Z",
+  });
+
+  it("keeps only the newest waiting update per item, in the order the items first changed", async () => {
+    const bus = new LocalStockEvents(logger);
+    const stream = streamStockUpdates(bus, { storeId });
+    bus.publish([update("a", 2), update("b", 2), update("a", 3), update("a", 1), update("b", 3)]);
+    expect((await stream.next()).value).toEqual(update("a", 3));
+    expect((await stream.next()).value).toEqual(update("b", 3));
+    await stream.return!();
+  });
+
+  it("ends with SUBSCRIBER_TOO_SLOW when more items wait than it may hold, and stops listening", async () => {
+    const bus = new LocalStockEvents(logger);
+    const stream = streamStockUpdates(bus, { storeId }, 2);
+    bus.publish([update("a", 1), update("b", 1), update("c", 1)]);
+    const error = await stream.next().catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(SubscriberTooSlowError);
+    expect((error as SubscriberTooSlowError).extensions.code).toBe("SUBSCRIBER_TOO_SLOW");
+    expect(bus.hasListeners(storeId)).toBe(false);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("stops listening at once when the subscriber leaves, even while it waits for an update", async () => {
+    const bus = new LocalStockEvents(logger);
+    const stream = streamStockUpdates(bus, { storeId });
+    const waiting = stream.next();
+    await stream.return!();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+    expect(bus.hasListeners(storeId)).toBe(false);
+  });
+});
