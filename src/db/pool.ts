@@ -27,6 +27,12 @@ export function openDatabase(url: string, options: { poolSize: number; logger: L
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on("error", (error) => options.logger.warn({ err: error }, "idle database connection lost"));
+  // Nor a checked-out one (a transaction, an advisory lock held over a call elsewhere): its client
+  // emits "error" besides failing the query in flight, and pg-pool listens to idle clients only.
+  // The failed query reaches its caller, which releases the connection as broken.
+  pool.on("connect", (client) =>
+    client.on("error", (error) => options.logger.debug({ err: error }, "database connection lost while in use")),
+  );
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     pool,

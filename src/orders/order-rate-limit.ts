@@ -23,13 +23,16 @@ export function createOrderRateLimiter(options: {
   perMinute: number;
   redisUrl?: string;
   logger: Logger;
+  /** milliseconds since the epoch; tests fix it so that no window ends in the middle of one */
+  now?: () => number;
 }): OrderRateLimiter | undefined {
   if (options.perMinute <= 0) return undefined;
+  const clock = options.now ?? Date.now;
   const local = new LocalWindowCounts();
   const counts = options.redisUrl ? new RedisWindowCounts(options.redisUrl, local, options.logger) : local;
   return {
     async take(store, client) {
-      const now = Date.now() / 1000;
+      const now = clock() / 1000;
       const window = Math.floor(now / WINDOW_SECONDS);
       const count = await counts.increment(`store:${store}:order-rate:${window}:${client}`, window);
       if (count <= options.perMinute) return { allowed: true };

@@ -68,7 +68,13 @@ export async function startOwnPostgres(name: string): Promise<OwnPostgres> {
   };
 }
 
-export type OwnRedis = { url: string; stop(): Promise<void>; start(): Promise<void> };
+export type OwnRedis = {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** How many connections other clients hold open to it (to know when theirs are back). */
+  clients(): Promise<number>;
+};
 
 /** A redis-server of the test's own on a free port, keeping nothing on disk. */
 export async function startOwnRedis(): Promise<OwnRedis> {
@@ -86,6 +92,18 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   return {
     url,
     start,
+    async clients() {
+      const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      redis.on("error", () => {});
+      try {
+        const list = (await redis.client("LIST")) as string;
+        return list.trim().split("\n").length - 1;
+      } catch {
+        return 0;
+      } finally {
+        redis.disconnect();
+      }
+    },
     async stop() {
       const running = child;
       if (!running) return;
