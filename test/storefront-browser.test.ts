@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { openSubscriptions } from "../src/observability/metrics.ts";
+import type { StockEvent, StockEventPublisher } from "../src/realtime/stock-events.ts";
 import { gqlData, newItem, newStore, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
 
 /**
@@ -40,9 +41,18 @@ const SET_BEHAVIOR = `mutation($behavior: OutOfStockBehavior!) {
 describe.skipIf(!canRun)("storefront page in Chromium", () => {
   let server: TestServer;
   let browser: Browser;
+  // Passes stock events on to the server's bus, or drops them: updates lost on their way.
+  const gate = {
+    bus: undefined as StockEventPublisher | undefined,
+    dropping: false,
+    publish(events: readonly StockEvent[]) {
+      if (!this.dropping) this.bus!.publish(events);
+    },
+  };
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ publisher: gate });
+    gate.bus = server.deps.stockEvents;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   });
 
@@ -126,6 +136,29 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
     expect(pageErrors).toEqual([]);
     await mkdir("test-results", { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+
+  it("re-reads the list when an item's version jumps, so the updates it missed of other items show too", async () => {
+    const store = await newStore(server.db);
+    const bag = await newItem(server, store, { name: "Bolso de cuero", quantity: 5 });
+    const mug = await newItem(server, store, { name: "Taza de cerámica", quantity: 5 });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/store/${store.slug}`);
+    await expect.poll(() => badge(page, mug.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 5");
+    await page.locator('#live-status[data-state="live"]').waitFor(SHOWN_WITHIN);
+    await untilSubscribed();
+
+    gate.dropping = true;
+    await setQuantity(store, mug.id, 0);
+    await setQuantity(store, bag.id, 4);
+    gate.dropping = false;
+    expect(await badge(page, mug.id).textContent()).toBe("Disponible: 5");
+
+    // The bag's next update skips a version: the page notices and reads everything again.
+    await setQuantity(store, bag.id, 3);
+    await expect.poll(() => badge(page, bag.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 3");
+    await expect.poll(() => badge(page, mug.id).textContent(), SHOWN_WITHIN).toBe("Agotado");
     await page.close();
   });
 });

@@ -66,6 +66,8 @@ export const openSubscriptions = new Gauge({
   labelNames: ["field"] as const,
   registers: [registry],
 });
+// Shown as 0 from the start, so a dashboard has a series before the first subscription.
+for (const field of ["stockUpdates", "availabilityChanges"]) openSubscriptions.set({ field }, 0);
 
 /** Stock events handed to the event transport (in-process or Redis) after their transaction committed. */
 export const stockEventsPublishedTotal = new Counter({

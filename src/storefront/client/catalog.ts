@@ -27,7 +27,7 @@ export type StockUpdate = {
 export type UpdateOutcome =
   /** older than what is shown, or about an item that stays hidden: nothing */
   | { kind: "ignored" }
-  /** the item's badge changed; `missedSome`: versions jumped, so updates were lost and it is re-read */
+  /** the item's badge changed; `missedSome`: its version jumped, so updates were lost: re-read the list */
   | { kind: "changed"; item: StorefrontItem; missedSome: boolean }
   /** the item became HIDDEN: take it off the page */
   | { kind: "removed"; itemId: string }

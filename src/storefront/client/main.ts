@@ -18,13 +18,22 @@ const MAX_RETRY_DELAY_MS = 30_000;
 let retryDelayMs = 1_000;
 let retry: ReturnType<typeof setTimeout> | undefined;
 let showingLoadFailure = false;
+// One full read at a time; `refreshAgain` when another was asked for while it ran.
+let refreshing = false;
+let refreshAgain = false;
 
 /**
- * Re-reads the whole visible list: on load, and whenever live updates (re)start after a gap.
- * A failed read (the service restarting, say) is tried again later, waiting longer each time,
- * so the page does not keep showing what it missed.
+ * Re-reads the whole visible list: on load, whenever live updates (re)start, when versions show
+ * that updates were missed (then others may have been missed too, for items whose later updates
+ * would never reveal it), and when the page is shown again. A failed read (the service
+ * restarting, say) is tried again later, waiting longer each time.
  */
 async function refreshAll() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
   clearTimeout(retry);
   const requestedAt = catalog.mark();
   try {
@@ -39,16 +48,21 @@ async function refreshAll() {
       showOrderMessage(page.result, { tone: "error", title: TEXT.loadFailed });
       showingLoadFailure = true;
     }
-    clearTimeout(retry);
     retry = setTimeout(() => void refreshAll(), retryDelayMs);
     retryDelayMs = Math.min(retryDelayMs * 2, MAX_RETRY_DELAY_MS);
+  } finally {
+    refreshing = false;
+    if (refreshAgain) {
+      refreshAgain = false;
+      void refreshAll();
+    }
   }
 }
 
 // Items being re-read; `true` when another update asked for a new read while one was in flight.
 const readsInFlight = new Map<string, boolean>();
 
-/** Re-reads one item: one that became visible (name and price needed), or whose updates were missed. */
+/** Reads an item that became visible again: the page needs its name and price to show it. */
 async function refreshItem(itemId: string) {
   if (readsInFlight.has(itemId)) {
     readsInFlight.set(itemId, true);
@@ -70,7 +84,8 @@ async function refreshItem(itemId: string) {
 function applyUpdate(update: StockUpdate) {
   const outcome = catalog.applyUpdate(update);
   if (outcome.kind === "changed" || outcome.kind === "removed") render();
-  if (outcome.kind === "fetch" || (outcome.kind === "changed" && outcome.missedSome)) void refreshItem(update.itemId);
+  if (outcome.kind === "fetch") void refreshItem(update.itemId);
+  if (outcome.kind === "changed" && outcome.missedSome) void refreshAll();
 }
 
 subscribeToStock(slug, {
@@ -83,6 +98,10 @@ subscribeToStock(slug, {
   onDisconnected: () => showLiveStatus(page.liveStatus, "reconnecting"),
 });
 void refreshAll();
+// A page left in the background may have been throttled or lost its socket unnoticed.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") void refreshAll();
+});
 
 page.form.addEventListener("submit", (event) => {
   event.preventDefault();
