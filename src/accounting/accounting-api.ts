@@ -177,7 +177,7 @@ export class AccountingApi {
 
   private async attempt(method: Method, path: string, body: unknown): Promise<{ body: unknown } | Failure> {
     const label = `${method} ${path.split("?")[0]}`;
-    const sentOnlyIfSafe = method === "POST";
+    const notIdempotent = method === "POST";
     try {
       const response = await fetch(`${this.baseUrl}${path}`, {
         method,
@@ -192,7 +192,7 @@ export class AccountingApi {
       const text = await response.text();
       if (response.ok) return { body: text ? JSON.parse(text) : null };
       const status = response.status;
-      const transient = status === 429 || status === 503 || (status >= 500 && !sentOnlyIfSafe);
+      const transient = status === 429 || status === 503 || (status >= 500 && !notIdempotent);
       if (status === 401 || status === 403) {
         return new Failure(`the accounting system refused the credentials (HTTP ${status})`, status, false);
       }
@@ -206,11 +206,11 @@ export class AccountingApi {
     } catch (error) {
       const err = error as Error & { cause?: { code?: string } };
       if (err.name === "TimeoutError" || err.name === "AbortError") {
-        return new Failure(`${label} timed out after ${this.policy.timeoutMs} ms`, null, !sentOnlyIfSafe);
+        return new Failure(`${label} timed out after ${this.policy.timeoutMs} ms`, null, !notIdempotent);
       }
       if (err instanceof SyntaxError) return new Failure(`${label} answered something that is not JSON`, null, false);
       const code = err.cause?.code ?? err.message;
-      return new Failure(`could not reach the accounting system (${code})`, null, !sentOnlyIfSafe || code === "ECONNREFUSED");
+      return new Failure(`could not reach the accounting system (${code})`, null, !notIdempotent || code === "ECONNREFUSED");
     }
   }
 

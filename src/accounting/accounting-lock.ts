@@ -34,7 +34,7 @@ export class AccountingLocks {
     const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
     this.tails.set(storeId, mine);
     try {
-      if (!(await turnWithin(before, waitMs))) return BUSY;
+      if (!(await settlesWithin(before, waitMs))) return BUSY;
       const keys = [{ space: STORE_ACCOUNTING_SPACE, id: storeId }, ...extraKeys];
       return await withAdvisoryLocks(pool, keys, waitMs - (Date.now() - started), work);
     } finally {
@@ -47,12 +47,12 @@ export class AccountingLocks {
   }
 }
 
-/** Whether `turn` settles within `waitMs`. */
-async function turnWithin(turn: Promise<void>, waitMs: number): Promise<boolean> {
+/** Whether `promise` settles within `waitMs` (it is not stopped when it does not). */
+export async function settlesWithin(promise: Promise<unknown>, waitMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, waitMs))));
   try {
-    return await Promise.race([turn.then(() => true as const), timeout]);
+    return await Promise.race([promise.then(() => true as const), timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -2,6 +2,7 @@ import type { Deps } from "../deps.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { syncRunsTotal } from "../observability/metrics.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
 import {
@@ -55,7 +56,9 @@ export async function syncInventory(deps: Deps, storeId: string, options: SyncOp
       return failRun(deps.db.pool, storeId, runId, failureMessage(error, deps.logger));
     }
   });
-  return outcome === BUSY ? accountingBusy() : outcome;
+  if (outcome === BUSY) return accountingBusy();
+  syncRunsTotal.inc({ status: outcome.status });
+  return outcome;
 }
 
 export const accountingBusy = () =>

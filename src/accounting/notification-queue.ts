@@ -1,4 +1,5 @@
 import type { Deps } from "../deps.ts";
+import { settlesWithin } from "./accounting-lock.ts";
 import { syncInventory } from "./inventory-sync.ts";
 import { BACKGROUND_WAIT_MS, refreshItems } from "./item-refresh.ts";
 
@@ -33,11 +34,14 @@ export class NotificationQueue {
     while (this.workers.size > 0) await Promise.all(this.workers.values());
   }
 
-  /** Takes no more work, drops what is queued and waits for what is running. */
-  async close(): Promise<void> {
+  /**
+   * Takes no more work, drops what is queued and gives what is running a few seconds to end, so
+   * a shutdown is not held by a store waiting for its turn (the reconciliation repairs the rest).
+   */
+  async close(graceMs = 5_000): Promise<void> {
     this.closed = true;
     this.pending.clear();
-    await this.idle();
+    await settlesWithin(this.idle(), graceMs);
   }
 
   private async work(storeId: string) {

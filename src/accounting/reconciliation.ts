@@ -1,4 +1,5 @@
 import type { Deps } from "../deps.ts";
+import { settlesWithin } from "./accounting-lock.ts";
 import { syncInventory } from "./inventory-sync.ts";
 
 export type Reconciliation = { stop(): Promise<void> };
@@ -37,10 +38,11 @@ export function startReconciliation(deps: Deps, intervalMs: number): Reconciliat
   timer.unref();
 
   return {
+    /** No new round; the store being synced gets a few seconds to finish (an interrupted run is closed as FAILED later). */
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await round;
+      if (round) await settlesWithin(round, 5_000);
     },
   };
 }

@@ -49,11 +49,15 @@ export function observeRequests(logger: Logger, handle: Handler): Handler {
   };
 }
 
-/** The path without the query string: query strings may carry what does not belong in logs. */
+/**
+ * The path without the query string: query strings may carry what does not belong in logs; nor
+ * does the secret of an accounting webhook URL, which authenticates notifications (its store stays).
+ */
 function pathOf(req: IncomingMessage) {
   const url = req.url ?? "/";
   const end = url.indexOf("?");
-  return end < 0 ? url : url.slice(0, end);
+  const path = end < 0 ? url : url.slice(0, end);
+  return path.startsWith("/webhooks/accounting/") ? path.replace(/^(\/webhooks\/accounting\/(whk_[0-9a-f]{32}_)?).*$/, "$1[secret]") : path;
 }
 
 /** A bounded set of route names for metric labels (a label per store slug would grow without end). */
@@ -61,6 +65,7 @@ function routeOf(path: string) {
   if (path === "/graphql" || path === "/health" || path === "/metrics") return path;
   if (path.startsWith("/store/")) return "/store/:slug";
   if (path.startsWith("/storefront/")) return "/storefront/*";
+  if (path.startsWith("/webhooks/accounting/")) return "/webhooks/accounting/:secret";
   return "other";
 }
 
