@@ -27,6 +27,7 @@ export function accountingOptions(config: Config, secretKey: Buffer): Accounting
     },
     lockWaitMs: 15_000,
     allowHttp: !config.production,
-    locks: new AccountingLocks(),
+    // a lock holds a connection while accounting answers: at most half the pool, the rest stays free
+    locks: new AccountingLocks(Math.max(1, Math.floor(config.databasePoolSize / 2))),
   };
 }
