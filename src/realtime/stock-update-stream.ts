@@ -1,3 +1,4 @@
+import { GraphQLError } from "graphql";
 import { openSubscriptions } from "../observability/metrics.ts";
 import type { StockEvent, StockEventSource } from "./stock-events.ts";
 
@@ -17,14 +18,16 @@ export type StockUpdateQuery = {
  */
 export const MAX_WAITING_ITEMS = 10_000;
 
-/** Ends a subscription that fell too far behind: the client re-queries and subscribes again. */
-export class SubscriberTooSlowError extends Error {
-  /** graphql-ws copies these into the GraphQL error the client receives. */
-  readonly extensions = { code: "SUBSCRIBER_TOO_SLOW" };
+/**
+ * Ends a subscription that fell too far behind: the client queries again and subscribes again.
+ * A GraphQLError, so that error masking hands it to the client as it is.
+ */
+export class SubscriberTooSlowError extends GraphQLError {
   constructor(waitingItems: number) {
     super(
       `This subscription fell behind by more than ${waitingItems} items and was ended; ` +
         "query the items again and subscribe again",
+      { extensions: { code: "SUBSCRIBER_TOO_SLOW" } },
     );
   }
 }
@@ -152,9 +155,5 @@ export class LatestPerItem {
 
   clear() {
     this.byItem.clear();
-  }
-
-  get size() {
-    return this.byItem.size;
   }
 }

@@ -48,7 +48,8 @@ export function subscribe(client: Client, query: string, variables: Record<strin
         if (result.errors) subscription.errors.push(...result.errors);
         else subscription.updates.push(Object.values(result.data!)[0]!);
       },
-      error: (error) => subscription.errors.push(error),
+      // graphql-ws hands over a list of GraphQL errors, or the socket's close event
+      error: (error) => subscription.errors.push(...(Array.isArray(error) ? error : [error])),
       complete: () => (subscription.completed = true),
     },
   );
