@@ -206,8 +206,13 @@ export async function startRedisServer(port: number): Promise<RedisServer> {
   const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
     stdio: "ignore",
   });
+  let failure: Error | undefined;
+  child.once("error", (error) => (failure = error)); // e.g. no redis-server installed
   const url = `redis://127.0.0.1:${port}`;
-  await eventually(() => redisAnswers(url), `redis-server on port ${port}`);
+  await eventually(() => {
+    if (failure) throw new Error(`could not start redis-server: ${failure.message}`);
+    return redisAnswers(url);
+  }, `redis-server on port ${port}`);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
     url,
