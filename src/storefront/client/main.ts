@@ -108,6 +108,16 @@ page.form.addEventListener("submit", (event) => {
   void checkout();
 });
 
+// The last order sent whose answer never came (the connection failed). Sending the same order
+// again reuses its idempotency key, so a retry cannot place it twice if the first one got through.
+let unanswered: { request: string; key: string } | null = null;
+
+function idempotencyKeyFor(request: object): string {
+  const fingerprint = JSON.stringify(request);
+  if (unanswered?.request !== fingerprint) unanswered = { request: fingerprint, key: crypto.randomUUID() };
+  return unanswered.key;
+}
+
 /** Sends the order; the button stays disabled meanwhile so one click makes one order. */
 async function checkout() {
   const lines = orderLines(page.list);
@@ -115,14 +125,12 @@ async function checkout() {
     showOrderMessage(page.result, { tone: "error", title: TEXT.noLines });
     return;
   }
+  const request = { lines, customerName: page.customerName.value.trim() || undefined };
   page.submit.disabled = true;
   page.submit.textContent = TEXT.placingOrder;
   try {
-    const result = await placeOrder(slug, {
-      lines,
-      customerName: page.customerName.value.trim() || undefined,
-      idempotencyKey: crypto.randomUUID(),
-    });
+    const result = await placeOrder(slug, { ...request, idempotencyKey: idempotencyKeyFor(request) });
+    unanswered = null;
     showOrderMessage(page.result, describeOrderResult(result));
     if (result.__typename === "Order") clearQuantities(page.list);
   } catch (error) {
