@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import { requestIdOf } from "../observability/http.ts";
 import { storefrontAssets } from "./bundle.ts";
 import { storefrontPage, storeNotFoundPage } from "./page.ts";
+import { isStoreSlug } from "../validation.ts";
 
 // The page runs only its own script, talks only to its own origin (HTTP and WebSocket), and is
 // never framed: even if some item text slipped past escaping it could not load or send anything.
@@ -41,7 +42,10 @@ export function handleStorefront(deps: Deps, req: IncomingMessage, res: ServerRe
 
 async function servePage(deps: Deps, res: ServerResponse, rawSlug: string) {
   const slug = safeDecode(rawSlug).trim().toLowerCase();
-  const store = await deps.db.prisma.store.findUnique({ where: { slug }, select: { slug: true, name: true } });
+  // a slug that breaks the slug rule (a NUL byte, say) names no store: no query, no database error
+  const store = isStoreSlug(slug)
+    ? await deps.db.prisma.store.findUnique({ where: { slug }, select: { slug: true, name: true } })
+    : null;
   if (!store) {
     res.writeHead(404, PAGE_HEADERS).end(storeNotFoundPage(slug));
     return;
