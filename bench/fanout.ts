@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import type { Command, Group, GroupResult, Reply } from "./fanout-clients.ts";
+import type { Command, Group, Reply } from "./fanout-clients.ts";
 import { percentile, round, rssKB, sleep, startServer, type BenchStore, type ServerProcess } from "./support.ts";
 
 export const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
@@ -38,45 +38,43 @@ class Clients {
   }
 }
 
-type SideResult = { connectSeconds: number; rssPerSubscriberKB: number; groups: GroupResult[]; triggerErrors: number };
-
-/**
- * Subscribes `groups` from a fresh client process, measures the server's RSS growth, sends
- * warm-up updates (which also make sure every subscription is registered), then the measured ones.
- */
-async function measure(
-  groups: Group[],
-  rssOf: ServerProcess | { pid: number },
-  trigger: { url: string; headers: Record<string, string>; bodyTemplate: string },
-  firstVersion: number,
-  options: FanoutOptions,
-): Promise<SideResult> {
-  const pid = "child" in rssOf ? rssOf.child.pid! : rssOf.pid;
+/** A server with its subscribers: connected, RSS growth measured, warmed up. */
+async function prepareSide(groups: Group[], pid: number, trigger: Trigger, firstVersion: number, options: FanoutOptions) {
   const rssBefore = await rssAfterGc(pid);
   const clients = new Clients();
-  try {
-    const connected = await clients.send<"connected">({ type: "connect", groups });
-    const total = groups.reduce((sum, group) => sum + group.count, 0);
-    if (connected.failed > 0) throw new Error(`${connected.failed} of ${total} subscribers could not connect: ${connected.firstError}`);
-    const warm = await clients.send<"result">({ type: "run", updates: options.warmupUpdates, firstVersion, intervalMs: options.intervalMs, trigger });
-    if (warm.triggerErrors) throw new Error(`the update could not be triggered: ${warm.firstTriggerError}`);
-    const rssAfter = await rssAfterGc(pid);
-    const result = await clients.send<"result">({
-      type: "run",
-      updates: options.updates,
-      firstVersion: firstVersion + options.warmupUpdates,
-      intervalMs: options.intervalMs,
-      trigger,
-    });
-    return {
-      connectSeconds: round(connected.ms / 1000, 1),
-      rssPerSubscriberKB: round((rssAfter - rssBefore) / total, 1),
-      groups: result.groups,
-      triggerErrors: result.triggerErrors,
-    };
-  } finally {
-    await clients.close();
+  const total = groups.reduce((sum, group) => sum + group.count, 0);
+  const connected = await clients.send<"connected">({ type: "connect", groups });
+  if (connected.failed > 0) throw new Error(`${connected.failed} of ${total} subscribers could not connect: ${connected.firstError}`);
+  // the warm-up updates also make sure every subscription is registered before measuring
+  const warm = await clients.send<"result">({ type: "run", updates: options.warmupUpdates, firstVersion, intervalMs: options.intervalMs, trigger });
+  if (warm.triggerErrors) throw new Error(`the update could not be triggered: ${warm.firstTriggerError}`);
+  const rssAfter = await rssAfterGc(pid);
+  return {
+    clients,
+    version: firstVersion + options.warmupUpdates,
+    trigger,
+    connectSeconds: round(connected.ms / 1000, 1),
+    rssPerSubscriberKB: round((rssAfter - rssBefore) / total, 1),
+    latencies: groups.map(() => [] as number[]),
+    expected: groups.map((group) => group.count * options.updates),
+  };
+}
+type Side = Awaited<ReturnType<typeof prepareSide>>;
+type Trigger = { url: string; headers: Record<string, string>; bodyTemplate: string };
+
+/**
+ * The measured updates, one at a time, alternating between the sides, so that whatever else the
+ * shared machine does at a moment weighs on every side alike.
+ */
+async function alternate(sides: Side[], options: FanoutOptions) {
+  for (let k = 0; k < options.updates; k++) {
+    for (const side of sides) {
+      const result = await side.clients.send<"result">({ type: "run", updates: 1, firstVersion: side.version++, intervalMs: options.intervalMs, trigger: side.trigger });
+      if (result.triggerErrors) throw new Error(`the update could not be triggered: ${result.firstTriggerError}`);
+      result.groups.forEach((group, index) => side.latencies[index]!.push(...group.latenciesMs));
+    }
   }
+  return sides.map((side) => side.latencies.map((latenciesMs, index) => ({ latenciesMs, expected: side.expected[index]! })));
 }
 
 async function rssAfterGc(pid: number) {
@@ -85,13 +83,13 @@ async function rssAfterGc(pid: number) {
   return rssKB(pid);
 }
 
-function summarize(group: GroupResult) {
+function summarize(group: { latenciesMs: number[]; expected: number }) {
   const sorted = [...group.latenciesMs].sort((a, b) => a - b);
   return {
     p50Ms: round(percentile(sorted, 50), 1),
     p99Ms: round(percentile(sorted, 99), 1),
     maxMs: round(sorted.at(-1) ?? NaN, 1),
-    received: group.received,
+    received: sorted.length,
     expected: group.expected,
   };
 }
@@ -117,49 +115,44 @@ export type FanoutContext = { databaseUrl: string; redisUrl: string; store: Benc
 /** The item's version as the service counts it; every update of the bench adds one. */
 let nextVersion = 2;
 
-/** One size N: the service (one process) and the raw ws server, each with N subscribers. */
+/**
+ * One size N: N subscribers on one service process and N on the raw ws server, each side with a
+ * client process of its own, the updates alternating between them.
+ */
 export async function fanoutScenario(n: number, context: FanoutContext, options: FanoutOptions) {
   const itemId = context.store.itemIds[0]!;
   const server = await startServer(context.serverEnv, `fanout-${n}`, GC_ARGS);
-  let service: SideResult;
-  try {
-    service = await measure(
-      [{ name: "service", url: wsUrl(server.url), kind: "graphql", count: n, subscribe: { query: SUBSCRIBE, variables: { store: context.store.slug, items: [itemId] } } }],
-      server,
-      adjustTrigger(server.url, context.store, itemId),
-      nextVersion,
-      options,
-    );
-    nextVersion += options.warmupUpdates + options.updates;
-  } finally {
-    await server.stop();
-  }
   const raw = await startRawServer();
-  let floor: SideResult;
+  const sides: Side[] = [];
   try {
-    floor = await measure([{ name: "raw", url: wsUrl(raw.url), kind: "raw", count: n }], raw, rawTrigger(raw.url, itemId), 1_000_000, options);
+    const subscribe = { query: SUBSCRIBE, variables: { store: context.store.slug, items: [itemId] } };
+    sides.push(await prepareSide([{ name: "service", url: wsUrl(server.url), kind: "graphql", count: n, subscribe }], server.child.pid!, adjustTrigger(server.url, context.store, itemId), nextVersion, options));
+    nextVersion += options.warmupUpdates + options.updates;
+    sides.push(await prepareSide([{ name: "raw", url: wsUrl(raw.url), kind: "raw", count: n }], raw.pid, rawTrigger(raw.url, itemId), 1_000_000, options));
+    const [[service], [floor]] = await alternate(sides, options);
+    const s = summarize(service!);
+    const f = summarize(floor!);
+    return {
+      subscribers: n,
+      p50Ms: s.p50Ms,
+      p99Ms: s.p99Ms,
+      baselineP50Ms: f.p50Ms,
+      baselineP99Ms: f.p99Ms,
+      ratio: round(s.p99Ms / f.p99Ms),
+      rssPerSubscriberKB: sides[0]!.rssPerSubscriberKB,
+      baselineRssPerSubscriberKB: sides[1]!.rssPerSubscriberKB,
+      received: s.received,
+      expected: s.expected,
+      baselineReceived: f.received,
+      maxMs: s.maxMs,
+      baselineMaxMs: f.maxMs,
+      connectSeconds: sides[0]!.connectSeconds,
+      updates: options.updates,
+    };
   } finally {
-    await raw.stop();
+    await Promise.all(sides.map((side) => side.clients.close()));
+    await Promise.all([server.stop(), raw.stop()]);
   }
-  const s = summarize(service.groups[0]!);
-  const f = summarize(floor.groups[0]!);
-  return {
-    subscribers: n,
-    p50Ms: s.p50Ms,
-    p99Ms: s.p99Ms,
-    baselineP50Ms: f.p50Ms,
-    baselineP99Ms: f.p99Ms,
-    ratio: round(s.p99Ms / f.p99Ms),
-    rssPerSubscriberKB: service.rssPerSubscriberKB,
-    baselineRssPerSubscriberKB: floor.rssPerSubscriberKB,
-    received: s.received,
-    expected: s.expected,
-    baselineReceived: f.received,
-    maxMs: s.maxMs,
-    baselineMaxMs: f.maxMs,
-    connectSeconds: service.connectSeconds,
-    updates: options.updates,
-  };
 }
 
 /**
@@ -168,27 +161,31 @@ export async function fanoutScenario(n: number, context: FanoutContext, options:
  */
 export async function crossProcessScenario(n: number, context: FanoutContext, options: FanoutOptions) {
   const itemId = context.store.itemIds[0]!;
-  const first = await startServer(context.serverEnv, "cross-first", GC_ARGS);
-  const second = await startServer(context.serverEnv, "cross-second", GC_ARGS);
+  const [first, second] = await Promise.all([startServer(context.serverEnv, "cross-first", GC_ARGS), startServer(context.serverEnv, "cross-second", GC_ARGS)]);
+  const sides: Side[] = [];
   try {
     const subscribe = { query: SUBSCRIBE, variables: { store: context.store.slug, items: [itemId] } };
-    const result = await measure(
-      [
-        { name: "same", url: wsUrl(first.url), kind: "graphql", count: n, subscribe },
-        { name: "other", url: wsUrl(second.url), kind: "graphql", count: n, subscribe },
-      ],
-      first,
-      adjustTrigger(first.url, context.store, itemId),
-      nextVersion,
-      options,
+    sides.push(
+      await prepareSide(
+        [
+          { name: "same", url: wsUrl(first.url), kind: "graphql", count: n, subscribe },
+          { name: "other", url: wsUrl(second.url), kind: "graphql", count: n, subscribe },
+        ],
+        first.child.pid!,
+        adjustTrigger(first.url, context.store, itemId),
+        nextVersion,
+        options,
+      ),
     );
     nextVersion += options.warmupUpdates + options.updates;
-    const same = summarize(result.groups[0]!);
-    const other = summarize(result.groups[1]!);
+    const [[sameGroup, otherGroup]] = await alternate(sides, options);
+    const same = summarize(sameGroup!);
+    const other = summarize(otherGroup!);
     return {
       subscribersPerProcess: n,
       p50Ms: other.p50Ms,
       p99Ms: other.p99Ms,
+      singleProcessP50Ms: same.p50Ms,
       singleProcessP99Ms: same.p99Ms,
       differenceMs: round(other.p99Ms - same.p99Ms, 1),
       received: other.received + same.received,
@@ -196,6 +193,7 @@ export async function crossProcessScenario(n: number, context: FanoutContext, op
       updates: options.updates,
     };
   } finally {
+    await Promise.all(sides.map((side) => side.clients.close()));
     await Promise.all([first.stop(), second.stop()]);
   }
 }

@@ -9,6 +9,7 @@ import { createContext } from "./graphql/context.ts";
 import { requestLimitPlugins } from "./graphql/limits.ts";
 import { maskedErrors } from "./graphql/masked-errors.ts";
 import { schema } from "./graphql/schema.ts";
+import { useSharedSubscriptionResults } from "./graphql/shared-subscription-results.ts";
 import { graphiqlExamples } from "./graphql/graphiql-examples.ts";
 import { observeRequests, serveMetrics, useGraphQLErrorMetrics } from "./observability/http.ts";
 import { handleStorefront } from "./storefront/routes.ts";
@@ -33,7 +34,12 @@ export function createApp(
     graphqlEndpoint: "/graphql",
     graphiql: config.graphiql ? { title: "Store inventory", subscriptionsProtocol: "WS", ...graphiqlExamples } : false,
     landingPage: false,
-    plugins: [...requestLimitPlugins({ limits, introspection: config.introspection, csrfPrevention }), useGraphQLErrorMetrics()],
+    plugins: [
+      ...requestLimitPlugins({ limits, introspection: config.introspection, csrfPrevention }),
+      useGraphQLErrorMetrics(),
+      // StockUpdate's fields depend on the update alone: one execution per update serves every subscriber
+      useSharedSubscriptionResults(new Set(["stockUpdates", "availabilityChanges"])),
+    ],
     maskedErrors,
     logging: {
       debug: (...args) => deps.logger.debug(args.map(String).join(" ")),
