@@ -5,6 +5,7 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
 import { UNORDERABLE, type Availability } from "../stock/availability.ts";
 import { changeStock } from "../stock/stock-ledger.ts";
+import { storeIdForSlug } from "../stores/stores.ts";
 import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
 import { ORDER_COLUMNS, type OrderRow } from "./order-row.ts";
 
@@ -55,8 +56,7 @@ export async function placeOrder(
   if (lines instanceof OperationError) return lines;
 
   if (!isStoreSlug(storeSlug)) return notFound("Store", "store");
-  const store = await deps.db.pool.query<{ id: string }>("SELECT id FROM stores WHERE slug = $1", [storeSlug]);
-  const storeId = store.rows[0]?.id;
+  const storeId = await storeIdForSlug(deps.db.pool, storeSlug);
   if (!storeId) return notFound("Store", "store");
 
   const key = valid.idempotencyKey ?? null;

@@ -21,6 +21,30 @@ export async function createStore(pool: pg.Pool, input: { slug: string; name: st
   return { id, slug: valid.slug, name: valid.name, adminToken: token };
 }
 
+// Slugs never change and stores are not deleted, so a slug's store id is kept for a while: every
+// order and every live-update subscription of a storefront names its store by slug, and asking
+// the database each time was a round trip per order and per subscriber (bench/README.md). A slug
+// not found is not kept, so a store is found as soon as it is created.
+const STORE_ID_TTL_MS = 60_000;
+const MAX_CACHED_SLUGS = 10_000;
+const storeIdsBySlug = new WeakMap<pg.Pool, Map<string, { id: string; until: number }>>();
+
+/** The id of the store with this slug (already trimmed and lowercased), or null when none has it. */
+export async function storeIdForSlug(pool: pg.Pool, slug: string): Promise<string | null> {
+  let cache = storeIdsBySlug.get(pool);
+  if (!cache) storeIdsBySlug.set(pool, (cache = new Map()));
+  const now = Date.now();
+  const cached = cache.get(slug);
+  if (cached && cached.until > now) return cached.id;
+  const { rows } = await pool.query<{ id: string }>("SELECT id FROM stores WHERE slug = $1", [slug]);
+  const id = rows[0]?.id ?? null;
+  if (id) {
+    if (cache.size >= MAX_CACHED_SLUGS) cache.clear();
+    cache.set(slug, { id, until: now + STORE_ID_TTL_MS });
+  }
+  return id;
+}
+
 /** The id of the store an admin token belongs to, or null for any token that is not valid. */
 export async function storeForAdminToken(pool: pg.Pool, token: string): Promise<string | null> {
   const parsed = parseAdminToken(token);

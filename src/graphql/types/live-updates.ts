@@ -1,6 +1,7 @@
 import { GraphQLError } from "graphql";
 import type { StockEvent } from "../../realtime/stock-events.ts";
 import { streamStockUpdates } from "../../realtime/stock-update-stream.ts";
+import { storeIdForSlug } from "../../stores/stores.ts";
 import { builder } from "../builder.ts";
 import type { GraphQLContext } from "../context.ts";
 import { AvailabilityEnum } from "./items.ts";
@@ -42,10 +43,7 @@ builder.subscriptionFields((t) => ({
 
 /** Subscriptions are public and name their store by slug; an unknown one is NOT_FOUND. */
 async function storeIdOf(context: GraphQLContext, slug: string) {
-  const store = await context.deps.db.prisma.store.findUnique({
-    where: { slug: slug.trim().toLowerCase() },
-    select: { id: true },
-  });
-  if (!store) throw new GraphQLError(`Store "${slug}" not found`, { extensions: { code: "NOT_FOUND" } });
-  return store.id;
+  const storeId = await storeIdForSlug(context.deps.db.pool, slug.trim().toLowerCase());
+  if (!storeId) throw new GraphQLError(`Store "${slug}" not found`, { extensions: { code: "NOT_FOUND" } });
+  return storeId;
 }
