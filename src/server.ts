@@ -13,7 +13,7 @@ import { useSharedSubscriptionResults } from "./graphql/shared-subscription-resu
 import { graphiqlExamples } from "./graphql/graphiql-examples.ts";
 import { observeRequests, serveMetrics, useGraphQLErrorMetrics } from "./observability/http.ts";
 import { handleStorefront } from "./storefront/routes.ts";
-import { readBodyWithin } from "./http/body-limit.ts";
+import { withinBodyLimit } from "./http/body-limit.ts";
 import { clientAddressOf } from "./http/client-address.ts";
 
 export type App = { server: Server; accountingWebhooks: AccountingWebhooks; close(): Promise<void> };
@@ -68,7 +68,7 @@ export function createApp(
 
   /** GraphQL over HTTP: the body is read within its size limit before yoga parses anything. */
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
-    if (await readBodyWithin(req, res, limits.maxBodyBytes)) return yoga.handle(req, res);
+    if (await withinBodyLimit(req, res, limits.maxBodyBytes)) return yoga.handle(req, res);
   }
 
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxBodyBytes });

@@ -10,7 +10,7 @@ import type { Config } from "../config.ts";
  * preflight, so a "simple" request (GET, or a POST of a form content type) must carry one.
  * JSON POSTs, which every client of this API sends, are preflighted anyway and need none.
  */
-export const CSRF_HEADERS = ["x-graphql-client", "apollo-require-preflight", "x-graphql-yoga-csrf"];
+const CSRF_HEADERS = ["x-graphql-client", "apollo-require-preflight", "x-graphql-yoga-csrf"];
 
 /**
  * Every limit on what one GraphQL request may ask, in one place. They are yoga plugins, so they
@@ -39,9 +39,10 @@ export function requestLimitPlugins(
 }
 
 /**
- * A query over a validation limit is a validation error (HTTP 400) with extensions.code
- * BAD_USER_INPUT, like any other rule the request breaks; armor's own "Syntax Error" prefix
- * would mislead. (The token limit applies while parsing and stays a syntax error.)
+ * A query over a validation limit is a validation error with extensions.code BAD_USER_INPUT,
+ * like any other rule the request breaks (HTTP 400 to clients that accept
+ * application/graphql-response+json); armor's own "Syntax Error" prefix would mislead. The token
+ * limit applies while parsing and stays a syntax error.
  */
 const refuseAsBadInput = {
   propagateOnRejection: false,

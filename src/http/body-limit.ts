@@ -1,14 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
- * Reads a request body of at most `maxBytes` before anything parses it, and leaves it on
- * `req.body`, where yoga's Node adapter takes a body already read from. A larger body (declared
- * by Content-Length, or counted while a chunked one streams in) is answered 413 at once and the
- * connection closed, so an oversized request costs neither memory nor parsing. Resolves whether
- * the request may go on.
+ * Holds an HTTP request body to `maxBytes` before anything parses it. A body with a
+ * Content-Length (what every GraphQL client sends) is judged by it alone: Node's parser never
+ * delivers more than it declares. A chunked body is counted while it streams in and kept on
+ * `req.body`, where yoga's Node adapter takes a body already read from. A larger body is
+ * answered 413 at once and its connection closed, so it costs neither memory nor parsing.
+ * Resolves whether the request may go on.
  */
-export function readBodyWithin(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<boolean> {
-  if (Number(req.headers["content-length"] ?? 0) > maxBytes) return Promise.resolve(refuseTooLarge(req, res, maxBytes));
+export function withinBodyLimit(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<boolean> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined) return Promise.resolve(Number(declared) <= maxBytes || refuseTooLarge(req, res, maxBytes));
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
