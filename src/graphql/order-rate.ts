@@ -1,4 +1,5 @@
 import { GraphQLError } from "graphql";
+import { isStoreSlug } from "../validation.ts";
 import type { GraphQLContext } from "./context.ts";
 
 /**
@@ -7,6 +8,9 @@ import type { GraphQLContext } from "./context.ts";
  * extensions.code RATE_LIMITED and HTTP 429 with Retry-After, before anything is read or changed.
  */
 export async function checkOrderRate(context: GraphQLContext, store: string): Promise<void> {
+  // A slug that cannot exist places no order (placeOrder answers NOT_FOUND at once) and must
+  // not make counters of whatever length the caller chose.
+  if (!isStoreSlug(store)) return;
   const decision = await context.deps.orderRateLimiter?.take(store, context.clientAddress);
   if (!decision || decision.allowed) return;
   throw new GraphQLError(`Too many orders from this client for this store; try again in ${decision.retryAfterSeconds} s`, {
