@@ -162,19 +162,18 @@ export async function changeStockSettings(
 
 /**
  * Recomputes the availability of every item of the store, after its out-of-stock behaviour
- * changed. Only items whose availability moves are touched and announced.
+ * changed. Only items whose availability moves are touched and announced. The caller holds the
+ * store's item locks already (taken in id order), so this is one plain update: no self-join for
+ * the planner to get wrong on a large store whose statistics are not gathered yet.
  */
 export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedItem[]> {
   const { rows } = await tx.query<ChangedRow>(
-    `WITH locked AS (
-       SELECT i.id, i.availability AS availability_before FROM items i JOIN stores s ON s.id = i.store_id
-        WHERE i.store_id = $1 AND i.availability IS DISTINCT FROM ${availabilitySql()}
-        ORDER BY i.id FOR UPDATE OF i
-     )
-     UPDATE items i SET availability = ${availabilitySql()}, version = i.version + 1, updated_at = now()
-     FROM locked l, stores s
-     WHERE i.store_id = $1 AND i.id = l.id AND s.id = $1 AND i.availability IS DISTINCT FROM ${availabilitySql()}
-     RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version, l.availability_before`,
+    `UPDATE items i SET availability = ${availabilitySql()}, version = i.version + 1, updated_at = now()
+       FROM stores s
+      WHERE i.store_id = $1 AND s.id = $1 AND i.availability IS DISTINCT FROM ${availabilitySql()}
+      -- every row updated here changed availability; NULL marks "before" as different
+      RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
+                NULL::"Availability" AS availability_before`,
     [storeId],
   );
   return rows.map((row) => queueEvent(tx, storeId, row));
