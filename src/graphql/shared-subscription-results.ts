@@ -57,14 +57,20 @@ function selectsOnly(document: DocumentNode, operationName: string | null | unde
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 
-/** `source` with `map` applied to each value; returning or throwing ends the source too. */
+/**
+ * `source` with `map` applied to each value; returning or throwing ends the source too. Written
+ * with `then` rather than `await`: this runs once per subscriber per update, and each await
+ * costs the fan-out microtask hops.
+ */
 function mapStream<T, R>(source: AsyncIterable<T>, map: (value: T) => R | Promise<R>): AsyncIterableIterator<R> {
   const iterator = source[Symbol.asyncIterator]();
+  const mapStep = (step: IteratorResult<T>): IteratorResult<R> | Promise<IteratorResult<R>> => {
+    if (step.done) return { value: undefined, done: true };
+    const value = map(step.value);
+    return value instanceof Promise ? value.then((mapped) => ({ value: mapped, done: false })) : { value, done: false };
+  };
   return {
-    async next() {
-      const step = await iterator.next();
-      return step.done ? { value: undefined, done: true } : { value: await map(step.value), done: false };
-    },
+    next: () => iterator.next().then(mapStep),
     async return() {
       await iterator.return?.();
       return { value: undefined, done: true };
