@@ -83,10 +83,13 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const url = `redis://127.0.0.1:${port}`;
   const start = async () => {
     if (child) return;
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    const started = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
       stdio: "ignore",
     });
-    await untilRedisAnswers(url);
+    child = started;
+    let failure: Error | undefined;
+    started.once("error", (error) => (failure = new Error(`cannot run redis-server (apt-get install redis-server): ${error.message}`)));
+    await untilRedisAnswers(url, () => failure);
   };
   await start();
   return {
@@ -115,9 +118,11 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   };
 }
 
-async function untilRedisAnswers(url: string) {
+async function untilRedisAnswers(url: string, failure: () => Error | undefined) {
   const deadline = Date.now() + 10_000;
   for (;;) {
+    const failed = failure();
+    if (failed) throw failed;
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     redis.on("error", () => {});
     const ok = await redis.connect().then(() => redis.ping(), () => null);
