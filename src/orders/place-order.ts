@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
-import { inTransaction, type Tx } from "../db/transaction.ts";
+import { inTransaction } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
 import { UNORDERABLE, type Availability } from "../stock/availability.ts";
-import { changeStock } from "../stock/stock-ledger.ts";
+import { changeStockThen, FOLLOWING_PARAMS_START } from "../stock/stock-ledger.ts";
 import { storeIdForSlug } from "../stores/stores.ts";
 import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
 import { ORDER_COLUMNS, type OrderRow } from "./order-row.ts";
@@ -87,51 +87,55 @@ export async function placeOrder(
       }
 
       const orderId = randomUUID();
-      const synced = await storeSyncsInventory(tx, storeId);
       const stockLines = lines.filter((line) => takesStock(items.get(line.itemId)!));
-      const taken = await changeStock(
+      // The stock is taken and the order written in one statement: one round trip less while the
+      // items are locked. The store's accounting_sync is read by that statement, after the locks
+      // (switching sync locks every item of the store first), for the take and holds_committed alike.
+      const p = (n: number) => `$${FOLLOWING_PARAMS_START + n}`;
+      const { items: taken, result: order } = await changeStockThen<OrderRow>(
         tx,
         storeId,
-        stockLines.map((line) =>
-          synced ? { itemId: line.itemId, addCommitted: line.quantity } : { itemId: line.itemId, addQuantity: -line.quantity },
-        ),
+        stockLines.map((line) => ({ itemId: line.itemId, take: line.quantity })),
         { keepAvailableNonNegative: true, refuseWhenSynced: false },
         { reason: "ORDER_PLACED", orderId },
+        {
+          ctes: `next AS (
+             UPDATE stores SET last_order_number = last_order_number + 1
+              WHERE id = $1 AND (SELECT count(*) FROM changed) = ${p(0)}::int
+             RETURNING last_order_number, accounting_sync
+           ), line AS (
+             SELECT l.item_id, l.quantity, l.stock_taken, i.price
+               FROM unnest(${p(2)}::uuid[], ${p(3)}::int[], ${p(4)}::bool[]) AS l(item_id, quantity, stock_taken)
+               JOIN items i ON i.store_id = $1 AND i.id = l.item_id
+           ), created AS (
+             INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
+             SELECT $1, ${p(1)}, next.last_order_number, (SELECT coalesce(sum(price * quantity), 0) FROM line),
+                    ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, next.accounting_sync
+               FROM next
+             RETURNING *
+           ), created_lines AS (
+             INSERT INTO order_lines (store_id, order_id, item_id, quantity, unit_price, stock_taken)
+             SELECT $1, ${p(1)}, item_id, quantity, price, stock_taken FROM line WHERE EXISTS (SELECT FROM created)
+           ), answer AS (
+             SELECT ${ORDER_COLUMNS} FROM created
+           )`,
+          result: "answer",
+          params: [
+            stockLines.length,
+            orderId,
+            lines.map((line) => line.itemId),
+            lines.map((line) => line.quantity),
+            lines.map((line) => takesStock(items.get(line.itemId)!)),
+            valid.customerName || null,
+            valid.customerEmail || null,
+            key,
+            requestHash,
+          ],
+        },
       );
       // Under the row locks taken above nothing can differ from what findShortages saw.
-      if (taken.length !== stockLines.length) throw new Error("stock changed under lock while placing an order");
-
-      const order = await tx.query<OrderRow>(
-        `WITH next AS (
-           UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = $1 RETURNING last_order_number
-         ), line AS (
-           SELECT l.item_id, l.quantity, l.stock_taken, i.price
-             FROM unnest($3::uuid[], $4::int[], $5::bool[]) AS l(item_id, quantity, stock_taken)
-             JOIN items i ON i.store_id = $1 AND i.id = l.item_id
-         ), created AS (
-           INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
-           SELECT $1, $2, next.last_order_number, (SELECT coalesce(sum(price * quantity), 0) FROM line), $6, $7, $8, $9, $10
-             FROM next
-           RETURNING *
-         ), created_lines AS (
-           INSERT INTO order_lines (store_id, order_id, item_id, quantity, unit_price, stock_taken)
-           SELECT $1, $2, item_id, quantity, price, stock_taken FROM line
-         )
-         SELECT ${ORDER_COLUMNS} FROM created`,
-        [
-          storeId,
-          orderId,
-          lines.map((line) => line.itemId),
-          lines.map((line) => line.quantity),
-          lines.map((line) => takesStock(items.get(line.itemId)!)),
-          valid.customerName || null,
-          valid.customerEmail || null,
-          key,
-          requestHash,
-          synced,
-        ],
-      );
-      return order.rows[0]!;
+      if (!order || taken.length !== stockLines.length) throw new Error("stock changed under lock while placing an order");
+      return order;
     });
   } catch (error) {
     // The same key committed meanwhile by a racing request: answer with that order.
@@ -141,16 +145,6 @@ export async function placeOrder(
     }
     throw error;
   }
-}
-
-/**
- * Read once the order's items are locked: switching accounting sync on or off locks every item of
- * the store first, so the order sees the switch as it stands when it takes the stock (a value
- * read along with the item locks could predate a switch that committed while they were awaited).
- */
-async function storeSyncsInventory(tx: Tx, storeId: string): Promise<boolean> {
-  const { rows } = await tx.query<{ accounting_sync: boolean }>("SELECT accounting_sync FROM stores WHERE id = $1", [storeId]);
-  return rows[0]!.accounting_sync;
 }
 
 const takesStock = (item: LockedItem) => item.type === "PRODUCT" && item.track_inventory;

@@ -29,6 +29,11 @@ export type StockChange = {
   setQuantity?: number;
   addQuantity?: number;
   addCommitted?: number;
+  /**
+   * units an order takes: deducted from the quantity, or added to the committed quantity while
+   * the store's inventory is managed by accounting (decided in the statement, under the locks)
+   */
+  take?: number;
   /** compare-and-set: the change applies only while the quantity still equals this */
   expectedQuantity?: number;
 };
@@ -66,8 +71,8 @@ type ChangedRow = {
   version: number;
 };
 
-const quantityAfter = "coalesce(c.set_quantity, i.quantity + c.add_quantity)";
-const committedAfter = "(i.committed_quantity + c.add_committed)";
+const quantityAfter = "coalesce(c.set_quantity, i.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END)";
+const committedAfter = "(i.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END)";
 
 /**
  * Applies `changes` to tracked products of the store. Returns the changed items; an item that is
@@ -82,10 +87,56 @@ export async function changeStock(
   movement: MovementInfo,
 ): Promise<StockedItem[]> {
   if (changes.length === 0) return [];
-  const { rows } = await tx.query<ChangedRow>(
-    `WITH c AS (
-       SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[])
-         AS c(item_id, set_quantity, add_quantity, add_committed, expected_quantity)
+  const statement = stockChangeStatement(storeId, changes, guard, movement);
+  const { rows } = await tx.query<ChangedRow>(`WITH ${statement.ctes} SELECT * FROM changed`, statement.params);
+  return rows.map((row) => queueEvent(tx, storeId, row));
+}
+
+/** What follows a stock change in the same statement (see changeStockThen). */
+export type FollowingStatement = {
+  /** more CTEs after the stock change's; they may read `changed`, and number their parameters from FOLLOWING_PARAMS_START */
+  ctes: string;
+  /** the CTE whose first row is the result */
+  result: string;
+  params: unknown[];
+};
+
+/** The first parameter number free for a FollowingStatement ($1 is the store id there too). */
+export const FOLLOWING_PARAMS_START = 14;
+
+/**
+ * changeStock, and in the same SQL statement `following`, which can read the changed items as
+ * `changed`: one round trip less while the items are locked (the checkout takes the stock and
+ * writes the order this way). Returns the changed items and the first row of `following.result`;
+ * when there is no such row the changed items are not reported, and the caller rolls back.
+ */
+export async function changeStockThen<R extends object>(
+  tx: Tx,
+  storeId: string,
+  changes: readonly StockChange[],
+  guard: StockGuard,
+  movement: MovementInfo,
+  following: FollowingStatement,
+): Promise<{ items: StockedItem[]; result: R | undefined }> {
+  const statement = stockChangeStatement(storeId, changes, guard, movement);
+  const { rows } = await tx.query<R & { changedItems: ChangedRow[] }>(
+    `WITH ${statement.ctes}, ${following.ctes}
+     SELECT r.*, (SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS "changedItems" FROM ${following.result} r`,
+    [...statement.params, ...following.params],
+  );
+  if (!rows[0]) return { items: [], result: undefined };
+  const { changedItems, ...result } = rows[0];
+  return { items: changedItems.map((row) => queueEvent(tx, storeId, row)), result: result as unknown as R };
+}
+
+/**
+ * The stock change as CTEs: `c` the changes, `locked` the store's items among them locked in id
+ * order, `changed` the items updated (with `guard` and expectedQuantity), `moved` their movements.
+ */
+function stockChangeStatement(storeId: string, changes: readonly StockChange[], guard: StockGuard, movement: MovementInfo) {
+  const ctes = `c AS (
+       SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $13::int[])
+         AS c(item_id, set_quantity, add_quantity, add_committed, expected_quantity, take)
      ), locked AS (
        SELECT i.id, i.availability AS availability_before, i.quantity AS quantity_before
          FROM items i WHERE i.store_id = $1 AND i.id IN (SELECT item_id FROM c)
@@ -105,29 +156,28 @@ export async function changeStock(
          AND (NOT $8 OR i.sell_without_stock OR ${quantityAfter} - ${committedAfter} >= 0)
          AND abs(${quantityAfter}::bigint) <= ${MAX_ABS_QUANTITY}
        RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
-                 l.availability_before, l.quantity_before, (c.set_quantity IS NOT NULL OR c.add_quantity <> 0) AS moves_quantity
+                 l.availability_before, l.quantity_before, (c.set_quantity IS NOT NULL OR c.add_quantity <> 0 OR (c.take <> 0 AND NOT s.accounting_sync)) AS moves_quantity
      ), moved AS (
        INSERT INTO stock_movements (store_id, item_id, delta, quantity_after, reason, order_id, note)
        SELECT $1, id, quantity - quantity_before, quantity, $9::"StockMovementReason", $10::uuid, $11
          FROM changed WHERE moves_quantity
-     )
-     SELECT * FROM changed`,
-    [
-      storeId,
-      changes.map((change) => change.itemId),
-      changes.map((change) => change.setQuantity ?? null),
-      changes.map((change) => change.addQuantity ?? 0),
-      changes.map((change) => change.addCommitted ?? 0),
-      changes.map((change) => change.expectedQuantity ?? null),
-      guard.refuseWhenSynced,
-      guard.keepAvailableNonNegative,
-      movement.reason,
-      movement.orderId ?? null,
-      movement.note ?? null,
-      guard.onlyTracked ?? true,
-    ],
-  );
-  return rows.map((row) => queueEvent(tx, storeId, row));
+     )`;
+  const params = [
+    storeId,
+    changes.map((change) => change.itemId),
+    changes.map((change) => change.setQuantity ?? null),
+    changes.map((change) => change.addQuantity ?? 0),
+    changes.map((change) => change.addCommitted ?? 0),
+    changes.map((change) => change.expectedQuantity ?? null),
+    guard.refuseWhenSynced,
+    guard.keepAvailableNonNegative,
+    movement.reason,
+    movement.orderId ?? null,
+    movement.note ?? null,
+    guard.onlyTracked ?? true,
+    changes.map((change) => change.take ?? 0),
+  ];
+  return { ctes, params };
 }
 
 /**
