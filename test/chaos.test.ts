@@ -5,6 +5,7 @@ import { createLogger } from "../src/logger.ts";
 import { createStore } from "../src/stores/stores.ts";
 import { brokenInvariants, runOperations, seededRandom, type ChaosItem, type World } from "./support/chaos.ts";
 import { newItem, placeOrder } from "./support/harness.ts";
+import { eventually } from "./support/live.ts";
 import { startOwnPostgres, startOwnRedis, type OwnPostgres, type OwnRedis } from "./support/own-services.ts";
 import { startServerProcess, type ServerProcess } from "./support/processes.ts";
 
@@ -107,7 +108,7 @@ describe("a randomized run of mixed operations with faults", () => {
 
       // Full service again, from both processes, without restarting them.
       for (const server of servers) {
-        await eventually(async () => (await fetch(`${server.url}/health`)).status === 200, 10_000);
+        await eventually(async () => (await fetch(`${server.url}/health`)).status === 200, "the process healthy again", 10_000);
         const untracked = world.items.find((item) => item.kind === "untracked")!;
         expect((await placeOrder(server, { ...world.store, id: storeId }, [{ itemId: untracked.id, quantity: 1 }])).__typename).toBe("Order");
       }
@@ -135,11 +136,3 @@ describe("a randomized run of mixed operations with faults", () => {
     60_000 + OPERATIONS * 60,
   );
 });
-
-async function eventually(condition: () => Promise<boolean>, ms: number) {
-  const deadline = Date.now() + ms;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

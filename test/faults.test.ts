@@ -16,6 +16,7 @@ import {
   type TestServer,
   type TestStore,
 } from "./support/harness.ts";
+import { eventually } from "./support/live.ts";
 import { startOwnPostgres, startOwnRedis, type OwnPostgres } from "./support/own-services.ts";
 
 /**
@@ -59,16 +60,6 @@ async function orderCount() {
   return rows[0].n as number;
 }
 
-/** Retries `attempt` until it holds, for at most `ms`; returns how long it took. */
-async function within(ms: number, attempt: () => Promise<boolean>) {
-  const started = Date.now();
-  while (!(await attempt())) {
-    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return Date.now() - started;
-}
-
 function expectServiceUnavailable(answer: Awaited<ReturnType<typeof request>>) {
   expect(answer.status).toBe(503);
   expect(answer.retryAfter).toBe("5");
@@ -92,7 +83,7 @@ describe("PostgreSQL stopped, then started again", () => {
     } finally {
       await postgres.start();
     }
-    await within(10_000, async () => (await fetch(`${server.url}/health`)).status === 200);
+    await eventually(async () => (await fetch(`${server.url}/health`)).status === 200, "the database back", 10_000);
     const storefront = await request(`query($slug: String!) { store(slug: $slug) { items { edges { node { id quantity } } } } }`, { slug: store.slug });
     expect(storefront.json.data.store.items.edges).toEqual([{ node: { id: item.id, quantity: 10 } }]);
     expect((await order()).json.data.placeOrder.__typename).toBe("Order");
@@ -113,18 +104,18 @@ describe("connections cut while requests run (pg_terminate_backend)", () => {
     await locker.query("BEGIN");
     await locker.query("SELECT 1 FROM items WHERE store_id = $1 AND id = $2 FOR UPDATE", [store.id, item.id]);
     const cut = order();
-    await within(5_000, async () => {
+    await eventually(async () => {
       const { rows } = await server.db.pool.query(
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'store-inventory' AND wait_event_type = 'Lock'",
       );
       return rows[0].n > 0;
-    });
+    }, "the order waiting for the row lock");
     expect(await postgres.terminateConnections()).toBeGreaterThan(1);
     expectServiceUnavailable(await cut);
     await locker.end().catch(() => {});
 
     // The pool drops the broken connections and opens new ones: full service within moments.
-    await within(3_000, async () => (await order()).json.data?.placeOrder?.__typename === "Order");
+    await eventually(async () => (await order()).json.data?.placeOrder?.__typename === "Order", "an order placed again", 3_000);
     const storefront = await request(`query($slug: String!) { store(slug: $slug) { name } }`, { slug: store.slug });
     expect(storefront.json).toEqual({ data: { store: { name: "Ejemplar" } } });
     expect(await orderCount()).toBe(orders + 1);
@@ -217,7 +208,7 @@ describe("Redis away: the order rate limit fails open", () => {
       });
       return response.status;
     };
-    const limitersConnected = () => within(10_000, async () => (await redis.clients()) >= 2);
+    const limitersConnected = () => eventually(async () => (await redis.clients()) >= 2, "both limiters connected to Redis");
     try {
       await limitersConnected();
       expect(await orderAt(one)).toBe(200);
