@@ -14,5 +14,6 @@ export type Deps = {
   logger: Logger;
   /** Limits public placeOrder calls per client and store; absent, they are not limited. */
   orderRateLimiter?: OrderRateLimiter;
+  /** The accounting connector's settings: webhook base URL, credential key, timeouts, locks. */
   accounting: AccountingOptions;
 };
