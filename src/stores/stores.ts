@@ -26,7 +26,7 @@ export async function createStore(pool: pg.Pool, input: { slug: string; name: st
 // the database each time was a round trip per order and per subscriber (bench/README.md). A slug
 // not found is not kept, so a store is found as soon as it is created.
 const STORE_ID_TTL_MS = 60_000;
-const MAX_CACHED_SLUGS = 10_000;
+const MAX_CACHED_STORES = 10_000;
 const storeIdsBySlug = new WeakMap<pg.Pool, Map<string, { id: string; until: number }>>();
 
 /** The id of the store with this slug (already trimmed and lowercased), or null when none has it. */
@@ -39,20 +39,37 @@ export async function storeIdForSlug(pool: pg.Pool, slug: string): Promise<strin
   const { rows } = await pool.query<{ id: string }>("SELECT id FROM stores WHERE slug = $1", [slug]);
   const id = rows[0]?.id ?? null;
   if (id) {
-    if (cache.size >= MAX_CACHED_SLUGS) cache.clear();
+    if (cache.size >= MAX_CACHED_STORES) cache.clear();
     cache.set(slug, { id, until: now + STORE_ID_TTL_MS });
   }
   return id;
 }
 
+// Every admin request checks its token against the store's stored hash. The hash (never the
+// token) is kept for a few seconds per process, and every request still compares with it in
+// constant time; only stores that exist are kept, so unknown ids cannot fill the cache.
+const TOKEN_HASH_TTL_MS = 10_000;
+const tokenHashes = new WeakMap<pg.Pool, Map<string, { hash: Buffer; until: number }>>();
+
 /** The id of the store an admin token belongs to, or null for any token that is not valid. */
 export async function storeForAdminToken(pool: pg.Pool, token: string): Promise<string | null> {
   const parsed = parseAdminToken(token);
   if (!parsed) return null;
-  const { rows } = await pool.query<{ admin_token_hash: Buffer }>(
-    "SELECT admin_token_hash FROM stores WHERE id = $1",
-    [parsed.storeId],
-  );
-  const stored = rows[0]?.admin_token_hash;
+  const stored = await storedTokenHash(pool, parsed.storeId);
   return stored && sameHash(parsed.hash, stored) ? parsed.storeId : null;
+}
+
+async function storedTokenHash(pool: pg.Pool, storeId: string): Promise<Buffer | null> {
+  let cache = tokenHashes.get(pool);
+  if (!cache) tokenHashes.set(pool, (cache = new Map()));
+  const now = Date.now();
+  const cached = cache.get(storeId);
+  if (cached && cached.until > now) return cached.hash;
+  const { rows } = await pool.query<{ admin_token_hash: Buffer }>("SELECT admin_token_hash FROM stores WHERE id = $1", [storeId]);
+  const hash = rows[0]?.admin_token_hash ?? null;
+  if (hash) {
+    if (cache.size >= MAX_CACHED_STORES) cache.clear();
+    cache.set(storeId, { hash, until: now + TOKEN_HASH_TTL_MS });
+  }
+  return hash;
 }
