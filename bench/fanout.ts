@@ -1,6 +1,6 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import type { Command, Group, Reply } from "./fanout-clients.ts";
-import { percentile, round, rssKB, sleep, startServer, type BenchStore, type ServerProcess } from "./support.ts";
+import { percentile, processCpuMs, round, rssKB, sleep, startServer, type BenchStore, type ServerProcess } from "./support.ts";
 
 export const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
   stockUpdates(store: $store, itemIds: $items) { itemId availability availableQuantity version at }
@@ -51,6 +51,8 @@ async function prepareSide(groups: Group[], pid: number, trigger: Trigger, first
   const rssAfter = await rssAfterGc(pid);
   return {
     clients,
+    pid,
+    cpuMs: 0,
     version: firstVersion + options.warmupUpdates,
     trigger,
     connectSeconds: round(connected.ms / 1000, 1),
@@ -69,7 +71,9 @@ type Trigger = { url: string; headers: Record<string, string>; bodyTemplate: str
 async function alternate(sides: Side[], options: FanoutOptions) {
   for (let k = 0; k < options.updates; k++) {
     for (const side of sides) {
+      const cpuBefore = processCpuMs(side.pid);
       const result = await side.clients.send<"result">({ type: "run", updates: 1, firstVersion: side.version++, intervalMs: options.intervalMs, trigger: side.trigger });
+      side.cpuMs += processCpuMs(side.pid) - cpuBefore;
       if (result.triggerErrors) throw new Error(`the update could not be triggered: ${result.firstTriggerError}`);
       result.groups.forEach((group, index) => side.latencies[index]!.push(...group.latenciesMs));
     }
@@ -140,6 +144,9 @@ export async function fanoutScenario(n: number, context: FanoutContext, options:
       baselineP99Ms: f.p99Ms,
       ratio: round(s.p99Ms / f.p99Ms),
       rssPerSubscriberKB: sides[0]!.rssPerSubscriberKB,
+      // server CPU time per message delivered (incl. the mutation for the service), less load-dependent than latency
+      cpuUsPerDelivery: round((sides[0]!.cpuMs * 1000) / (n * options.updates), 1),
+      baselineCpuUsPerDelivery: round((sides[1]!.cpuMs * 1000) / (n * options.updates), 1),
       baselineRssPerSubscriberKB: sides[1]!.rssPerSubscriberKB,
       received: s.received,
       expected: s.expected,
