@@ -90,7 +90,8 @@ export function createApp(
           document: parse(params.query),
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          // the socket and id let live updates be written to the socket directly (shared-subscription-results.ts)
+          rootValue: { execute, subscribe, directDelivery: { socket: ctx.extra.socket, subscriptionId: _id } },
         };
         const errors = validate(args.schema, args.document);
         if (errors.length) return errors;

@@ -16,6 +16,8 @@ export function useSharedSubscriptionResults(fields: ReadonlySet<string>): Plugi
   let nextDocumentId = 0;
   /** per update: the result of each operation that executed it so far */
   const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+  /** per update: the same results as JSON, for subscribers written to directly */
+  const serialized = new WeakMap<object, Map<string, string>>();
 
   const operationKey = (args: ExecutionArgs) => {
     let id = documentIds.get(args.document);
@@ -32,6 +34,25 @@ export function useSharedSubscriptionResults(fields: ReadonlySet<string>): Plugi
     return result;
   };
 
+  /**
+   * The update's result for the operation as JSON, or null when it has errors (never sent as they
+   * are). Synchronous once the first subscriber of the operation has serialized it.
+   */
+  const jsonFor = (args: ExecutionArgs, key: string, update: object): string | null | Promise<string | null> => {
+    let byOperation = serialized.get(update);
+    if (!byOperation) serialized.set(update, (byOperation = new Map()));
+    const json = byOperation.get(key);
+    if (json !== undefined) return json;
+    const serialize = (result: ExecutionResult) => {
+      if (result.errors?.length) return null;
+      const text = JSON.stringify(result);
+      byOperation.set(key, text);
+      return text;
+    };
+    const result = resultFor(args, key, update);
+    return result instanceof Promise ? result.then(serialize) : serialize(result);
+  };
+
   return {
     onSubscribe({ args, setSubscribeFn }) {
       if (!selectsOnly(args.document, args.operationName, fields)) return;
@@ -39,11 +60,130 @@ export function useSharedSubscriptionResults(fields: ReadonlySet<string>): Plugi
         const stream = await createSourceEventStream(subscribeArgs);
         if (!isAsyncIterable(stream)) return stream;
         const key = operationKey(subscribeArgs);
+        const { socket, subscriptionId } = (subscribeArgs.rootValue as { directDelivery?: DirectDelivery } | undefined)?.directDelivery ?? {};
+        if (isOpenWebSocket(socket) && typeof subscriptionId === "string") {
+          return writeToSocket(stream as AsyncIterable<object>, socket, subscriptionId, (update) => jsonFor(subscribeArgs, key, update));
+        }
         return mapStream(stream as AsyncIterable<unknown>, (update) => resultFor(subscribeArgs, key, update));
       });
     },
   };
 }
+
+/**
+ * What a graphql-ws subscription's root value carries as `directDelivery` (src/server.ts) for its
+ * updates to be written to its WebSocket directly.
+ */
+export type DirectDelivery = { socket?: unknown; subscriptionId?: unknown };
+
+type Socket = {
+  readyState: number;
+  bufferedAmount: number;
+  send(data: string, callback?: (error?: Error) => void): void;
+};
+
+const OPEN = 1;
+const isOpenWebSocket = (socket: unknown): socket is Socket =>
+  typeof socket === "object" && socket !== null && (socket as Socket).readyState === OPEN && typeof (socket as Socket).send === "function";
+
+/** Above this many bytes waiting in a socket, the next update waits until they are written. */
+const MAX_BUFFERED_BYTES = 16 * 1024;
+
+/**
+ * Writes each update to the subscriber's socket as the graphql-ws `next` message graphql-ws would
+ * send, `{"id":…,"type":"next","payload":…}`, the payload serialized once per update and
+ * operation for all subscribers. Going through graphql-ws would serialize, wrap and acknowledge
+ * every message for every subscriber, which was most of a fan-out's CPU left after sharing the
+ * results (bench/results/history.md). The stream is still pulled at the socket's pace: while
+ * more than MAX_BUFFERED_BYTES wait to be written, the next pull waits, so a slow subscriber's
+ * updates keep coalescing in its stream (newest per item) rather than piling up in memory.
+ *
+ * The iterator returned to graphql-ws yields nothing: it settles when the stream ends (complete)
+ * or fails (error, masked like any other), and its `return()`, called when the client completes
+ * the subscription or the socket closes, stops the stream.
+ */
+function writeToSocket(
+  stream: AsyncIterable<object>,
+  socket: Socket,
+  subscriptionId: string,
+  jsonFor: (update: object) => string | null | Promise<string | null>,
+): AsyncIterableIterator<never> {
+  return new SocketWriter(stream[Symbol.asyncIterator](), socket, JSON.stringify(subscriptionId), jsonFor);
+}
+
+// A class with callbacks rather than an async loop: one runs per subscriber, and a suspended
+// async function or per-object methods would hold more memory per subscriber.
+class SocketWriter implements AsyncIterableIterator<never> {
+  private stopped = false;
+  private settle!: (step: Promise<IteratorResult<never>>) => void;
+  private readonly ended = new Promise<IteratorResult<never>>((resolve) => (this.settle = resolve));
+
+  constructor(
+    private readonly updates: AsyncIterator<object>,
+    private readonly socket: Socket,
+    private readonly id: string,
+    private readonly jsonFor: (update: object) => string | null | Promise<string | null>,
+  ) {
+    // a failure before graphql-ws first pulls is still delivered then, not an unhandled rejection
+    this.ended.catch(() => {});
+    this.pull();
+  }
+
+  next() {
+    return this.ended;
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    this.stopped = true;
+    this.settle(Promise.resolve(DONE));
+    await this.updates.return?.();
+    return DONE;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<never>> {
+    await this.return();
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  private pull() {
+    this.updates.next().then(this.receive, this.fail);
+  }
+
+  private readonly receive = (step: IteratorResult<object>) => {
+    if (this.stopped) return;
+    if (step.done) {
+      this.stopped = true;
+      return this.settle(Promise.resolve(DONE));
+    }
+    const json = this.jsonFor(step.value);
+    if (json instanceof Promise) json.then(this.write, this.fail);
+    else this.write(json);
+  };
+
+  private readonly write = (json: string | null) => {
+    if (this.stopped) return;
+    if (json === null) return this.fail(new Error("a live update could not be executed"));
+    // a closing socket is skipped: graphql-ws calls return() next
+    if (this.socket.readyState === OPEN) {
+      const message = `{"id":${this.id},"type":"next","payload":${json}}`;
+      if (this.socket.bufferedAmount >= MAX_BUFFERED_BYTES) return this.socket.send(message, () => this.pull());
+      this.socket.send(message);
+    }
+    this.pull();
+  };
+
+  private readonly fail = (error: unknown) => {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.settle(Promise.reject(error));
+  };
+}
+
+const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true });
 
 /** Whether the operation's root selections are all among `fields` (aliases and all). */
 function selectsOnly(document: DocumentNode, operationName: string | null | undefined, fields: ReadonlySet<string>) {
