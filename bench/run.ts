@@ -111,7 +111,7 @@ function printTable(results: Record<string, any>) {
       `crossProcess p99 (ms)`,
       String(cross.p99Ms),
       String(cross.singleProcessP99Ms),
-      `+${cross.differenceMs} ms`,
+      `${cross.differenceMs >= 0 ? "+" : ""}${cross.differenceMs} ms`,
       "<= +20 ms",
       `${cross.subscribersPerProcess} subscribers on each process; raw floor column = same-process p99`,
     ]);
