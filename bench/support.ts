@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import pg from "pg";
+import { freePort } from "../test/support/free-port.ts";
 import { applyMigrations } from "../src/db/migrate.ts";
 import { createLogger } from "../src/logger.ts";
 import { createStore } from "../src/stores/stores.ts";
@@ -88,18 +88,6 @@ export async function checkInvariants(pool: pg.Pool, storeId: string) {
 export async function countOrders(pool: pg.Pool, storeId: string): Promise<number> {
   const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE store_id = $1", [storeId]);
   return rows[0]!.n;
-}
-
-/** A free TCP port on the loopback interface. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export type ServerProcess = {
