@@ -2,32 +2,39 @@
  * Errors a caller can act on are values, returned as members of a mutation's result union
  * (contract.graphql). Exceptions are left for bugs and outages.
  */
-export type ErrorCode =
-  | "INVALID_INPUT"
-  | "NOT_FOUND"
-  | "INSUFFICIENT_STOCK"
-  | "STALE_QUANTITY"
-  | "INVALID_STATUS_TRANSITION"
-  | "INVENTORY_MANAGED_BY_ACCOUNTING"
-  | "ACCOUNTING_NOT_CONNECTED"
-  | "ACCOUNTING_UNAVAILABLE"
-  | "IDEMPOTENCY_CONFLICT";
+export const ERROR_CODES = [
+  "INVALID_INPUT",
+  "NOT_FOUND",
+  "INSUFFICIENT_STOCK",
+  "STALE_QUANTITY",
+  "INVALID_STATUS_TRANSITION",
+  "INVENTORY_MANAGED_BY_ACCOUNTING",
+  "ACCOUNTING_NOT_CONNECTED",
+  "ACCOUNTING_UNAVAILABLE",
+  "IDEMPOTENCY_CONFLICT",
+] as const;
 
-export class OperationError {
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** An error value (an Error, so that the GraphQL errors plugin places it in the result union). */
+export class OperationError extends Error {
   constructor(
     readonly code: ErrorCode,
-    readonly message: string,
+    message: string,
     readonly field: string | null = null,
-  ) {}
+  ) {
+    super(message);
+    this.name = "OperationError";
+  }
 }
 
 export type StockShortage = { itemId: string; requested: number; available: number };
 
-export class InsufficientStockError {
+export class InsufficientStockError extends Error {
   readonly code = "INSUFFICIENT_STOCK" as const;
-  readonly message: string;
   constructor(readonly shortages: StockShortage[]) {
-    this.message = `Not enough stock for ${shortages.length} line(s) of the order`;
+    super(`Not enough stock for ${shortages.length} line(s) of the order`);
+    this.name = "InsufficientStockError";
   }
 }
 

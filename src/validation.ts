@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { invalidInput, type OperationError } from "./errors.ts";
-import { MAX_ABS_QUANTITY } from "./stock/stock-ledger.ts";
 
 /**
  * The input rules of the domain, enforced here once whichever way a request arrives
  * (GraphQL, CLI, accounting sync). A broken rule is an INVALID_INPUT value naming the field.
  */
+
+/** Quantities are kept within +-1e9 so that no sum of two of them overflows a 32-bit integer. */
+export const MAX_ABS_QUANTITY = 1_000_000_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ids that cannot exist are simply not found: no database round trip, no SQL error. */

@@ -3,12 +3,8 @@ import { BUSY, withAdvisoryLocks, type LockKey } from "../db/advisory-lock.ts";
 
 export { BUSY };
 
-// Lock spaces; any constants work as long as every process of the service uses the same ones.
+// A lock space; any constant works as long as every process of the service uses the same one.
 const STORE_ACCOUNTING_SPACE = 727_465_002;
-const ORDER_INVOICING_SPACE = 727_465_003;
-
-/** Held while an order's invoice is being issued; a cancellation in that window is refused. */
-export const orderInvoicingKey = (orderId: string): LockKey => ({ space: ORDER_INVOICING_SPACE, id: orderId });
 
 /**
  * One accounting operation per store at a time, across processes. A sync, the refresh after a

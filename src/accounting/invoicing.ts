@@ -5,7 +5,8 @@ import { ORDER_COLUMNS, type OrderRow, type OrderStatus } from "../orders/order-
 import { changeStock } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
 import { AccountingUnavailable, type InvoiceRequest, type IssuedInvoice } from "./accounting-api.ts";
-import { BUSY, orderInvoicingKey } from "./accounting-lock.ts";
+import { orderInvoicingKey } from "../orders/order-locks.ts";
+import { BUSY } from "./accounting-lock.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
 import { accountingBusy } from "./inventory-sync.ts";
 

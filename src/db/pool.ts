@@ -1,10 +1,19 @@
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "../generated/prisma/client.ts";
+import { Prisma, PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../logger.ts";
 
 // INT8 (counts, bigserial ids) as JS numbers where they fit; movement ids stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+// Raw statements read DECIMAL as Prisma reads it, so money has one shape whichever path read it.
+// (Prisma's adapter sets its own parsers on every query it runs; this only reaches the pool's own.)
+const rawTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.NUMERIC && format !== "binary"
+      ? (value: string) => new Prisma.Decimal(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 export type Database = {
   /** Raw SQL for stock changes: single guarded statements and short row-locked transactions. */
@@ -24,6 +33,7 @@ export function openDatabase(url: string, options: { poolSize: number; logger: L
     statement_timeout: 15_000,
     idle_in_transaction_session_timeout: 30_000,
     application_name: "store-inventory",
+    types: rawTypes,
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on("error", (error) => options.logger.warn({ err: error }, "idle database connection lost"));

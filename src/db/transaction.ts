@@ -1,10 +1,14 @@
 import type pg from "pg";
 import { stockEventsPublishedTotal } from "../observability/metrics.ts";
 import type { StockEvent, StockEventPublisher } from "../realtime/stock-events.ts";
+import type { Sql } from "./sql.ts";
 
 /** A transaction in progress: its SQL, and the stock events to publish once it commits. */
 export type Tx = {
-  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** Runs one statement, written with the `sql` tag of ./sql.ts. */
+  query<R extends pg.QueryResultRow = any>(statement: Sql): Promise<pg.QueryResult<R>>;
+  /** @deprecated during the move to the `sql` tag: text with numbered parameters */
+  query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   readonly events: StockEvent[];
   /** Ends the transaction with ROLLBACK and makes `inTransaction` return `value`. */
   rollbackWith<V>(value: V): never;
@@ -33,7 +37,8 @@ export async function inTransaction<T>(
     const client = await pool.connect();
     const events: StockEvent[] = [];
     const tx: Tx = {
-      query: (sql, params) => client.query(sql, params as unknown[]),
+      query: (statement: Sql | string, params?: unknown[]) =>
+        typeof statement === "string" ? client.query(statement, params) : client.query(statement.text, statement.values as unknown[]),
       events,
       rollbackWith(value) {
         throw new RollbackWith(value);

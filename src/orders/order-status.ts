@@ -1,10 +1,10 @@
-import { orderInvoicingKey } from "../accounting/accounting-lock.ts";
 import type { Deps } from "../deps.ts";
 import { tryTransactionLock } from "../db/advisory-lock.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { notFound, OperationError } from "../errors.ts";
 import { changeStock } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
+import { orderInvoicingKey } from "./order-locks.ts";
 import { ORDER_COLUMNS, type OrderRow, type OrderStatus } from "./order-row.ts";
 
 /** "Cambiar estado": where each status may go. DELIVERED and CANCELLED are final. */

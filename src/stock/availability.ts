@@ -7,6 +7,16 @@
  */
 export type Availability = "IN_STOCK" | "BACKORDER" | "SOLD_OUT" | "HIDDEN";
 
+/**
+ * Whether an item's stock is counted: a PRODUCT with "Registrar cantidad disponible" on. A service
+ * never is; an untracked item is always IN_STOCK and orders never touch its quantity.
+ */
+export const tracksInventory = (item: { type: "PRODUCT" | "SERVICE"; trackInventory: boolean }) =>
+  item.type === "PRODUCT" && item.trackInventory;
+
+/** The same rule in SQL, for an `items` row aliased `i`. */
+export const TRACKS_INVENTORY_SQL = "(i.type = 'PRODUCT' AND i.track_inventory)";
+
 /** Orders are refused for these; so are lines asking more than is available. */
 export const UNORDERABLE: ReadonlySet<Availability> = new Set(["SOLD_OUT", "HIDDEN"]);
 

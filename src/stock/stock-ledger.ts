@@ -1,5 +1,6 @@
 import type { Tx } from "../db/transaction.ts";
 import type { StockEvent } from "../realtime/stock-events.ts";
+import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { availabilitySql, type Availability } from "./availability.ts";
 
 /**
@@ -20,8 +21,6 @@ export type StockMovementReason =
   | "ACCOUNTING_SYNC"
   | "SYNC_DISABLED";
 
-/** Quantities are kept within +-1e9 so that no sum of two of them overflows a 32-bit integer. */
-export const MAX_ABS_QUANTITY = 1_000_000_000;
 
 export type StockChange = {
   itemId: string;
