@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
-import { freePort } from "../test/support/free-port.ts";
+import { spawnService, type ServiceProcess } from "../test/support/service-process.ts";
 import { applyMigrations } from "../src/db/migrate.ts";
 import { createLogger } from "../src/logger.ts";
 import { createStore } from "../src/stores/stores.ts";
@@ -90,54 +89,19 @@ export async function countOrders(pool: pg.Pool, storeId: string): Promise<numbe
   return rows[0]!.n;
 }
 
-export type ServerProcess = {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  rssKB(): number;
-  output(): string;
-  stop(): Promise<number | null>;
-};
+export type ServerProcess = ServiceProcess & { rssKB(): number };
 
 /**
- * `npm start`'s entry point (src/main.ts) as a process of its own on the bench database; with
- * BENCH_PROFILE set it writes a V8 CPU profile under bench/results/profiles when stopped.
+ * `npm start`'s entry point (src/main.ts) as a process of its own on the bench database (the
+ * tests' spawner, test/support/service-process.ts); with BENCH_PROFILE set it writes a V8 CPU
+ * profile under bench/results/profiles when stopped.
  */
 export async function startServer(env: Record<string, string>, name = "server", nodeArgs: string[] = []): Promise<ServerProcess> {
-  const port = await freePort();
   const profile = process.env.BENCH_PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=bench/results/profiles/${name}`]
     : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", ...nodeArgs, "src/main.ts"], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", NODE_ENV: "production", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited early:\n${output}`);
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`${name} did not become healthy:\n${output}`);
-    }
-    await sleep(100);
-  }
-  return {
-    url,
-    port,
-    child,
-    rssKB: () => rssKB(child.pid!),
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      return exited;
-    },
-  };
+  const server = await spawnService({ env: { NODE_ENV: "production", ...env }, name, nodeArgs: [...profile, ...nodeArgs] });
+  return { ...server, rssKB: () => rssKB(server.child.pid!) };
 }
 
 /** Resident set size of a process, from /proc (Linux). */
@@ -163,7 +127,7 @@ export function machineCpu() {
 export const busyPercent = (before: ReturnType<typeof machineCpu>, after: ReturnType<typeof machineCpu>) =>
   Math.round(100 * (1 - (after.idle - before.idle) / (after.total - before.total)));
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep } from "../test/support/wait.ts";
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;

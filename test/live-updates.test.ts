@@ -13,19 +13,18 @@ import {
   availabilityChanges,
   channelSubscribers,
   eventually,
+  launchRedisServer,
   liveClient,
   redisForTests,
   redisServerInstalled,
   setOutOfStockBehavior,
   setQuantity,
   sleep,
-  startRedisServer,
   stockUpdates,
   untilLive,
   waitForChannelSubscribers,
-  type RedisServer,
 } from "./support/live.ts";
-import { freePort, startServerProcess, type ServerProcess } from "./support/processes.ts";
+import { startServerProcess, type ServerProcess } from "./support/processes.ts";
 
 /** SPEC section 5: live stock and sold-out updates over graphql-ws, across processes through Redis. */
 
@@ -223,8 +222,7 @@ describe.skipIf(!redisUp)("live updates across processes through Redis", () => {
 
 describe.skipIf(!redisServerInstalled() && process.env.CI !== "true")("when Redis goes away and comes back", () => {
   it("mutations go on succeeding, and subscribers resume receiving, the version showing what they missed", async () => {
-    const port = await freePort();
-    let redisServer: RedisServer = await startRedisServer(port);
+    const redisServer = await launchRedisServer();
     cleanups.push(() => redisServer.stop());
     const [one, two] = await Promise.all([serverProcess({ REDIS_URL: redisServer.url }), serverProcess({ REDIS_URL: redisServer.url })]);
     const store = await newStore(db);
@@ -243,7 +241,7 @@ describe.skipIf(!redisServerInstalled() && process.env.CI !== "true")("when Redi
     }
     expect(await stockOf(db, store.id, item.id)).toMatchObject({ quantity: 93, version: before.version + 6 });
 
-    redisServer = await startRedisServer(port);
+    await redisServer.start(); // on the same port
     await waitForChannelSubscribers(redisClient(redisServer.url), store.id, 1, 20_000);
     // process one's publisher reconnects on its own schedule: change until an update gets through
     await eventually(

@@ -1,4 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { createClient, type Client } from "graphql-ws";
@@ -6,10 +5,16 @@ import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { stockChannel } from "../../src/realtime/redis-events.ts";
 import { gqlData, type TestStore } from "./harness.ts";
+import { redisAnswers } from "./redis-server.ts";
+import { eventually, sleep } from "./wait.ts";
+
+export { eventually, sleep };
+export { launchRedisServer, redisServerInstalled, type RedisServer } from "./redis-server.ts";
 
 /**
  * Helpers for live-update tests: graphql-ws clients and subscriptions that record what they
- * receive, Redis checks, a redis-server of a test's own, and a process's resident memory.
+ * receive, Redis checks, and a process's resident memory. The poller (`eventually`) and the
+ * redis-server launcher are shared with the bench (./wait.ts, ./redis-server.ts).
  */
 
 export const STOCK_UPDATE_FIELDS = "itemId availability availableQuantity version at";
@@ -152,17 +157,6 @@ export async function rawSubscription(httpUrl: string, query: string, variables:
   };
 }
 
-/** Polls `condition` every 10 ms until it holds, or fails with `what` after `timeoutMs`. */
-export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(10);
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Whether Redis answers at `url`. Tests that need it skip when it does not, with a message
  * saying so, except under CI=true, where a missing Redis fails the run instead.
@@ -174,19 +168,6 @@ export async function redisForTests(url: string, what: string): Promise<boolean>
   return false;
 }
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /** How many connections (processes) are SUBSCRIBEd to the store's stock channel. */
 export async function channelSubscribers(redis: Redis, storeId: string): Promise<number> {
   const [, count] = (await redis.pubsub("NUMSUB", stockChannel(storeId))) as [string, number];
@@ -195,32 +176,6 @@ export async function channelSubscribers(redis: Redis, storeId: string): Promise
 
 export async function waitForChannelSubscribers(redis: Redis, storeId: string, count: number, timeoutMs = 10_000) {
   await eventually(async () => (await channelSubscribers(redis, storeId)) === count, `${count} subscriber(s) of store ${storeId}'s channel`, timeoutMs);
-}
-
-export const redisServerInstalled = () => spawnSync("redis-server", ["--version"]).status === 0;
-
-export type RedisServer = { url: string; stop(): Promise<void> };
-
-/** A redis-server of the test's own on `port`, without persistence; never the machine's shared one. */
-export async function startRedisServer(port: number): Promise<RedisServer> {
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  let failure: Error | undefined;
-  child.once("error", (error) => (failure = error)); // e.g. no redis-server installed
-  const url = `redis://127.0.0.1:${port}`;
-  await eventually(() => {
-    if (failure) throw new Error(`could not start redis-server: ${failure.message}`);
-    return redisAnswers(url);
-  }, `redis-server on port ${port}`);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return {
-    url,
-    async stop() {
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
 }
 
 /** Resident memory of a process of this machine, from /proc. */

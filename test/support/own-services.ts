@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { Redis } from "ioredis";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../../src/db/embedded.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
 import { createLogger } from "../../src/logger.ts";
-import { freePort } from "./processes.ts";
+import { freePort } from "./free-port.ts";
+import { launchRedisServer, type RedisServer } from "./redis-server.ts";
 
 /**
  * PostgreSQL and Redis servers of a test's own, for fault tests: the shared ones on the machine
@@ -68,67 +67,7 @@ export async function startOwnPostgres(name: string): Promise<OwnPostgres> {
   };
 }
 
-export type OwnRedis = {
-  url: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  /** How many connections other clients hold open to it (to know when theirs are back). */
-  clients(): Promise<number>;
-};
+export type OwnRedis = RedisServer;
 
-/** A redis-server of the test's own on a free port, keeping nothing on disk. */
-export async function startOwnRedis(): Promise<OwnRedis> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const url = `redis://127.0.0.1:${port}`;
-  const start = async () => {
-    if (child) return;
-    const started = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
-    child = started;
-    let failure: Error | undefined;
-    started.once("error", (error) => (failure = new Error(`cannot run redis-server (apt-get install redis-server): ${error.message}`)));
-    await untilRedisAnswers(url, () => failure);
-  };
-  await start();
-  return {
-    url,
-    start,
-    async clients() {
-      const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
-      redis.on("error", () => {});
-      try {
-        const list = (await redis.client("LIST")) as string;
-        return list.trim().split("\n").length - 1;
-      } catch {
-        return 0;
-      } finally {
-        redis.disconnect();
-      }
-    },
-    async stop() {
-      const running = child;
-      if (!running) return;
-      child = undefined;
-      const exited = new Promise((resolve) => running.once("exit", resolve));
-      running.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
-
-async function untilRedisAnswers(url: string, failure: () => Error | undefined) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const failed = failure();
-    if (failed) throw failed;
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    redis.on("error", () => {});
-    const ok = await redis.connect().then(() => redis.ping(), () => null);
-    redis.disconnect();
-    if (ok === "PONG") return;
-    if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** A redis-server of the test's own on a free port, keeping nothing on disk (the shared launcher). */
+export const startOwnRedis = (): Promise<OwnRedis> => launchRedisServer();
