@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
+import { Prisma } from "../generated/prisma/client.ts";
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
@@ -35,7 +36,7 @@ type LockedItem = {
   sell_without_stock: boolean;
   available: number;
   availability: Availability;
-  price: string;
+  price: Prisma.Decimal;
 };
 
 /**
@@ -157,8 +158,8 @@ function totalCents(lines: readonly OrderLineRequest[], items: Map<string, Locke
   return lines.reduce((sum, line) => sum + cents(items.get(line.itemId)!.price) * BigInt(line.quantity), 0n);
 }
 
-/** A price as PostgreSQL gives a DECIMAL(12,2) ("19.90") in cents. */
-const cents = (price: string) => BigInt(price.replace(".", ""));
+/** A DECIMAL(12,2) price in cents. */
+const cents = (price: Prisma.Decimal) => BigInt(price.mul(100).toFixed(0));
 
 function findShortages(lines: readonly OrderLineRequest[], items: Map<string, LockedItem>): StockShortage[] {
   const shortages: StockShortage[] = [];
