@@ -16,25 +16,21 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** An error value (an Error, so that the GraphQL errors plugin places it in the result union). */
-export class OperationError extends Error {
+export class OperationError {
   constructor(
     readonly code: ErrorCode,
-    message: string,
+    readonly message: string,
     readonly field: string | null = null,
-  ) {
-    super(message);
-    this.name = "OperationError";
-  }
+  ) {}
 }
 
 export type StockShortage = { itemId: string; requested: number; available: number };
 
-export class InsufficientStockError extends Error {
+export class InsufficientStockError {
   readonly code = "INSUFFICIENT_STOCK" as const;
+  readonly message: string;
   constructor(readonly shortages: StockShortage[]) {
-    super(`Not enough stock for ${shortages.length} line(s) of the order`);
-    this.name = "InsufficientStockError";
+    this.message = `Not enough stock for ${shortages.length} line(s) of the order`;
   }
 }
 
