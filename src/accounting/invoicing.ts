@@ -1,7 +1,9 @@
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
-import { ORDER_COLUMNS, type OrderRow, type OrderStatus } from "../orders/order-row.ts";
+import { Prisma, type Order } from "../generated/prisma/client.ts";
+import type { OrderStatus } from "../generated/prisma/enums.ts";
+import { columnsOf } from "../db/records.ts";
 import { changeStock } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
 import { AccountingUnavailable, type InvoiceRequest, type IssuedInvoice } from "./accounting-api.ts";
@@ -30,7 +32,7 @@ type OrderToInvoice = {
  * from reading the lowered accounting count before the deduction is recorded, and the order's
  * invoicing lock keeps it from being cancelled meanwhile.
  */
-export async function invoiceOrder(deps: Deps, storeId: string, orderId: string): Promise<OrderRow | OperationError> {
+export async function invoiceOrder(deps: Deps, storeId: string, orderId: string): Promise<Order | OperationError> {
   if (!isRecordId(orderId)) return notFound("Order", "orderId");
   const link = await openAccountingLink(deps, storeId);
   if (!link) return notConnected();
@@ -144,10 +146,10 @@ function recordInvoice(deps: Deps, storeId: string, orderId: string, issued: Iss
         { reason: "ORDER_INVOICED", orderId, note: `invoice ${issued.number ?? issued.id}` },
       );
     }
-    const updated = await tx.query<OrderRow>(
+    const updated = await tx.query<Order>(
       `UPDATE orders SET invoice_accounting_id = $3, invoice_number = $4, invoiced_at = now(), holds_committed = false,
               updated_at = now()
-        WHERE store_id = $1 AND id = $2 RETURNING ${ORDER_COLUMNS}`,
+        WHERE store_id = $1 AND id = $2 RETURNING ${columnsOf(Prisma.OrderScalarFieldEnum).text}`,
       [storeId, orderId, issued.id, issued.number],
     );
     return updated.rows[0]!;

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { sql } from "./sql.ts";
 import type { Tx } from "./transaction.ts";
 
 /**
@@ -36,7 +37,7 @@ export async function withAdvisoryLocks<T>(
   } finally {
     for (const key of taken.reverse()) {
       await client
-        .query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [key.space, key.id])
+        .query(sql`SELECT pg_advisory_unlock(${key.space}::int, hashtext(${key.id}))`)
         .catch((error: Error) => (broken = error));
     }
     // a connection that could not unlock is dropped, which releases whatever it still holds
@@ -46,12 +47,12 @@ export async function withAdvisoryLocks<T>(
 
 async function takeLock(client: pg.PoolClient, key: LockKey, waitMs: number): Promise<boolean> {
   if (waitMs < 1) {
-    const { rows } = await client.query("SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS taken", [key.space, key.id]);
+    const { rows } = await client.query(sql`SELECT pg_try_advisory_lock(${key.space}::int, hashtext(${key.id})) AS taken`);
     return rows[0].taken;
   }
-  await client.query("SELECT set_config('lock_timeout', $1, false)", [`${Math.ceil(waitMs)}ms`]);
+  await client.query(sql`SELECT set_config('lock_timeout', ${`${Math.ceil(waitMs)}ms`}, false)`);
   try {
-    await client.query("SELECT pg_advisory_lock($1::int, hashtext($2))", [key.space, key.id]);
+    await client.query(sql`SELECT pg_advisory_lock(${key.space}::int, hashtext(${key.id}))`);
     return true;
   } catch (error) {
     if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) return false;
@@ -63,6 +64,6 @@ async function takeLock(client: pg.PoolClient, key: LockKey, waitMs: number): Pr
 
 /** Inside a transaction: takes `key` until the transaction ends, or answers false at once. */
 export async function tryTransactionLock(tx: Tx, key: LockKey): Promise<boolean> {
-  const { rows } = await tx.query("SELECT pg_try_advisory_xact_lock($1::int, hashtext($2)) AS taken", [key.space, key.id]);
+  const { rows } = await tx.query(sql`SELECT pg_try_advisory_xact_lock(${key.space}::int, hashtext(${key.id})) AS taken`);
   return rows[0].taken;
 }

@@ -37,8 +37,9 @@ export async function inTransaction<T>(
     const client = await pool.connect();
     const events: StockEvent[] = [];
     const tx: Tx = {
+      // pg takes the statement as a query config: its `text` with numbered parameters and `values`
       query: (statement: Sql | string, params?: unknown[]) =>
-        typeof statement === "string" ? client.query(statement, params) : client.query(statement.text, statement.values as unknown[]),
+        typeof statement === "string" ? client.query(statement, params) : client.query(statement),
       events,
       rollbackWith(value) {
         throw new RollbackWith(value);

@@ -1,11 +1,15 @@
+import { Prisma, type Order } from "../generated/prisma/client.ts";
+import type { OrderStatus } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
 import { tryTransactionLock } from "../db/advisory-lock.ts";
+import { columnsOf } from "../db/records.ts";
+import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { notFound, OperationError } from "../errors.ts";
-import { changeStock } from "../stock/stock-ledger.ts";
+import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
+import { linesThatTookStock } from "./order-lines.ts";
 import { orderInvoicingKey } from "./order-locks.ts";
-import { ORDER_COLUMNS, type OrderRow, type OrderStatus } from "./order-row.ts";
 
 /** "Cambiar estado": where each status may go. DELIVERED and CANCELLED are final. */
 const NEXT_STATUSES: Record<OrderStatus, readonly OrderStatus[]> = {
@@ -16,6 +20,8 @@ const NEXT_STATUSES: Record<OrderStatus, readonly OrderStatus[]> = {
   CANCELLED: [],
 };
 
+const ORDER = columnsOf(Prisma.OrderScalarFieldEnum);
+
 /**
  * Moves an order to `status`. The order row is locked first, so of two racing cancellations one
  * restores the stock and the other finds the order already CANCELLED (a no-op success).
@@ -25,12 +31,11 @@ export async function changeOrderStatus(
   deps: Deps,
   storeId: string,
   input: { orderId: string; status: OrderStatus },
-): Promise<OrderRow | OperationError> {
+): Promise<Order | OperationError> {
   if (!isRecordId(input.orderId)) return notFound("Order", "orderId");
   return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const { rows } = await tx.query<OrderRow>(
-      `SELECT ${ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2 FOR UPDATE`,
-      [storeId, input.orderId],
+    const { rows } = await tx.query<Order>(
+      sql`SELECT ${ORDER} FROM orders WHERE store_id = ${storeId}::uuid AND id = ${input.orderId}::uuid FOR UPDATE`,
     );
     const order = rows[0];
     if (!order) return tx.rollbackWith(notFound("Order", "orderId"));
@@ -49,9 +54,9 @@ export async function changeOrderStatus(
       if (refusal) return tx.rollbackWith(refusal);
       await restoreStock(tx, order);
     }
-    const updated = await tx.query<OrderRow>(
-      `UPDATE orders SET status = $3, updated_at = now() WHERE store_id = $1 AND id = $2 RETURNING ${ORDER_COLUMNS}`,
-      [storeId, order.id, input.status],
+    const updated = await tx.query<Order>(
+      sql`UPDATE orders SET status = ${input.status}::"OrderStatus", updated_at = now()
+           WHERE store_id = ${storeId}::uuid AND id = ${order.id}::uuid RETURNING ${ORDER}`,
     );
     return updated.rows[0]!;
   });
@@ -59,9 +64,9 @@ export async function changeOrderStatus(
 
 /**
  * An invoiced order is cancelled by voiding its invoice in the accounting system first; one whose
- * invoice is being issued right now (invoiceOrder holds its lock) must wait for the outcome.
+ * invoice is being issued right now (its invoicing lock is held) must wait for the outcome.
  */
-async function whyNotCancellable(tx: Tx, order: OrderRow): Promise<OperationError | null> {
+async function whyNotCancellable(tx: Tx, order: Order): Promise<OperationError | null> {
   if (order.invoiceAccountingId) {
     return new OperationError(
       "INVALID_STATUS_TRANSITION",
@@ -79,11 +84,8 @@ async function whyNotCancellable(tx: Tx, order: OrderRow): Promise<OperationErro
  * Gives back what the order's lines took: units deducted return to `quantity` (ORDER_CANCELLED
  * movements); units only committed while accounting sync was on are released.
  */
-async function restoreStock(tx: Tx, order: OrderRow) {
-  const { rows: lines } = await tx.query<{ itemId: string; quantity: number }>(
-    `SELECT item_id AS "itemId", quantity FROM order_lines WHERE store_id = $1 AND order_id = $2 AND stock_taken`,
-    [order.storeId, order.id],
-  );
+async function restoreStock(tx: Tx, order: Order) {
+  const lines = await linesThatTookStock(tx, order.storeId, [order.id]);
   await changeStock(
     tx,
     order.storeId,
@@ -92,7 +94,7 @@ async function restoreStock(tx: Tx, order: OrderRow) {
         ? { itemId: line.itemId, addCommitted: -line.quantity }
         : { itemId: line.itemId, addQuantity: line.quantity },
     ),
-    { keepAvailableNonNegative: false, refuseWhenSynced: false, onlyTracked: false },
+    RETURNING_UNITS,
     { reason: "ORDER_CANCELLED", orderId: order.id },
   );
 }

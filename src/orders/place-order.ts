@@ -1,14 +1,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { Prisma } from "../generated/prisma/client.ts";
+import { Prisma, type Order } from "../generated/prisma/client.ts";
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
-import { UNORDERABLE, type Availability } from "../stock/availability.ts";
-import { changeStockThen, FOLLOWING_PARAMS_START } from "../stock/stock-ledger.ts";
+import { columnsOf } from "../db/records.ts";
+import { sql } from "../db/sql.ts";
+import { tracksInventory, UNORDERABLE } from "../stock/availability.ts";
+import { changeStockThen, lockItems, type LockedItem } from "../stock/stock-ledger.ts";
 import { storeIdForSlug } from "../stores/stores.ts";
 import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
-import { ORDER_COLUMNS, type OrderRow } from "./order-row.ts";
 
 export type PlaceOrderInput = {
   lines: { itemId: string; quantity: number }[];
@@ -29,15 +30,6 @@ const PlaceOrder = z.object({
   customerEmail: rules.customerEmail.nullish(),
 });
 
-type LockedItem = {
-  id: string;
-  type: "PRODUCT" | "SERVICE";
-  track_inventory: boolean;
-  sell_without_stock: boolean;
-  available: number;
-  availability: Availability;
-  price: Prisma.Decimal;
-};
 
 /**
  * The storefront checkout: takes the stock of every line and records the order, all lines or
@@ -50,7 +42,7 @@ export async function placeOrder(
   deps: Deps,
   storeSlug: string,
   input: PlaceOrderInput,
-): Promise<OrderRow | InsufficientStockError | OperationError> {
+): Promise<Order | InsufficientStockError | OperationError> {
   const valid = check(PlaceOrder, input);
   if (valid instanceof OperationError) return valid;
   const lines = sumRepeatedItems(valid.lines);
@@ -69,15 +61,8 @@ export async function placeOrder(
 
   try {
     return await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-      const locked = await tx.query<LockedItem>(
-        `SELECT i.id, i.type, i.track_inventory, i.sell_without_stock, i.availability, i.price,
-                i.quantity - i.committed_quantity AS available
-           FROM items i
-          WHERE i.store_id = $1 AND i.id = ANY($2::uuid[])
-          ORDER BY i.id FOR UPDATE`,
-        [storeId, lines.map((line) => line.itemId)],
-      );
-      const items = new Map(locked.rows.map((item) => [item.id, item]));
+      const locked = await lockItems(tx, storeId, lines.map((line) => line.itemId));
+      const items = new Map(locked.map((item) => [item.id, item]));
       const missing = lines.findIndex((line) => !items.has(line.itemId));
       if (missing >= 0) return tx.rollbackWith(notFound("Item", `lines.${missing}.itemId`));
 
@@ -88,51 +73,37 @@ export async function placeOrder(
       }
 
       const orderId = randomUUID();
-      const stockLines = lines.filter((line) => takesStock(items.get(line.itemId)!));
+      const stockLines = lines.filter((line) => tracksInventory(items.get(line.itemId)!));
       // The stock is taken and the order written in one statement: one round trip less while the
       // items are locked. The store's accounting_sync is read by that statement, after the locks
       // (switching sync locks every item of the store first), for the take and holds_committed alike.
-      const p = (n: number) => `$${FOLLOWING_PARAMS_START + n}`;
-      const { items: taken, result: order } = await changeStockThen<OrderRow>(
+      const { items: taken, result: order } = await changeStockThen<Order>(
         tx,
         storeId,
         stockLines.map((line) => ({ itemId: line.itemId, take: line.quantity })),
         { keepAvailableNonNegative: true, refuseWhenSynced: false },
         { reason: "ORDER_PLACED", orderId },
-        {
-          ctes: `next AS (
+        sql`next AS (
              UPDATE stores SET last_order_number = last_order_number + 1
-              WHERE id = $1 AND (SELECT count(*) FROM changed) = ${p(0)}::int
+              WHERE id = ${storeId}::uuid AND (SELECT count(*) FROM changed) = ${stockLines.length}
              RETURNING last_order_number, accounting_sync
            ), line AS (
              SELECT l.item_id, l.quantity, l.stock_taken, i.price
-               FROM unnest(${p(2)}::uuid[], ${p(3)}::int[], ${p(4)}::bool[]) AS l(item_id, quantity, stock_taken)
-               JOIN items i ON i.store_id = $1 AND i.id = l.item_id
+               FROM unnest(${lines.map((line) => line.itemId)}::uuid[], ${lines.map((line) => line.quantity)}::int[],
+                           ${lines.map((line) => tracksInventory(items.get(line.itemId)!))}::bool[]) AS l(item_id, quantity, stock_taken)
+               JOIN items i ON i.store_id = ${storeId}::uuid AND i.id = l.item_id
            ), created AS (
              INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
-             SELECT $1, ${p(1)}, next.last_order_number, (SELECT coalesce(sum(price * quantity), 0) FROM line),
-                    ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, next.accounting_sync
+             SELECT ${storeId}::uuid, ${orderId}::uuid, next.last_order_number, (SELECT coalesce(sum(price * quantity), 0) FROM line),
+                    ${valid.customerName || null}, ${valid.customerEmail || null}, ${key}, ${requestHash}, next.accounting_sync
                FROM next
              RETURNING *
            ), created_lines AS (
              INSERT INTO order_lines (store_id, order_id, item_id, quantity, unit_price, stock_taken)
-             SELECT $1, ${p(1)}, item_id, quantity, price, stock_taken FROM line WHERE EXISTS (SELECT FROM created)
-           ), answer AS (
-             SELECT ${ORDER_COLUMNS} FROM created
+             SELECT ${storeId}::uuid, ${orderId}::uuid, item_id, quantity, price, stock_taken FROM line WHERE EXISTS (SELECT FROM created)
+           ), result AS (
+             SELECT ${columnsOf(Prisma.OrderScalarFieldEnum)} FROM created
            )`,
-          result: "answer",
-          params: [
-            stockLines.length,
-            orderId,
-            lines.map((line) => line.itemId),
-            lines.map((line) => line.quantity),
-            lines.map((line) => takesStock(items.get(line.itemId)!)),
-            valid.customerName || null,
-            valid.customerEmail || null,
-            key,
-            requestHash,
-          ],
-        },
       );
       // Under the row locks taken above nothing can differ from what findShortages saw.
       if (!order || taken.length !== stockLines.length) throw new Error("stock changed under lock while placing an order");
@@ -147,8 +118,6 @@ export async function placeOrder(
     throw error;
   }
 }
-
-const takesStock = (item: LockedItem) => item.type === "PRODUCT" && item.track_inventory;
 
 /** orders.total is DECIMAL(14,2): no order can be worth more. */
 const MAX_ORDER_TOTAL_CENTS = 99_999_999_999_999n;
@@ -165,7 +134,7 @@ function findShortages(lines: readonly OrderLineRequest[], items: Map<string, Lo
   const shortages: StockShortage[] = [];
   for (const line of lines) {
     const item = items.get(line.itemId)!;
-    if (!takesStock(item) || item.sell_without_stock) continue;
+    if (!tracksInventory(item) || item.sellWithoutStock) continue;
     if (UNORDERABLE.has(item.availability) || line.quantity > item.available) {
       shortages.push({ itemId: line.itemId, requested: line.quantity, available: Math.max(0, item.available) });
     }
@@ -198,12 +167,9 @@ function hashRequest(lines: readonly OrderLineRequest[], input: z.infer<typeof P
   return createHash("sha256").update(canonical).digest("hex");
 }
 
+/** The order placed earlier with this idempotency key, IDEMPOTENCY_CONFLICT for another request, or null. */
 async function orderForKey(deps: Deps, storeId: string, key: string, requestHash: string) {
-  const { rows } = await deps.db.pool.query<OrderRow & { requestHash: string }>(
-    `SELECT ${ORDER_COLUMNS}, request_hash AS "requestHash" FROM orders WHERE store_id = $1 AND idempotency_key = $2`,
-    [storeId, key],
-  );
-  const earlier = rows[0];
+  const earlier = await deps.db.prisma.order.findUnique({ where: { storeId_idempotencyKey: { storeId, idempotencyKey: key } } });
   if (!earlier) return null;
   if (earlier.requestHash !== requestHash) {
     return new OperationError(
@@ -212,6 +178,5 @@ async function orderForKey(deps: Deps, storeId: string, key: string, requestHash
       "idempotencyKey",
     );
   }
-  const { requestHash: _, ...order } = earlier;
-  return order;
+  return earlier;
 }

@@ -1,4 +1,4 @@
-import type { Availability } from "../stock/availability.ts";
+import type { Availability } from "../generated/prisma/enums.ts";
 
 /** What storefronts are told after a committed change of an item's stock or availability. */
 export type StockEvent = {

@@ -1,9 +1,14 @@
 import { z } from "zod";
+import { Prisma, type Item } from "../generated/prisma/client.ts";
+import type { StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
+import { columnsOf } from "../db/records.ts";
+import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
 import { check, isRecordId, rules } from "../validation.ts";
-import { changeStock, changeStockSettings, type StockChange, type StockMovementReason } from "./stock-ledger.ts";
+import { tracksInventory } from "./availability.ts";
+import { changeStock, changeStockSettings, type StockChange } from "./stock-ledger.ts";
 
 export type CreateItemInput = {
   name: string;
@@ -32,18 +37,18 @@ const CreateItem = z.object({
 export async function createItem(deps: Pick<Deps, "db" | "publisher">, storeId: string, input: CreateItemInput) {
   const valid = check(CreateItem, input);
   if (valid instanceof OperationError) return valid;
-  const tracked = valid.type === "PRODUCT" && (valid.trackInventory ?? true);
+  const tracked = tracksInventory({ type: valid.type, trackInventory: valid.trackInventory ?? true });
   if (!tracked && valid.quantity != null && valid.quantity !== 0) {
     return invalidInput("quantity can only be given for a product that tracks inventory", "quantity");
   }
   return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     const { rows } = await tx.query<{ id: string }>(
       // availability starts IN_STOCK; a tracked product's count below recomputes it
-      `INSERT INTO items (store_id, sku, name, type, price, track_inventory, sell_without_stock)
-       VALUES ($1, $2, $3, $4::"ItemType", $5::numeric, $6, $7)
-       ON CONFLICT (store_id, sku) DO NOTHING
-       RETURNING id`,
-      [storeId, valid.sku ?? null, valid.name, valid.type, valid.price, tracked, valid.sellWithoutStock ?? false],
+      sql`INSERT INTO items (store_id, sku, name, type, price, track_inventory, sell_without_stock)
+          VALUES (${storeId}::uuid, ${valid.sku ?? null}, ${valid.name}, ${valid.type}::"ItemType", ${valid.price}::numeric,
+                  ${tracked}, ${valid.sellWithoutStock ?? false})
+          ON CONFLICT (store_id, sku) DO NOTHING
+          RETURNING id`,
     );
     if (!rows[0]) return tx.rollbackWith(duplicateSku(valid.sku));
     const id = rows[0].id;
@@ -89,14 +94,14 @@ export async function updateItem(deps: Deps, storeId: string, input: UpdateItemI
   if (valid instanceof OperationError) return valid;
   if (!isRecordId(valid.id)) return notFound("Item", "id");
   return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+    const sku = valid.sku ?? null;
     const { rows } = await tx.query(
-      `UPDATE items SET
-         name = coalesce($3, name),
-         price = coalesce($4::numeric, price),
-         sku = CASE WHEN $5::text IS NULL THEN sku ELSE nullif($5::text, '') END,
-         updated_at = now()
-       WHERE store_id = $1 AND id = $2 RETURNING id`,
-      [storeId, valid.id, valid.name ?? null, valid.price ?? null, valid.sku ?? null],
+      sql`UPDATE items SET
+            name = coalesce(${valid.name ?? null}, name),
+            price = coalesce(${valid.price ?? null}::numeric, price),
+            sku = CASE WHEN ${sku}::text IS NULL THEN sku ELSE nullif(${sku}::text, '') END,
+            updated_at = now()
+          WHERE store_id = ${storeId}::uuid AND id = ${valid.id}::uuid RETURNING id`,
     ).catch((error: { code?: string }) => {
       if (error.code === "23505") return { rows: null };
       throw error;
@@ -173,17 +178,16 @@ async function changeCount(
 
 /** Explains a refused manual count change; the change itself already decided under lock. */
 async function whyCountRefused(tx: Tx, storeId: string, change: StockChange): Promise<OperationError> {
-  const { rows } = await tx.query(
-    `SELECT i.type, i.track_inventory, i.quantity, i.sell_without_stock, s.accounting_sync
-       FROM items i JOIN stores s ON s.id = i.store_id WHERE i.store_id = $1 AND i.id = $2`,
-    [storeId, change.itemId],
+  const { rows } = await tx.query<Pick<Item, "type" | "trackInventory" | "quantity"> & { accountingSync: boolean }>(
+    sql`SELECT i.type, i.track_inventory AS "trackInventory", i.quantity, s.accounting_sync AS "accountingSync"
+          FROM items i JOIN stores s ON s.id = i.store_id WHERE i.store_id = ${storeId}::uuid AND i.id = ${change.itemId}::uuid`,
   );
   const item = rows[0];
   if (!item) return notFound("Item", "itemId");
-  if (item.type !== "PRODUCT" || !item.track_inventory) {
+  if (!tracksInventory(item)) {
     return invalidInput("this item does not track inventory; turn on trackInventory first", "itemId");
   }
-  if (item.accounting_sync) return managedByAccounting();
+  if (item.accountingSync) return managedByAccounting();
   if (change.expectedQuantity !== undefined && item.quantity !== change.expectedQuantity) {
     return new OperationError(
       "STALE_QUANTITY",
@@ -207,31 +211,10 @@ const managedByAccounting = () =>
 const duplicateSku = (sku: string | null | undefined) =>
   invalidInput(`another item of this store already has SKU "${sku}"`, "sku");
 
-/** Reads an item back inside the transaction, in the shape of the Prisma `Item` model. */
-export async function loadItem(tx: Tx, storeId: string, itemId: string) {
-  const { rows } = await tx.query(`SELECT ${ITEM_COLUMNS} FROM items WHERE store_id = $1 AND id = $2`, [storeId, itemId]);
-  return rows[0] as ItemRow;
+/** Reads an item back inside the transaction, as Prisma reads it. */
+export async function loadItem(tx: Tx, storeId: string, itemId: string): Promise<Item> {
+  const { rows } = await tx.query<Item>(
+    sql`SELECT ${columnsOf(Prisma.ItemScalarFieldEnum)} FROM items WHERE store_id = ${storeId}::uuid AND id = ${itemId}::uuid`,
+  );
+  return rows[0]!;
 }
-
-export type ItemRow = {
-  storeId: string;
-  id: string;
-  sku: string | null;
-  name: string;
-  type: "PRODUCT" | "SERVICE";
-  price: string;
-  trackInventory: boolean;
-  sellWithoutStock: boolean;
-  quantity: number;
-  committedQuantity: number;
-  availability: string;
-  version: number;
-  warehouseId: string | null;
-  accountingId: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-};
-
-export const ITEM_COLUMNS = `store_id AS "storeId", id, sku, name, type, price, track_inventory AS "trackInventory",
-  sell_without_stock AS "sellWithoutStock", quantity, committed_quantity AS "committedQuantity", availability,
-  version, warehouse_id AS "warehouseId", accounting_id AS "accountingId", created_at AS "createdAt", updated_at AS "updatedAt"`;

@@ -1,7 +1,10 @@
+import type { Item } from "../generated/prisma/client.ts";
+import type { Availability, StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Tx } from "../db/transaction.ts";
+import { sql, type Sql } from "../db/sql.ts";
 import type { StockEvent } from "../realtime/stock-events.ts";
 import { MAX_ABS_QUANTITY } from "../validation.ts";
-import { availabilitySql, type Availability } from "./availability.ts";
+import { availabilitySql, tracksInventory } from "./availability.ts";
 
 /**
  * The one place where stock changes. Every function here runs inside the caller's transaction,
@@ -10,17 +13,6 @@ import { availabilitySql, type Availability } from "./availability.ts";
  * statement, bumps `version`, stores the recomputed availability, and queues a StockEvent that
  * `inTransaction` publishes after COMMIT.
  */
-
-export type StockMovementReason =
-  | "INITIAL_COUNT"
-  | "MANUAL_SET"
-  | "MANUAL_ADJUSTMENT"
-  | "ORDER_PLACED"
-  | "ORDER_CANCELLED"
-  | "ORDER_INVOICED"
-  | "ACCOUNTING_SYNC"
-  | "SYNC_DISABLED";
-
 
 export type StockChange = {
   itemId: string;
@@ -49,6 +41,9 @@ export type StockGuard = {
   onlyTracked?: boolean;
 };
 
+/** What releases or returns units an order holds: no guard, whatever the item's settings now. */
+export const RETURNING_UNITS: StockGuard = { keepAvailableNonNegative: false, refuseWhenSynced: false, onlyTracked: false };
+
 export type MovementInfo = { reason: StockMovementReason; orderId?: string | null; note?: string | null };
 
 export type StockedItem = {
@@ -59,19 +54,19 @@ export type StockedItem = {
   version: number;
 };
 
-type ChangedRow = {
-  id: string;
+/** What every statement here returns per changed item. */
+type ChangedRow = StockedItem & {
   type: "PRODUCT" | "SERVICE";
-  track_inventory: boolean;
-  quantity: number;
-  committed_quantity: number;
-  availability: Availability;
-  availability_before: Availability;
-  version: number;
+  trackInventory: boolean;
+  /** null when unknown, which counts as "availability changed" */
+  availabilityBefore: Availability | null;
 };
 
-const quantityAfter = "coalesce(c.set_quantity, i.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END)";
-const committedAfter = "(i.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END)";
+const CHANGED_COLUMNS = sql`i.id, i.type, i.track_inventory AS "trackInventory", i.quantity,
+  i.committed_quantity AS "committedQuantity", i.availability, i.version`;
+
+const quantityAfter = sql`coalesce(c.set_quantity, i.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END)`;
+const committedAfter = sql`(i.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END)`;
 
 /**
  * Applies `changes` to tracked products of the store. Returns the changed items; an item that is
@@ -86,28 +81,18 @@ export async function changeStock(
   movement: MovementInfo,
 ): Promise<StockedItem[]> {
   if (changes.length === 0) return [];
-  const statement = stockChangeStatement(storeId, changes, guard, movement);
-  const { rows } = await tx.query<ChangedRow>(`WITH ${statement.ctes} SELECT * FROM changed`, statement.params);
+  const { rows } = await tx.query<ChangedRow>(
+    sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)} SELECT * FROM changed`,
+  );
   return rows.map((row) => queueEvent(tx, storeId, row));
 }
 
-/** What follows a stock change in the same statement (see changeStockThen). */
-export type FollowingStatement = {
-  /** more CTEs after the stock change's; they may read `changed`, and number their parameters from FOLLOWING_PARAMS_START */
-  ctes: string;
-  /** the CTE whose first row is the result */
-  result: string;
-  params: unknown[];
-};
-
-/** The first parameter number free for a FollowingStatement ($1 is the store id there too). */
-export const FOLLOWING_PARAMS_START = 14;
-
 /**
- * changeStock, and in the same SQL statement `following`, which can read the changed items as
- * `changed`: one round trip less while the items are locked (the checkout takes the stock and
- * writes the order this way). Returns the changed items and the first row of `following.result`;
- * when there is no such row the changed items are not reported, and the caller rolls back.
+ * changeStock, and in the same SQL statement `following`: more CTEs written after the stock
+ * change's, which may read the changed items as `changed`, and whose CTE named `result` gives the
+ * answer. One round trip less while the items are locked (the checkout takes the stock and writes
+ * the order this way). Returns the changed items and the first row of `result`; when there is no
+ * such row the changed items are not reported, and the caller rolls back.
  */
 export async function changeStockThen<R extends object>(
   tx: Tx,
@@ -115,68 +100,54 @@ export async function changeStockThen<R extends object>(
   changes: readonly StockChange[],
   guard: StockGuard,
   movement: MovementInfo,
-  following: FollowingStatement,
+  following: Sql,
 ): Promise<{ items: StockedItem[]; result: R | undefined }> {
-  const statement = stockChangeStatement(storeId, changes, guard, movement);
   const { rows } = await tx.query<R & { changedItems: ChangedRow[] }>(
-    `WITH ${statement.ctes}, ${following.ctes}
-     SELECT r.*, (SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS "changedItems" FROM ${following.result} r`,
-    [...statement.params, ...following.params],
+    sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)}, ${following}
+        SELECT r.*, (SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS "changedItems" FROM result r`,
   );
   if (!rows[0]) return { items: [], result: undefined };
   const { changedItems, ...result } = rows[0];
-  return { items: changedItems.map((row) => queueEvent(tx, storeId, row)), result: result as unknown as R };
+  return { items: changedItems.map((row) => queueEvent(tx, storeId, row)), result: result as R };
 }
 
 /**
  * The stock change as CTEs: `c` the changes, `locked` the store's items among them locked in id
  * order, `changed` the items updated (with `guard` and expectedQuantity), `moved` their movements.
  */
-function stockChangeStatement(storeId: string, changes: readonly StockChange[], guard: StockGuard, movement: MovementInfo) {
-  const ctes = `c AS (
-       SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $13::int[])
+function stockChangeCtes(storeId: string, changes: readonly StockChange[], guard: StockGuard, movement: MovementInfo): Sql {
+  const column = <K extends keyof StockChange>(key: K, otherwise: number | null) => changes.map((change) => change[key] ?? otherwise);
+  return sql`c AS (
+       SELECT * FROM unnest(${column("itemId", null)}::uuid[], ${column("setQuantity", null)}::int[],
+                            ${column("addQuantity", 0)}::int[], ${column("addCommitted", 0)}::int[],
+                            ${column("expectedQuantity", null)}::int[], ${column("take", 0)}::int[])
          AS c(item_id, set_quantity, add_quantity, add_committed, expected_quantity, take)
      ), locked AS (
        SELECT i.id, i.availability AS availability_before, i.quantity AS quantity_before
-         FROM items i WHERE i.store_id = $1 AND i.id IN (SELECT item_id FROM c)
+         FROM items i WHERE i.store_id = ${storeId}::uuid AND i.id IN (SELECT item_id FROM c)
         ORDER BY i.id FOR UPDATE
      ), changed AS (
        UPDATE items i SET
          quantity = ${quantityAfter},
          committed_quantity = ${committedAfter},
-         availability = ${availabilitySql(quantityAfter, committedAfter)},
+         availability = ${availabilitySql({ quantity: quantityAfter, committed: committedAfter })},
          version = i.version + 1,
          updated_at = now()
        FROM locked l, c, stores s
-       WHERE i.store_id = $1 AND i.id = l.id AND c.item_id = l.id AND s.id = $1
-         AND i.type = 'PRODUCT' AND (NOT $12 OR i.track_inventory)
-         AND (NOT $7 OR NOT s.accounting_sync)
+       WHERE i.store_id = ${storeId}::uuid AND i.id = l.id AND c.item_id = l.id AND s.id = i.store_id
+         AND i.type = 'PRODUCT' AND (NOT ${guard.onlyTracked ?? true} OR i.track_inventory)
+         AND (NOT ${guard.refuseWhenSynced} OR NOT s.accounting_sync)
          AND (c.expected_quantity IS NULL OR i.quantity = c.expected_quantity)
-         AND (NOT $8 OR i.sell_without_stock OR ${quantityAfter} - ${committedAfter} >= 0)
+         AND (NOT ${guard.keepAvailableNonNegative} OR i.sell_without_stock OR ${quantityAfter} - ${committedAfter} >= 0)
          AND abs(${quantityAfter}::bigint) <= ${MAX_ABS_QUANTITY}
-       RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
-                 l.availability_before, l.quantity_before, (c.set_quantity IS NOT NULL OR c.add_quantity <> 0 OR (c.take <> 0 AND NOT s.accounting_sync)) AS moves_quantity
+       RETURNING ${CHANGED_COLUMNS}, l.availability_before AS "availabilityBefore", l.quantity_before,
+                 (c.set_quantity IS NOT NULL OR c.add_quantity <> 0 OR (c.take <> 0 AND NOT s.accounting_sync)) AS moves_quantity
      ), moved AS (
        INSERT INTO stock_movements (store_id, item_id, delta, quantity_after, reason, order_id, note)
-       SELECT $1, id, quantity - quantity_before, quantity, $9::"StockMovementReason", $10::uuid, $11
+       SELECT ${storeId}::uuid, id, quantity - quantity_before, quantity, ${movement.reason}::"StockMovementReason",
+              ${movement.orderId ?? null}::uuid, ${movement.note ?? null}
          FROM changed WHERE moves_quantity
      )`;
-  const params = [
-    storeId,
-    changes.map((change) => change.itemId),
-    changes.map((change) => change.setQuantity ?? null),
-    changes.map((change) => change.addQuantity ?? 0),
-    changes.map((change) => change.addCommitted ?? 0),
-    changes.map((change) => change.expectedQuantity ?? null),
-    guard.refuseWhenSynced,
-    guard.keepAvailableNonNegative,
-    movement.reason,
-    movement.orderId ?? null,
-    movement.note ?? null,
-    guard.onlyTracked ?? true,
-    changes.map((change) => change.take ?? 0),
-  ];
-  return { ctes, params };
 }
 
 /**
@@ -189,22 +160,22 @@ export async function changeStockSettings(
   itemId: string,
   settings: { trackInventory?: boolean; sellWithoutStock?: boolean },
 ): Promise<StockedItem | null> {
-  const track = "coalesce($3, i.track_inventory)";
-  const sellWithoutStock = "coalesce($4, i.sell_without_stock)";
+  const trackInventory = sql`(coalesce(${settings.trackInventory ?? null}::boolean, i.track_inventory) AND i.type = 'PRODUCT')`;
+  const sellWithoutStock = sql`coalesce(${settings.sellWithoutStock ?? null}::boolean, i.sell_without_stock)`;
   const { rows } = await tx.query<ChangedRow>(
-    `WITH locked AS (
-       SELECT id, availability AS availability_before FROM items WHERE store_id = $1 AND id = $2 FOR UPDATE
-     )
-     UPDATE items i SET
-       track_inventory = ${track} AND i.type = 'PRODUCT',
-       sell_without_stock = ${sellWithoutStock},
-       availability = ${availabilitySql("i.quantity", "i.committed_quantity", sellWithoutStock, `(${track} AND i.type = 'PRODUCT')`)},
-       version = i.version + 1,
-       updated_at = now()
-     FROM locked l, stores s
-     WHERE i.store_id = $1 AND i.id = l.id AND s.id = $1
-     RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version, l.availability_before`,
-    [storeId, itemId, settings.trackInventory ?? null, settings.sellWithoutStock ?? null],
+    sql`WITH locked AS (
+          SELECT id, availability AS availability_before FROM items
+           WHERE store_id = ${storeId}::uuid AND id = ${itemId}::uuid FOR UPDATE
+        )
+        UPDATE items i SET
+          track_inventory = ${trackInventory},
+          sell_without_stock = ${sellWithoutStock},
+          availability = ${availabilitySql({ sellWithoutStock, trackInventory })},
+          version = i.version + 1,
+          updated_at = now()
+        FROM locked l, stores s
+        WHERE i.store_id = ${storeId}::uuid AND i.id = l.id AND s.id = i.store_id
+        RETURNING ${CHANGED_COLUMNS}, l.availability_before AS "availabilityBefore"`,
   );
   return rows[0] ? queueEvent(tx, storeId, rows[0]) : null;
 }
@@ -212,38 +183,65 @@ export async function changeStockSettings(
 /**
  * Recomputes the availability of every item of the store, after its out-of-stock behaviour
  * changed. Only items whose availability moves are touched and announced. The caller holds the
- * store's item locks already (taken in id order), so this is one plain update: no self-join for
- * the planner to get wrong on a large store whose statistics are not gathered yet.
+ * store's item locks already (lockStoreItems, in id order), so this is one plain update: no
+ * self-join for the planner to get wrong on a large store whose statistics are not gathered yet.
  */
 export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedItem[]> {
   const { rows } = await tx.query<ChangedRow>(
-    `UPDATE items i SET availability = ${availabilitySql()}, version = i.version + 1, updated_at = now()
-       FROM stores s
-      WHERE i.store_id = $1 AND s.id = $1 AND i.availability IS DISTINCT FROM ${availabilitySql()}
-      -- every row updated here changed availability; NULL marks "before" as different
-      RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
-                NULL::"Availability" AS availability_before`,
-    [storeId],
+    sql`UPDATE items i SET availability = ${availabilitySql()}, version = i.version + 1, updated_at = now()
+          FROM stores s
+         WHERE i.store_id = ${storeId}::uuid AND s.id = i.store_id AND i.availability IS DISTINCT FROM ${availabilitySql()}
+        -- every row updated here changed availability
+        RETURNING ${CHANGED_COLUMNS}, NULL AS "availabilityBefore"`,
   );
   return rows.map((row) => queueEvent(tx, storeId, row));
 }
 
+/**
+ * Locks every item of the store in id order (the order every stock change takes them), before a
+ * change of the store row that stock statements read (its out-of-stock behaviour, accounting
+ * sync): taking items first, then the store, is the order the checkout takes them, so the two
+ * never deadlock and no order slips in under the old setting.
+ */
+export async function lockStoreItems(tx: Tx, storeId: string): Promise<void> {
+  await tx.query(sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid ORDER BY id FOR UPDATE`);
+}
+
+export type LockedItem = Pick<Item, "id" | "type" | "trackInventory" | "sellWithoutStock" | "availability" | "price"> & {
+  /** availableQuantity: quantity - committedQuantity */
+  available: number;
+};
+
+/**
+ * Locks the store's items among `itemIds` in id order for the rest of the transaction and reads
+ * what an order needs to decide on them. Ids of no item of the store are left out.
+ */
+export async function lockItems(tx: Tx, storeId: string, itemIds: readonly string[]): Promise<LockedItem[]> {
+  const { rows } = await tx.query<LockedItem>(
+    sql`SELECT i.id, i.type, i.track_inventory AS "trackInventory", i.sell_without_stock AS "sellWithoutStock",
+               i.availability, i.price, i.quantity - i.committed_quantity AS available
+          FROM items i
+         WHERE i.store_id = ${storeId}::uuid AND i.id = ANY(${itemIds}::uuid[])
+         ORDER BY i.id FOR UPDATE`,
+  );
+  return rows;
+}
+
 function queueEvent(tx: Tx, storeId: string, row: ChangedRow): StockedItem {
-  const tracked = row.type === "PRODUCT" && row.track_inventory;
   const event: StockEvent = {
     storeId,
     itemId: row.id,
     availability: row.availability,
-    availableQuantity: tracked ? row.quantity - row.committed_quantity : null,
+    availableQuantity: tracksInventory(row) ? row.quantity - row.committedQuantity : null,
     version: row.version,
-    availabilityChanged: row.availability !== row.availability_before,
+    availabilityChanged: row.availability !== row.availabilityBefore,
     at: new Date().toISOString(),
   };
   tx.events.push(event);
   return {
     id: row.id,
     quantity: row.quantity,
-    committedQuantity: row.committed_quantity,
+    committedQuantity: row.committedQuantity,
     availability: row.availability,
     version: row.version,
   };
