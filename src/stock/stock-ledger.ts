@@ -183,7 +183,7 @@ export async function changeStockSettings(
 /**
  * Recomputes the availability of every item of the store, after its out-of-stock behaviour
  * changed. Only items whose availability moves are touched and announced. The caller holds the
- * store's item locks already (lockStoreItems, in id order), so this is one plain update: no
+ * store's item locks already (taken in id order), so this is one plain update: no
  * self-join for the planner to get wrong on a large store whose statistics are not gathered yet.
  */
 export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedItem[]> {
@@ -195,16 +195,6 @@ export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promi
         RETURNING ${CHANGED_COLUMNS}, NULL AS "availabilityBefore"`,
   );
   return rows.map((row) => queueEvent(tx, storeId, row));
-}
-
-/**
- * Locks every item of the store in id order (the order every stock change takes them), before a
- * change of the store row that stock statements read (its out-of-stock behaviour, accounting
- * sync): taking items first, then the store, is the order the checkout takes them, so the two
- * never deadlock and no order slips in under the old setting.
- */
-export async function lockStoreItems(tx: Tx, storeId: string): Promise<void> {
-  await tx.query(sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid ORDER BY id FOR UPDATE`);
 }
 
 export type LockedItem = Pick<Item, "id" | "type" | "trackInventory" | "sellWithoutStock" | "availability" | "price"> & {
