@@ -8,9 +8,14 @@ import { createOrderRateLimiter } from "./orders/order-rate-limit.ts";
 import { createStockEventBus } from "./realtime/event-bus.ts";
 import { createApp } from "./server.ts";
 
+// Within this the requests in flight are answered and everything closed, or the process exits 1.
+// Container stops must wait longer (docker-compose.yml's stop_grace_period, README "Operations").
+const STOP_GRACE_MS = 15_000;
+
 /**
- * `npm start`: the database (DATABASE_URL, or an embedded PostgreSQL under ./.data), its
- * migrations, then the server; SIGTERM/SIGINT finish requests in flight and close everything.
+ * `npm start`, and `node dist/main.js` once built: the database (DATABASE_URL, or an embedded
+ * PostgreSQL under ./.data), its migrations, then the server; SIGTERM/SIGINT finish the requests
+ * in flight, close the sockets and everything else, and exit 0.
  */
 async function main() {
   const config = loadConfig();
@@ -26,12 +31,16 @@ async function main() {
   const deps = { db, publisher: stockEvents, stockEvents, logger, orderRateLimiter, accounting };
   const app = createApp(deps, config);
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
+  // the production build (dist/, where there is no tsx) runs its commands with node
+  const built = import.meta.url.endsWith(".js");
+  const seedDemo = built ? "node dist/cli/seed-demo.js" : "npm run seed:demo";
+  const createStore = built ? "node dist/cli/create-store.js" : "npm run store:create --";
   logger.info(
     { port: config.port, graphql: `${config.publicUrl}/graphql`, storefront: `${config.publicUrl}/store/<slug>` },
     `store inventory listening on ${config.publicUrl}/graphql${config.graphiql ? " (GraphiQL in a browser)" : ""}. ` +
-      `Try it: in another terminal run \`npm run seed:demo\` (the "Ejemplar" demo store: prints its admin token), ` +
+      `Try it: in another terminal run \`${seedDemo}\` (the "Ejemplar" demo store: prints its admin token), ` +
       `then open ${config.publicUrl}/store/ejemplar; or create an empty store with ` +
-      '`npm run store:create -- --slug my-store --name "My store"`',
+      `\`${createStore} --slug my-store --name "My store"\``,
   );
   const reconciliation = startReconciliation(deps, config.accounting.reconcileIntervalMs);
 
@@ -40,16 +49,22 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 15_000).unref();
+    const force = setTimeout(() => {
+      logger.error({ graceMs: STOP_GRACE_MS }, "could not stop within the grace period; exiting");
+      process.exit(1);
+    }, STOP_GRACE_MS).unref();
+    let exitCode = 0;
     try {
       await reconciliation.stop();
       await app.close();
       await db.stop();
-    } finally {
-      clearTimeout(force);
       logger.info("stopped");
-      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, "could not stop cleanly");
+      exitCode = 1;
     }
+    clearTimeout(force);
+    process.exit(exitCode);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -12,6 +12,8 @@ import { schema } from "./graphql/schema.ts";
 import { useSharedSubscriptionResults } from "./graphql/shared-subscription-results.ts";
 import { graphiqlExamples } from "./graphql/graphiql-examples.ts";
 import { observeRequests, serveMetrics, useGraphQLErrorMetrics } from "./observability/http.ts";
+import { buildInfo } from "./observability/build-info.ts";
+import { lastAppliedMigration } from "./db/migrate.ts";
 import { handleStorefront } from "./storefront/routes.ts";
 import { withinBodyLimit } from "./http/body-limit.ts";
 import { clientAddressOf } from "./http/client-address.ts";
@@ -33,6 +35,9 @@ export function createApp(
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: config.graphiql ? { title: "Store inventory", subscriptionsProtocol: "WS", ...graphiqlExamples } : false,
+    // GraphiQL's scripts, styles and editor workers from the service itself, not from a CDN; the
+    // 9 MB module is loaded on the first visit only
+    renderGraphiQL: (options) => import("@graphql-yoga/render-graphiql").then(({ renderGraphiQL }) => renderGraphiQL(options)),
     landingPage: false,
     plugins: [
       ...requestLimitPlugins({ limits, introspection: config.introspection, csrfPrevention }),
@@ -60,11 +65,17 @@ export function createApp(
   // One log line and the request metrics for every request, whichever handler answers it.
   const server = createServer(observeRequests(deps.logger, (req, res) => {
     if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
-    if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res);
+    if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res, () => lastAppliedMigration(deps.db.pool));
     if (handleStorefront(deps, req, res)) return;
     if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
     return handleGraphQL(req, res);
   }));
+  // the answers being worked on, for a stop to let them finish (see close)
+  const answering = new Set<ServerResponse>();
+  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+    answering.add(res);
+    res.once("close", () => answering.delete(res));
+  });
 
   /** GraphQL over HTTP: the body is read within its size limit before yoga parses anything. */
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse) {
@@ -107,19 +118,25 @@ export function createApp(
     server,
     accountingWebhooks,
     async close() {
-      // Every socket is told goodbye; one that does not answer (a dead or stalled client) would
-      // hold the shutdown for ws' 30 s close timeout, so it is cut after a second.
+      // New connections are refused from here on and idle keep-alive ones closed. The answers in
+      // flight are finished, and close their connection after them so that no client holds the
+      // stop; a subscription over HTTP (SSE) is an answer that never finishes by itself.
+      const answered = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of answering) {
+        if (!res.headersSent) res.setHeader("connection", "close");
+        else if (String(res.getHeader("content-type")).startsWith("text/event-stream")) res.end();
+      }
+      // Every socket is told goodbye (1001); one that does not answer (a dead or stalled client)
+      // would hold the shutdown for ws' 30 s close timeout, so it is cut after a second.
       const stragglers = setTimeout(() => sockets.clients.forEach((socket) => socket.terminate()), 1_000);
       await wsServer.dispose();
       clearTimeout(stragglers);
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
-      await deps.stockEvents.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await deps.orderRateLimiter?.close();
+      await answered;
+      // what the answers and the notifications still running publish goes out before the bus closes
       await accountingWebhooks.close();
+      await deps.stockEvents.close();
+      await deps.orderRateLimiter?.close();
     },
   };
 }
@@ -129,11 +146,15 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
   return typeof fromParams === "string" ? fromParams : request?.headers.authorization;
 }
 
+/** 200 when the database answers, else 503; either way what this process runs and, when read, the last migration. */
 async function health(deps: Deps, res: ServerResponse) {
+  const { version, commit } = buildInfo;
   try {
-    await deps.db.pool.query("SELECT 1");
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
+    const migration = await lastAppliedMigration(deps.db.pool);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok", version, commit, migration }));
   } catch {
-    res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ status: "database unreachable" }));
+    res
+      .writeHead(503, { "content-type": "application/json" })
+      .end(JSON.stringify({ status: "database unreachable", version, commit, migration: null }));
   }
 }

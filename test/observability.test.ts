@@ -1,15 +1,18 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/pool.ts";
 import { createLogger } from "../src/logger.ts";
 import { databaseUrl, gql, newItem, newStore, placeOrder } from "./support/harness.ts";
 import { startServerProcess, type ServerProcess } from "./support/processes.ts";
 
-/** What an operator sees of `npm start`: one JSON log line per request with its id, and /metrics. */
+const DEPLOYED_COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
+/** What an operator sees of `npm start`: one JSON log line per request with its id, /health and /metrics. */
 describe("operating the service", () => {
   let server: ServerProcess;
   let db: Database;
   beforeAll(async () => {
-    server = await startServerProcess({ LOG_LEVEL: "info", ACCOUNTING_RECONCILE_INTERVAL_MS: "0" });
+    server = await startServerProcess({ LOG_LEVEL: "info", ACCOUNTING_RECONCILE_INTERVAL_MS: "0", GIT_COMMIT: DEPLOYED_COMMIT });
     db = openDatabase(databaseUrl(), { poolSize: 2, logger: createLogger("silent") });
   });
   afterAll(async () => {
@@ -67,5 +70,20 @@ describe("operating the service", () => {
     expect(metrics).toContain("# TYPE graphql_subscriptions_open gauge");
     expect(metrics).toContain("# TYPE accounting_sync_runs_total counter");
     expect(metrics).toContain("process_cpu_seconds_total");
+  });
+
+  it("says on /health and in /metrics which version and commit run, and the last migration applied", async () => {
+    const { version } = JSON.parse(readFileSync("package.json", "utf8"));
+    const lastMigration = readdirSync("prisma/migrations", { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort()
+      .at(-1);
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "ok", version, commit: DEPLOYED_COMMIT, migration: lastMigration });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain("# TYPE store_inventory_build_info gauge");
+    expect(metrics).toContain(`store_inventory_build_info{version="${version}",commit="${DEPLOYED_COMMIT}",migration="${lastMigration}"} 1`);
   });
 });

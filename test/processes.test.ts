@@ -94,7 +94,7 @@ describe("the service as separate processes", () => {
   it("SIGTERM finishes cleanly with exit code 0", async () => {
     const p = await serverProcess();
     const health = await fetch(`${p.url}/health`);
-    expect(await health.json()).toEqual({ status: "ok" });
+    expect(await health.json()).toMatchObject({ status: "ok" });
     expect(await p.stop()).toBe(0);
   });
 

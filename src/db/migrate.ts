@@ -70,3 +70,13 @@ export async function applyMigrations(pool: pg.Pool, logger: Logger, dir = MIGRA
     client.release();
   }
 }
+
+/** The name of the last migration applied to the database (null before the first), as /health reports it. */
+export async function lastAppliedMigration(pool: pg.Pool): Promise<string | null> {
+  const { rows } = await pool.query<{ migration_name: string }>(
+    `SELECT migration_name FROM "_prisma_migrations"
+      WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL
+      ORDER BY migration_name DESC LIMIT 1`,
+  );
+  return rows[0]?.migration_name ?? null;
+}

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "../logger.ts";
-import { errorsTotal, httpRequestDuration, httpRequestsTotal, registry } from "./metrics.ts";
+import { errorsTotal, httpRequestDuration, httpRequestsTotal, recordBuildInfo, registry } from "./metrics.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
@@ -69,8 +70,19 @@ function routeOf(path: string) {
   return "other";
 }
 
-/** GET /metrics: the process's counters in Prometheus' text format. */
-export async function serveMetrics(res: ServerResponse) {
+/**
+ * GET /metrics: the process's counters in Prometheus' text format. The build info's migration is
+ * read at each scrape, waiting a second at most: a database that does not answer leaves the
+ * last one read and must not cost the scrape the other metrics, which matter most then.
+ */
+export async function serveMetrics(res: ServerResponse, lastMigration: () => Promise<string | null>) {
+  const waited = new AbortController();
+  const migration = await Promise.race([
+    lastMigration().catch(() => undefined),
+    sleep(1_000, undefined, { signal: waited.signal }).catch(() => undefined),
+  ]);
+  waited.abort();
+  if (migration !== undefined) recordBuildInfo(migration);
   const body = await registry.metrics();
   res.writeHead(200, { "content-type": registry.contentType }).end(body);
 }

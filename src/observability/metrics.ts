@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { isErrorValue } from "../errors.ts";
+import { buildInfo } from "./build-info.ts";
 
 /**
  * The process's Prometheus metrics, served at GET /metrics. Each module that does the counted
@@ -83,3 +84,19 @@ export const syncRunsTotal = new Counter({
   labelNames: ["status"] as const,
   registers: [registry],
 });
+
+/**
+ * Always 1: its labels say what this process runs (package.json's version, the git commit) and
+ * the last migration applied to its database, "" where unknown. Set at each scrape.
+ */
+export const buildInfoGauge = new Gauge({
+  name: "store_inventory_build_info",
+  help: "What this process runs: version, git commit, and the database's last applied migration",
+  labelNames: ["version", "commit", "migration"] as const,
+  registers: [registry],
+});
+
+export function recordBuildInfo(migration: string | null) {
+  buildInfoGauge.reset();
+  buildInfoGauge.set({ version: buildInfo.version, commit: buildInfo.commit ?? "", migration: migration ?? "" }, 1);
+}
