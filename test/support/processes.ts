@@ -1,6 +1,6 @@
 import { freePort } from "./free-port.ts";
 import { databaseUrl } from "./harness.ts";
-import { spawnService, type ServiceProcess } from "./service-process.ts";
+import { spawnService, type ServiceProcess, type SpawnServiceOptions } from "./service-process.ts";
 
 export { freePort };
 
@@ -12,7 +12,7 @@ export type ServerProcess = ServiceProcess;
  */
 export async function startServerProcess(
   env: Record<string, string | undefined> = {},
-  options: { timeoutMs?: number } = {},
+  options: Pick<SpawnServiceOptions, "timeoutMs" | "command" | "detached"> = {},
 ): Promise<ServerProcess> {
   return spawnService({
     env: {
@@ -21,6 +21,6 @@ export async function startServerProcess(
       ORDER_RATE_LIMIT_PER_MINUTE: "0",
       ...env,
     },
-    timeoutMs: options.timeoutMs,
+    ...options,
   });
 }

@@ -27,6 +27,10 @@ export type SpawnServiceOptions = {
   nodeArgs?: string[];
   /** how long it may take to answer GET /health with 200 */
   timeoutMs?: number;
+  /** what to run instead of `node --import tsx src/main.ts`, e.g. `["node", "dist/main.js"]` or `["npm", "start"]` */
+  command?: [string, ...string[]];
+  /** in a process group of its own (signal the group with `process.kill(-child.pid, signal)`) */
+  detached?: boolean;
 };
 
 /**
@@ -38,10 +42,8 @@ export async function spawnService(options: SpawnServiceOptions = {}): Promise<S
   const port = await freePort();
   const merged = { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...options.env };
   const env = Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)) as NodeJS.ProcessEnv;
-  const child = spawn(process.execPath, ["--import", "tsx", ...(options.nodeArgs ?? []), "src/main.ts"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const [file, ...args] = options.command ?? [process.execPath, "--import", "tsx", ...(options.nodeArgs ?? []), "src/main.ts"];
+  const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: options.detached });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
