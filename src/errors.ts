@@ -24,7 +24,8 @@ export class OperationError {
   ) {}
 }
 
-export type StockShortage = { itemId: string; requested: number; available: number };
+/** A line that cannot be served: what it asked of a variant, and what the variant has. */
+export type StockShortage = { itemId: string; variantId: string; requested: number; available: number };
 
 export class InsufficientStockError {
   readonly code = "INSUFFICIENT_STOCK" as const;

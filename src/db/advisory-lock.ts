@@ -67,3 +67,9 @@ export async function tryTransactionLock(tx: Tx, key: LockKey): Promise<boolean>
   const { rows } = await tx.query(sql`SELECT pg_try_advisory_xact_lock(${key.space}::int, hashtext(${key.id})) AS taken`);
   return rows[0].taken;
 }
+
+/** Inside a transaction: waits for `key` and holds it until the transaction ends; `shared` lets other shared holders in. */
+export async function transactionLock(tx: Tx, key: LockKey, mode: "exclusive" | "shared"): Promise<void> {
+  if (mode === "shared") await tx.query(sql`SELECT pg_advisory_xact_lock_shared(${key.space}::int, hashtext(${key.id}))`);
+  else await tx.query(sql`SELECT pg_advisory_xact_lock(${key.space}::int, hashtext(${key.id}))`);
+}

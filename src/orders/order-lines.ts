@@ -1,18 +1,21 @@
 import type { Tx } from "../db/transaction.ts";
 import { sql } from "../db/sql.ts";
 
-export type StockTakingLine = { orderId: string; itemId: string; quantity: number };
+/** Units an order line took from one warehouse's stock of one variant. */
+export type Allocation = { orderId: string; itemId: string; variantId: string; warehouseId: string; quantity: number };
 
 /**
- * The lines of `orderIds` whose units were taken from stock when the order was placed (tracked
- * products at the time): what cancelling gives back, what an invoice deducts from the committed
- * units, and what switching accounting sync off deducts. Item ids in ascending order per order.
+ * Where the orders' units were taken from (the allocations of their lines that took stock:
+ * tracked products at the time): what cancelling gives back, what an invoice deducts from the
+ * committed units, and what switching accounting sync off deducts. In a stable order.
  */
-export async function linesThatTookStock(tx: Tx, storeId: string, orderIds: readonly string[]): Promise<StockTakingLine[]> {
-  const { rows } = await tx.query<StockTakingLine>(
-    sql`SELECT order_id AS "orderId", item_id AS "itemId", quantity FROM order_lines
-         WHERE store_id = ${storeId}::uuid AND order_id = ANY(${orderIds}::uuid[]) AND stock_taken
-         ORDER BY order_id, item_id`,
+export async function allocationsOf(tx: Tx, storeId: string, orderIds: readonly string[]): Promise<Allocation[]> {
+  const { rows } = await tx.query<Allocation>(
+    sql`SELECT a.order_id AS "orderId", l.item_id AS "itemId", a.variant_id AS "variantId", a.warehouse_id AS "warehouseId", a.quantity
+          FROM order_line_allocations a
+          JOIN order_lines l ON l.store_id = a.store_id AND l.order_id = a.order_id AND l.variant_id = a.variant_id
+         WHERE a.store_id = ${storeId}::uuid AND a.order_id = ANY(${orderIds}::uuid[]) AND l.stock_taken
+         ORDER BY a.order_id, a.variant_id, a.warehouse_id`,
   );
   return rows;
 }

@@ -8,7 +8,7 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { notFound, OperationError } from "../errors.ts";
 import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
-import { linesThatTookStock } from "./order-lines.ts";
+import { allocationsOf } from "./order-lines.ts";
 import { orderInvoicingKey } from "./order-locks.ts";
 
 /** "Cambiar estado": where each status may go. DELIVERED and CANCELLED are final. */
@@ -81,18 +81,17 @@ async function whyNotCancellable(tx: Tx, order: Order): Promise<OperationError |
 }
 
 /**
- * Gives back what the order's lines took: units deducted return to `quantity` (ORDER_CANCELLED
- * movements); units only committed while accounting sync was on are released.
+ * Gives back what the order's lines took, each allocation to its warehouse: units deducted return
+ * to `quantity` (ORDER_CANCELLED movements); units only committed while accounting sync was on
+ * are released.
  */
 async function restoreStock(tx: Tx, order: Order) {
-  const lines = await linesThatTookStock(tx, order.storeId, [order.id]);
+  const allocations = await allocationsOf(tx, order.storeId, [order.id]);
   await changeStock(
     tx,
     order.storeId,
-    lines.map((line) =>
-      order.holdsCommitted
-        ? { itemId: line.itemId, addCommitted: -line.quantity }
-        : { itemId: line.itemId, addQuantity: line.quantity },
+    allocations.map(({ variantId, warehouseId, quantity }) =>
+      order.holdsCommitted ? { variantId, warehouseId, addCommitted: -quantity } : { variantId, warehouseId, addQuantity: quantity },
     ),
     RETURNING_UNITS,
     { reason: "ORDER_CANCELLED", orderId: order.id },

@@ -4,10 +4,16 @@ import type { Availability } from "../generated/prisma/enums.ts";
 export type StockEvent = {
   storeId: string;
   itemId: string;
+  /** the variant whose stock changed (an item without options has one, its default) */
+  variantId: string;
+  /** the item's: the best of its variants' */
   availability: Availability;
-  /** null when the item does not track inventory */
+  /** the item's, over its variants and the warehouses that fulfil online orders; null when not tracked */
   availableQuantity: number | null;
+  /** the item's, which grows with any change of its variants */
   version: number;
+  variantAvailability: Availability;
+  variantAvailableQuantity: number | null;
   availabilityChanged: boolean;
   at: string;
 };

@@ -8,7 +8,19 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
 import { check, isRecordId, rules } from "../validation.ts";
 import { tracksInventory } from "./availability.ts";
-import { changeStock, changeStockSettings, type StockChange } from "./stock-ledger.ts";
+import { changeStockSettings, lockItems } from "./stock-ledger.ts";
+import {
+  combinationOf,
+  duplicateSku,
+  insertVariants,
+  MAX_VARIANTS,
+  OptionsRule,
+  skuTaken,
+  VariantRule,
+  type ItemOption,
+  type NewVariant,
+  type VariantInput,
+} from "./variants.ts";
 
 export type CreateItemInput = {
   name: string;
@@ -18,6 +30,8 @@ export type CreateItemInput = {
   trackInventory?: boolean | null;
   quantity?: number | null;
   sellWithoutStock?: boolean | null;
+  options?: ItemOption[] | null;
+  variants?: VariantInput[] | null;
 };
 
 const CreateItem = z.object({
@@ -28,42 +42,76 @@ const CreateItem = z.object({
   trackInventory: z.boolean().nullish(),
   quantity: rules.initialQuantity.nullish(),
   sellWithoutStock: z.boolean().nullish(),
+  options: OptionsRule.nullish(),
+  variants: z.array(VariantRule).max(MAX_VARIANTS, `must have at most ${MAX_VARIANTS} variants`).nullish(),
 });
 
 /**
- * Creates an item. A product tracks inventory unless told otherwise, a service never does; a
- * tracked product's first count is recorded as an INITIAL_COUNT movement.
+ * Creates an item with its variants: the one default variant of an item without options, or
+ * the option combinations listed. A product tracks inventory unless told otherwise, a service
+ * never does; each tracked variant's first count goes to the main warehouse as an INITIAL_COUNT
+ * movement.
  */
 export async function createItem(deps: Pick<Deps, "db" | "publisher">, storeId: string, input: CreateItemInput) {
   const valid = check(CreateItem, input);
   if (valid instanceof OperationError) return valid;
   const tracked = tracksInventory({ type: valid.type, trackInventory: valid.trackInventory ?? true });
-  if (!tracked && valid.quantity != null && valid.quantity !== 0) {
-    return invalidInput("quantity can only be given for a product that tracks inventory", "quantity");
-  }
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const { rows } = await tx.query<{ id: string }>(
-      // availability starts IN_STOCK; a tracked product's count below recomputes it
-      sql`INSERT INTO items (store_id, sku, name, type, price, track_inventory, sell_without_stock)
-          VALUES (${storeId}::uuid, ${valid.sku ?? null}, ${valid.name}, ${valid.type}::"ItemType", ${valid.price}::numeric,
-                  ${tracked}, ${valid.sellWithoutStock ?? false})
-          ON CONFLICT (store_id, sku) DO NOTHING
-          RETURNING id`,
-    );
-    if (!rows[0]) return tx.rollbackWith(duplicateSku(valid.sku));
-    const id = rows[0].id;
-    if (tracked) {
-      const counted = await changeStock(
-        tx,
-        storeId,
-        [{ itemId: id, setQuantity: valid.quantity ?? 0 }],
-        { keepAvailableNonNegative: false, refuseWhenSynced: (valid.quantity ?? 0) !== 0 },
-        { reason: "INITIAL_COUNT" },
+  const options = valid.options ?? [];
+  const variants = newVariants(valid, options, tracked);
+  if (variants instanceof OperationError) return variants;
+  return onDuplicateSku(
+    inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+      if (valid.sku && (await skuTaken(tx, storeId, valid.sku))) return tx.rollbackWith(duplicateSku(valid.sku));
+      const { rows } = await tx.query<{ id: string }>(
+        // availability starts IN_STOCK; the first counts below recompute it
+        sql`INSERT INTO items (store_id, sku, name, type, price, track_inventory, sell_without_stock, options)
+            VALUES (${storeId}::uuid, ${valid.sku ?? null}, ${valid.name}, ${valid.type}::"ItemType", ${valid.price}::numeric,
+                    ${tracked}, ${valid.sellWithoutStock ?? false}, ${JSON.stringify(options)}::jsonb)
+            RETURNING id`,
       );
-      if (counted.length === 0) return tx.rollbackWith(managedByAccounting());
+      const id = rows[0]!.id;
+      await lockItems(tx, storeId, [id]);
+      const created = await insertVariants(tx, storeId, id, variants, { tracked, firstPosition: 0, field: (index) => `variants.${index}` });
+      if (created instanceof OperationError) return tx.rollbackWith(created);
+      return loadItem(tx, storeId, id);
+    }),
+  );
+}
+
+/** The variants a new item is created with, or what is wrong with them. */
+function newVariants(valid: z.infer<typeof CreateItem>, options: ItemOption[], tracked: boolean): NewVariant[] | OperationError {
+  if (options.length === 0) {
+    if (valid.variants?.length) return invalidInput("variants need options: list the item's options first", "variants");
+    if (!tracked && valid.quantity) return invalidInput("quantity can only be given for a product that tracks inventory", "quantity");
+    return [{ values: [], key: "", sku: valid.sku ?? null, price: null, quantity: valid.quantity ?? 0, isDefault: true }];
+  }
+  if (valid.quantity != null) return invalidInput("an item with options counts its stock per variant: give each variant's quantity", "quantity");
+  if (valid.sku != null) return invalidInput("an item with options carries its SKUs on its variants", "sku");
+  if (!valid.variants?.length) return invalidInput("an item with options needs the variants it is sold as", "variants");
+  const variants: NewVariant[] = [];
+  for (const [index, variant] of valid.variants.entries()) {
+    const combination = combinationOf(options, variant.options, `variants.${index}.options`);
+    if (combination instanceof OperationError) return combination;
+    if (variants.some((other) => other.key === combination.key)) {
+      return invalidInput("the same combination of options is listed twice", `variants.${index}.options`);
     }
-    return loadItem(tx, storeId, id);
-  });
+    if (variant.sku && variants.some((other) => other.sku === variant.sku)) return duplicateSku(variant.sku, `variants.${index}.sku`);
+    if (!tracked && variant.quantity) {
+      return invalidInput("quantity can only be given for a product that tracks inventory", `variants.${index}.quantity`);
+    }
+    variants.push({ ...combination, sku: variant.sku ?? null, price: variant.price ?? null, quantity: variant.quantity ?? 0, isDefault: false });
+  }
+  return variants;
+}
+
+/** A SKU taken by a racing request shows as a unique violation: the same answer as one taken before. */
+async function onDuplicateSku<T>(work: Promise<T>): Promise<T | OperationError> {
+  try {
+    return await work;
+  } catch (error) {
+    if ((error as { code?: string }).code === "23505") return invalidInput("another item or variant of this store already has this SKU", "sku");
+    throw error;
+  }
 }
 
 export type UpdateItemInput = {
@@ -86,130 +134,49 @@ const UpdateItem = z.object({
 });
 
 /**
- * Changes an item's description, price or stock settings. Turning "sell without stock" or
- * inventory tracking on or off recomputes availability at once and tells subscribers.
+ * Changes an item's description, price, SKU (an item without options: its default variant's
+ * too) or stock settings. Turning "sell without stock" or inventory tracking on or off
+ * recomputes availability at once and tells subscribers.
  */
 export async function updateItem(deps: Deps, storeId: string, input: UpdateItemInput) {
   const valid = check(UpdateItem, input);
   if (valid instanceof OperationError) return valid;
   if (!isRecordId(valid.id)) return notFound("Item", "id");
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const sku = valid.sku ?? null;
-    const { rows } = await tx.query(
-      sql`UPDATE items SET
-            name = coalesce(${valid.name ?? null}, name),
-            price = coalesce(${valid.price ?? null}::numeric, price),
-            sku = CASE WHEN ${sku}::text IS NULL THEN sku ELSE nullif(${sku}::text, '') END,
-            updated_at = now()
-          WHERE store_id = ${storeId}::uuid AND id = ${valid.id}::uuid RETURNING id`,
-    ).catch((error: { code?: string }) => {
-      if (error.code === "23505") return { rows: null };
-      throw error;
-    });
-    if (rows === null) return tx.rollbackWith(duplicateSku(valid.sku));
-    if (rows.length === 0) return tx.rollbackWith(notFound("Item", "id"));
-    if (valid.trackInventory != null || valid.sellWithoutStock != null) {
-      await changeStockSettings(tx, storeId, valid.id, {
-        trackInventory: valid.trackInventory ?? undefined,
-        sellWithoutStock: valid.sellWithoutStock ?? undefined,
-      });
-    }
-    return loadItem(tx, storeId, valid.id);
-  });
-}
-
-/**
- * Sets an item's count ("Registrar cantidad disponible") as a MANUAL_SET movement. With
- * `expectedQuantity` it is a compare-and-set: when the count has moved meanwhile nothing
- * changes and the answer is STALE_QUANTITY.
- */
-export async function setItemQuantity(
-  deps: Deps,
-  storeId: string,
-  input: { itemId: string; quantity: number; expectedQuantity?: number | null; note?: string | null },
-) {
-  const valid = check(
-    z.object({ quantity: rules.stockQuantity, expectedQuantity: rules.stockQuantity.nullish(), note: rules.note.nullish() }),
-    input,
-  );
-  if (valid instanceof OperationError) return valid;
-  return changeCount(deps, storeId, input.itemId, "MANUAL_SET", valid.note, {
-    itemId: input.itemId,
-    setQuantity: valid.quantity,
-    expectedQuantity: valid.expectedQuantity ?? undefined,
-  });
-}
-
-/** Adds `delta` (negative to remove) to an item's count as a MANUAL_ADJUSTMENT movement. */
-export async function adjustItemQuantity(
-  deps: Deps,
-  storeId: string,
-  input: { itemId: string; delta: number; note?: string | null },
-) {
-  const valid = check(z.object({ delta: rules.delta, note: rules.note.nullish() }), input);
-  if (valid instanceof OperationError) return valid;
-  return changeCount(deps, storeId, input.itemId, "MANUAL_ADJUSTMENT", valid.note, {
-    itemId: input.itemId,
-    addQuantity: valid.delta,
-  });
-}
-
-async function changeCount(
-  deps: Deps,
-  storeId: string,
-  itemId: string,
-  reason: StockMovementReason,
-  note: string | null | undefined,
-  change: StockChange,
-) {
-  if (!isRecordId(itemId)) return notFound("Item", "itemId");
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const changed = await changeStock(
-      tx,
-      storeId,
-      [change],
-      { keepAvailableNonNegative: true, refuseWhenSynced: true },
-      { reason, note: note || null },
-    );
-    if (changed.length === 0) return tx.rollbackWith(await whyCountRefused(tx, storeId, change));
-    return loadItem(tx, storeId, itemId);
-  });
-}
-
-/** Explains a refused manual count change; the change itself already decided under lock. */
-async function whyCountRefused(tx: Tx, storeId: string, change: StockChange): Promise<OperationError> {
-  const { rows } = await tx.query<Pick<Item, "type" | "trackInventory" | "quantity"> & { accountingSync: boolean }>(
-    sql`SELECT i.type, i.track_inventory AS "trackInventory", i.quantity, s.accounting_sync AS "accountingSync"
-          FROM items i JOIN stores s ON s.id = i.store_id WHERE i.store_id = ${storeId}::uuid AND i.id = ${change.itemId}::uuid`,
-  );
-  const item = rows[0];
-  if (!item) return notFound("Item", "itemId");
-  if (!tracksInventory(item)) {
-    return invalidInput("this item does not track inventory; turn on trackInventory first", "itemId");
-  }
-  if (item.accountingSync) return managedByAccounting();
-  if (change.expectedQuantity !== undefined && item.quantity !== change.expectedQuantity) {
-    return new OperationError(
-      "STALE_QUANTITY",
-      `the quantity is ${item.quantity}, not the expected ${change.expectedQuantity}; nothing was changed`,
-      "expectedQuantity",
-    );
-  }
-  const field = change.setQuantity !== undefined ? "quantity" : "delta";
-  return invalidInput(
-    `the quantity cannot go below zero unless the item sells without stock ("Vender sin Stock")`,
-    field,
+  return onDuplicateSku(
+    inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+      await lockItems(tx, storeId, [valid.id]);
+      const { rows } = await tx.query<{ hasOptions: boolean }>(
+        sql`SELECT jsonb_array_length(options) > 0 AS "hasOptions" FROM items WHERE store_id = ${storeId}::uuid AND id = ${valid.id}::uuid`,
+      );
+      if (!rows[0]) return tx.rollbackWith(notFound("Item", "id"));
+      const sku = valid.sku == null ? undefined : valid.sku === "" ? null : valid.sku;
+      if (sku !== undefined) {
+        if (rows[0].hasOptions && sku !== null) return tx.rollbackWith(invalidInput("an item with options carries its SKUs on its variants", "sku"));
+        if (sku && (await skuTaken(tx, storeId, sku, valid.id))) return tx.rollbackWith(duplicateSku(sku));
+      }
+      await tx.query(
+        sql`WITH item AS (
+              UPDATE items SET
+                name = coalesce(${valid.name ?? null}, name),
+                price = coalesce(${valid.price ?? null}::numeric, price),
+                sku = CASE WHEN ${sku !== undefined} THEN ${sku ?? null} ELSE sku END,
+                updated_at = now()
+              WHERE store_id = ${storeId}::uuid AND id = ${valid.id}::uuid
+              RETURNING id, sku
+            )
+            UPDATE variants v SET sku = item.sku, updated_at = now() FROM item
+             WHERE v.store_id = ${storeId}::uuid AND v.item_id = item.id AND v.is_default AND v.sku IS DISTINCT FROM item.sku`,
+      );
+      if (valid.trackInventory != null || valid.sellWithoutStock != null) {
+        await changeStockSettings(tx, storeId, valid.id, {
+          trackInventory: valid.trackInventory ?? undefined,
+          sellWithoutStock: valid.sellWithoutStock ?? undefined,
+        });
+      }
+      return loadItem(tx, storeId, valid.id);
+    }),
   );
 }
-
-const managedByAccounting = () =>
-  new OperationError(
-    "INVENTORY_MANAGED_BY_ACCOUNTING",
-    "stock is managed in the accounting system while inventory sync is on",
-  );
-
-const duplicateSku = (sku: string | null | undefined) =>
-  invalidInput(`another item of this store already has SKU "${sku}"`, "sku");
 
 /** Reads an item back inside the transaction, as Prisma reads it. */
 export async function loadItem(tx: Tx, storeId: string, itemId: string): Promise<Item> {

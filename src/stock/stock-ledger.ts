@@ -7,16 +7,20 @@ import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { availabilitySql, tracksInventory } from "./availability.ts";
 
 /**
- * The one place where stock changes. Every function here runs inside the caller's transaction,
- * changes items with single guarded statements (rows locked in id order, so concurrent multi-item
- * changes cannot deadlock), writes the stock movement of every quantity change in that same
- * statement, bumps `version`, stores the recomputed availability, and queues a StockEvent that
- * `inTransaction` publishes after COMMIT.
+ * The one place where stock changes. Stock is kept per variant per warehouse (a stock level);
+ * a variant's quantity, committed quantity and availability are over the warehouses that fulfil
+ * online orders, and an item's are the aggregate of its variants' (availability: the best of
+ * them). Every function here runs inside the caller's transaction with the items concerned
+ * locked (lockItems, lockItemsOfVariants: items in id order, the one global lock order, so no two
+ * changes deadlock), changes levels with single guarded statements that also write the movement
+ * of every quantity change, carry the change up to the variant and the item, bump both versions,
+ * and queue one StockEvent per changed variant that `inTransaction` publishes after COMMIT.
  */
 
 export type StockChange = {
-  itemId: string;
-  /** the new absolute count; otherwise `addQuantity` is added */
+  variantId: string;
+  warehouseId: string;
+  /** the level's new absolute count; otherwise `addQuantity` is added */
   setQuantity?: number;
   addQuantity?: number;
   addCommitted?: number;
@@ -25,13 +29,15 @@ export type StockChange = {
    * the store's inventory is managed by accounting (decided in the statement, under the locks)
    */
   take?: number;
-  /** compare-and-set: the change applies only while the quantity still equals this */
+  /** compare-and-set: the change applies only while the level's quantity still equals this */
   expectedQuantity?: number;
 };
 
 export type StockGuard = {
-  /** refuse changes leaving availableQuantity below zero, unless the item sells without stock */
+  /** refuse changes leaving a level's available units below zero, unless the item sells without stock */
   keepAvailableNonNegative: boolean;
+  /** ...even when it sells without stock (the source of a transfer) */
+  neverBelowZero?: boolean;
   /** refuse while the store's inventory is managed by its accounting system */
   refuseWhenSynced: boolean;
   /**
@@ -44,34 +50,67 @@ export type StockGuard = {
 /** What releases or returns units an order holds: no guard, whatever the item's settings now. */
 export const RETURNING_UNITS: StockGuard = { keepAvailableNonNegative: false, refuseWhenSynced: false, onlyTracked: false };
 
-export type MovementInfo = { reason: StockMovementReason; orderId?: string | null; note?: string | null };
+export type MovementInfo = {
+  reason: StockMovementReason;
+  orderId?: string | null;
+  transferId?: string | null;
+  note?: string | null;
+};
 
-export type StockedItem = {
+/** A variant after a change, with its item's aggregate. */
+export type StockedVariant = {
   id: string;
+  itemId: string;
   quantity: number;
   committedQuantity: number;
   availability: Availability;
   version: number;
+  item: { quantity: number; committedQuantity: number; availability: Availability; version: number };
 };
 
-/** What every statement here returns per changed item. */
-type ChangedRow = StockedItem & {
+/** What a stock change did: how many levels it changed, and the variants they belong to. */
+export type StockResult = { levels: number; variants: StockedVariant[] };
+
+/** One row per changed variant, as every statement here returns it. */
+type ChangedRow = {
+  id: string;
+  itemId: string;
+  quantity: number;
+  committedQuantity: number;
+  availability: Availability;
+  availabilityBefore: Availability | null;
+  version: number;
   type: "PRODUCT" | "SERVICE";
   trackInventory: boolean;
-  /** null when unknown, which counts as "availability changed" */
-  availabilityBefore: Availability | null;
+  itemQuantity: number;
+  itemCommittedQuantity: number;
+  itemAvailability: Availability;
+  itemAvailabilityBefore: Availability | null;
+  itemVersion: number;
 };
 
-const CHANGED_COLUMNS = sql`i.id, i.type, i.track_inventory AS "trackInventory", i.quantity,
-  i.committed_quantity AS "committedQuantity", i.availability, i.version`;
+/**
+ * Locks the items of `itemIds` in id order for the rest of the transaction. A stock change reads
+ * and writes an item's variants and levels only under its item's lock.
+ */
+export async function lockItems(tx: Tx, storeId: string, itemIds: readonly string[]): Promise<void> {
+  await tx.query(sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid AND id = ANY(${itemIds}::uuid[]) ORDER BY id FOR UPDATE`);
+}
 
-const quantityAfter = sql`coalesce(c.set_quantity, i.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END)`;
-const committedAfter = sql`(i.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END)`;
+/** lockItems for the items the variants belong to. */
+export async function lockItemsOfVariants(tx: Tx, storeId: string, variantIds: readonly string[]): Promise<void> {
+  await tx.query(
+    sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid
+          AND id IN (SELECT item_id FROM variants WHERE store_id = ${storeId}::uuid AND id = ANY(${variantIds}::uuid[]))
+        ORDER BY id FOR UPDATE`,
+  );
+}
 
 /**
- * Applies `changes` to tracked products of the store. Returns the changed items; an item that is
- * missing, untracked, or refused by `guard` or by its expectedQuantity is left out and untouched,
- * so a caller that needs all-or-nothing compares the count and rolls back.
+ * Applies `changes` to stock levels of tracked products of the store, locking their items first.
+ * A change whose level is missing, whose item is untracked, or that `guard` or its
+ * expectedQuantity refuses, is left out and its level untouched; a caller that needs
+ * all-or-nothing compares `levels` with the number of changes and rolls back.
  */
 export async function changeStock(
   tx: Tx,
@@ -79,20 +118,23 @@ export async function changeStock(
   changes: readonly StockChange[],
   guard: StockGuard,
   movement: MovementInfo,
-): Promise<StockedItem[]> {
-  if (changes.length === 0) return [];
-  const { rows } = await tx.query<ChangedRow>(
-    sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)} SELECT * FROM changed`,
+): Promise<StockResult> {
+  if (changes.length === 0) return { levels: 0, variants: [] };
+  await lockItemsOfVariants(tx, storeId, [...new Set(changes.map((change) => change.variantId))]);
+  const { rows } = await tx.query<{ levels: number; variants: ChangedRow[] }>(
+    sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)}
+        SELECT (SELECT count(*) FROM changed_levels)::int AS levels, ${changedVariantsJson}`,
   );
-  return rows.map((row) => queueEvent(tx, storeId, row));
+  return { levels: rows[0]!.levels, variants: rows[0]!.variants.map((row) => queueEvent(tx, storeId, row)) };
 }
 
 /**
- * changeStock, and in the same SQL statement `following`: more CTEs written after the stock
- * change's, which may read the changed items as `changed`, and whose CTE named `result` gives the
- * answer. One round trip less while the items are locked (the checkout takes the stock and writes
- * the order this way). Returns the changed items and the first row of `result`; when there is no
- * such row the changed items are not reported, and the caller rolls back.
+ * changeStock on items the caller has locked already, and in the same SQL statement
+ * `following`: more CTEs written after the stock change's, which may read the changed levels as
+ * `changed_levels`, and whose CTE named `result` gives the answer. One statement while the items
+ * are locked (the checkout takes the stock and writes the order this way). Returns the stock
+ * result and the first row of `result`; when there is no such row nothing is reported, and the
+ * caller rolls back.
  */
 export async function changeStockThen<R extends object>(
   tx: Tx,
@@ -101,138 +143,262 @@ export async function changeStockThen<R extends object>(
   guard: StockGuard,
   movement: MovementInfo,
   following: Sql,
-): Promise<{ items: StockedItem[]; result: R | undefined }> {
-  const { rows } = await tx.query<R & { changedItems: ChangedRow[] }>(
+): Promise<{ stock: StockResult; result: R | undefined }> {
+  const { rows } = await tx.query<R & { levels: number; variants: ChangedRow[] }>(
     sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)}, ${following}
-        SELECT r.*, (SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS "changedItems" FROM result r`,
+        SELECT r.*, (SELECT count(*) FROM changed_levels)::int AS levels, ${changedVariantsJson} FROM result r`,
   );
-  if (!rows[0]) return { items: [], result: undefined };
-  const { changedItems, ...result } = rows[0];
-  return { items: changedItems.map((row) => queueEvent(tx, storeId, row)), result: result as R };
+  if (!rows[0]) return { stock: { levels: 0, variants: [] }, result: undefined };
+  const { levels, variants, ...result } = rows[0];
+  return { stock: { levels, variants: variants.map((row) => queueEvent(tx, storeId, row)) }, result: result as R };
 }
 
+const changedVariantsJson = sql`(SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS variants`;
+
 /**
- * The stock change as CTEs: `c` the changes, `locked` the store's items among them locked in id
- * order, `changed` the items updated (with `guard` and expectedQuantity), `moved` their movements.
+ * The stock change as CTEs, the items locked: `c` the changes; `changed_levels` the levels
+ * updated (guarded), with their deltas; `variant_deltas` what that adds to each variant over
+ * its fulfilling warehouses; `changed_variants` and `changed_items` the variants and items
+ * updated (availability recomputed, versions bumped); `moved` the movements; `changed` one row
+ * per changed variant with its item's aggregate. The self-joins (`o`, `ov`, `oi`) read the rows
+ * as they were before this statement: under the item locks nobody else changed them.
  */
 function stockChangeCtes(storeId: string, changes: readonly StockChange[], guard: StockGuard, movement: MovementInfo): Sql {
   const column = <K extends keyof StockChange>(key: K, otherwise: number | null) => changes.map((change) => change[key] ?? otherwise);
+  const quantityAfter = sql`coalesce(c.set_quantity, l.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END)`;
+  const committedAfter = sql`(l.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END)`;
+  const allowsNegative = guard.neverBelowZero ? sql`false` : sql`i.sell_without_stock`;
   return sql`c AS (
-       SELECT * FROM unnest(${column("itemId", null)}::uuid[], ${column("setQuantity", null)}::int[],
-                            ${column("addQuantity", 0)}::int[], ${column("addCommitted", 0)}::int[],
-                            ${column("expectedQuantity", null)}::int[], ${column("take", 0)}::int[])
-         AS c(item_id, set_quantity, add_quantity, add_committed, expected_quantity, take)
-     ), locked AS (
-       SELECT i.id, i.availability AS availability_before, i.quantity AS quantity_before
-         FROM items i WHERE i.store_id = ${storeId}::uuid AND i.id IN (SELECT item_id FROM c)
-        ORDER BY i.id FOR UPDATE
-     ), changed AS (
+       SELECT * FROM unnest(${column("variantId", null)}::uuid[], ${column("warehouseId", null)}::uuid[],
+                            ${column("setQuantity", null)}::int[], ${column("addQuantity", 0)}::int[],
+                            ${column("addCommitted", 0)}::int[], ${column("expectedQuantity", null)}::int[],
+                            ${column("take", 0)}::int[])
+         AS c(variant_id, warehouse_id, set_quantity, add_quantity, add_committed, expected_quantity, take)
+     ), changed_levels AS (
+       UPDATE stock_levels l SET quantity = ${quantityAfter}, committed_quantity = ${committedAfter}
+         FROM c, stock_levels o, variants v, items i, stores s, warehouses w
+        WHERE l.store_id = ${storeId}::uuid AND l.variant_id = c.variant_id AND l.warehouse_id = c.warehouse_id
+          AND o.store_id = l.store_id AND o.variant_id = l.variant_id AND o.warehouse_id = l.warehouse_id
+          AND v.store_id = l.store_id AND v.id = l.variant_id
+          AND i.store_id = l.store_id AND i.id = v.item_id
+          AND s.id = l.store_id
+          AND w.store_id = l.store_id AND w.id = l.warehouse_id
+          AND i.type = 'PRODUCT' AND (NOT ${guard.onlyTracked ?? true} OR i.track_inventory)
+          AND (NOT ${guard.refuseWhenSynced} OR NOT s.accounting_sync)
+          AND (c.expected_quantity IS NULL OR o.quantity = c.expected_quantity)
+          AND (NOT ${guard.keepAvailableNonNegative} OR ${allowsNegative} OR ${quantityAfter} - ${committedAfter} >= 0)
+          AND abs(${quantityAfter}::bigint) <= ${MAX_ABS_QUANTITY}
+       RETURNING l.variant_id, l.warehouse_id, v.item_id, w.fulfils_online_orders AS fulfils, l.quantity,
+                 l.quantity - o.quantity AS delta, l.committed_quantity - o.committed_quantity AS committed_delta,
+                 (c.set_quantity IS NOT NULL OR c.add_quantity <> 0 OR (c.take <> 0 AND NOT s.accounting_sync)) AS moves_quantity
+     ), variant_deltas AS (
+       SELECT variant_id, item_id,
+              coalesce(sum(delta) FILTER (WHERE fulfils), 0)::int AS quantity,
+              coalesce(sum(committed_delta) FILTER (WHERE fulfils), 0)::int AS committed
+         FROM changed_levels GROUP BY variant_id, item_id
+     ), changed_variants AS (
+       UPDATE variants v SET
+         quantity = v.quantity + d.quantity,
+         committed_quantity = v.committed_quantity + d.committed,
+         availability = ${availabilitySql({ quantity: sql`(v.quantity + d.quantity)`, committed: sql`(v.committed_quantity + d.committed)` })},
+         version = v.version + 1,
+         updated_at = now()
+         FROM variant_deltas d, variants ov, items i, stores s
+        WHERE v.store_id = ${storeId}::uuid AND v.id = d.variant_id AND ov.store_id = v.store_id AND ov.id = v.id
+          AND i.store_id = v.store_id AND i.id = v.item_id AND s.id = v.store_id
+       RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, ov.availability AS availability_before
+     ), item_deltas AS (
+       SELECT item_id, sum(quantity)::int AS quantity, sum(committed)::int AS committed FROM variant_deltas GROUP BY item_id
+     ), changed_items AS (
        UPDATE items i SET
-         quantity = ${quantityAfter},
-         committed_quantity = ${committedAfter},
-         availability = ${availabilitySql({ quantity: quantityAfter, committed: committedAfter })},
+         quantity = i.quantity + d.quantity,
+         committed_quantity = i.committed_quantity + d.committed,
+         -- the best of its variants': the changed ones as they are now, the others as they were
+         availability = (SELECT min(a) FROM (
+             SELECT cv.availability AS a FROM changed_variants cv WHERE cv.item_id = i.id
+             UNION ALL
+             SELECT v2.availability FROM variants v2
+              WHERE v2.store_id = i.store_id AND v2.item_id = i.id AND v2.id NOT IN (SELECT id FROM changed_variants)) best),
          version = i.version + 1,
          updated_at = now()
-       FROM locked l, c, stores s
-       WHERE i.store_id = ${storeId}::uuid AND i.id = l.id AND c.item_id = l.id AND s.id = i.store_id
-         AND i.type = 'PRODUCT' AND (NOT ${guard.onlyTracked ?? true} OR i.track_inventory)
-         AND (NOT ${guard.refuseWhenSynced} OR NOT s.accounting_sync)
-         AND (c.expected_quantity IS NULL OR i.quantity = c.expected_quantity)
-         AND (NOT ${guard.keepAvailableNonNegative} OR i.sell_without_stock OR ${quantityAfter} - ${committedAfter} >= 0)
-         AND abs(${quantityAfter}::bigint) <= ${MAX_ABS_QUANTITY}
-       RETURNING ${CHANGED_COLUMNS}, l.availability_before AS "availabilityBefore", l.quantity_before,
-                 (c.set_quantity IS NOT NULL OR c.add_quantity <> 0 OR (c.take <> 0 AND NOT s.accounting_sync)) AS moves_quantity
+         FROM item_deltas d, items oi
+        WHERE i.store_id = ${storeId}::uuid AND i.id = d.item_id AND oi.store_id = i.store_id AND oi.id = i.id
+       RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
+                 oi.availability AS availability_before
      ), moved AS (
-       INSERT INTO stock_movements (store_id, item_id, delta, quantity_after, reason, order_id, note)
-       SELECT ${storeId}::uuid, id, quantity - quantity_before, quantity, ${movement.reason}::"StockMovementReason",
-              ${movement.orderId ?? null}::uuid, ${movement.note ?? null}
-         FROM changed WHERE moves_quantity
+       INSERT INTO stock_movements (store_id, item_id, variant_id, warehouse_id, delta, quantity_after, reason, order_id, transfer_id, note)
+       SELECT ${storeId}::uuid, item_id, variant_id, warehouse_id, delta, quantity, ${movement.reason}::"StockMovementReason",
+              ${movement.orderId ?? null}::uuid, ${movement.transferId ?? null}::uuid, ${movement.note ?? null}
+         FROM changed_levels WHERE moves_quantity
+     ), changed AS (
+       SELECT ${CHANGED_COLUMNS} FROM changed_variants v JOIN changed_items i ON i.id = v.item_id
      )`;
 }
 
+/** The columns of ChangedRow, from a variant `v` and its item `i` (each with availability_before). */
+const CHANGED_COLUMNS = sql`v.id, v.item_id AS "itemId", v.quantity, v.committed_quantity AS "committedQuantity",
+  v.availability, v.availability_before AS "availabilityBefore", v.version, i.type, i.track_inventory AS "trackInventory",
+  i.quantity AS "itemQuantity", i.committed_quantity AS "itemCommittedQuantity", i.availability AS "itemAvailability",
+  i.availability_before AS "itemAvailabilityBefore", i.version AS "itemVersion"`;
+
 /**
- * Changes whether an item tracks inventory or sells without stock, recomputing its availability
- * and telling subscribers. Returns null when no such item exists in the store.
+ * Brings the variants of `itemIds` (of the whole store when null) in line with their stock
+ * levels and settings: quantity and committed quantity over the fulfilling warehouses, and
+ * availability; then their items (sums, the best availability). Only variants that change are
+ * touched, their items' versions bumped and each announced. For changes that do not move units:
+ * an item's stock settings, the store's out-of-stock behaviour, which warehouses fulfil orders.
+ * The caller holds the items' locks (the whole store's in id order when itemIds is null).
+ */
+export async function refreshVariants(tx: Tx, storeId: string, itemIds: readonly string[] | null): Promise<StockedVariant[]> {
+  const ofItems = itemIds ? sql`AND item_id = ANY(${itemIds}::uuid[])` : sql``;
+  const { rows } = await tx.query<{ variants: ChangedRow[] }>(
+    sql`WITH sums AS (
+          SELECT v.id,
+                 coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)::int AS quantity,
+                 coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)::int AS committed
+            FROM variants v
+            LEFT JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
+            LEFT JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
+           WHERE v.store_id = ${storeId}::uuid ${ofItems}
+           GROUP BY v.id
+        ), target AS (
+          SELECT v.id, v.item_id, x.quantity, x.committed, v.availability AS availability_before,
+                 ${availabilitySql({ quantity: sql`x.quantity`, committed: sql`x.committed` })} AS availability
+            FROM variants v JOIN sums x ON x.id = v.id JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id
+            JOIN stores s ON s.id = v.store_id
+           WHERE v.store_id = ${storeId}::uuid
+        ), changed_variants AS (
+          UPDATE variants v SET quantity = t.quantity, committed_quantity = t.committed, availability = t.availability,
+                 version = v.version + 1, updated_at = now()
+            FROM target t
+           WHERE v.store_id = ${storeId}::uuid AND v.id = t.id
+             AND (v.quantity, v.committed_quantity, v.availability) IS DISTINCT FROM (t.quantity, t.committed, t.availability)
+          RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, t.availability_before
+        ), item_target AS (
+          SELECT t.item_id AS id, sum(t.quantity)::int AS quantity, sum(t.committed)::int AS committed, min(t.availability) AS availability
+            FROM target t WHERE t.item_id IN (SELECT item_id FROM changed_variants) GROUP BY t.item_id
+        ), changed_items AS (
+          UPDATE items i SET quantity = t.quantity, committed_quantity = t.committed, availability = t.availability,
+                 version = i.version + 1, updated_at = now()
+            FROM item_target t, items oi
+           WHERE i.store_id = ${storeId}::uuid AND i.id = t.id AND oi.store_id = i.store_id AND oi.id = i.id
+          RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
+                    oi.availability AS availability_before
+        ), changed AS (
+          SELECT ${CHANGED_COLUMNS} FROM changed_variants v JOIN changed_items i ON i.id = v.item_id
+        )
+        SELECT ${changedVariantsJson}`,
+  );
+  return rows[0]!.variants.map((row) => queueEvent(tx, storeId, row));
+}
+
+/**
+ * Changes whether an item tracks inventory or sells without stock, and brings its variants'
+ * availability in line (telling subscribers of each that moved). The caller holds the item's
+ * lock. Returns false when no such item exists in the store.
  */
 export async function changeStockSettings(
   tx: Tx,
   storeId: string,
   itemId: string,
   settings: { trackInventory?: boolean; sellWithoutStock?: boolean },
-): Promise<StockedItem | null> {
-  const trackInventory = sql`(coalesce(${settings.trackInventory ?? null}::boolean, i.track_inventory) AND i.type = 'PRODUCT')`;
-  const sellWithoutStock = sql`coalesce(${settings.sellWithoutStock ?? null}::boolean, i.sell_without_stock)`;
-  const { rows } = await tx.query<ChangedRow>(
-    sql`WITH locked AS (
-          SELECT id, availability AS availability_before FROM items
-           WHERE store_id = ${storeId}::uuid AND id = ${itemId}::uuid FOR UPDATE
-        )
-        UPDATE items i SET
-          track_inventory = ${trackInventory},
-          sell_without_stock = ${sellWithoutStock},
-          availability = ${availabilitySql({ sellWithoutStock, trackInventory })},
-          version = i.version + 1,
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    sql`UPDATE items SET
+          track_inventory = coalesce(${settings.trackInventory ?? null}::boolean, track_inventory) AND type = 'PRODUCT',
+          sell_without_stock = coalesce(${settings.sellWithoutStock ?? null}::boolean, sell_without_stock),
           updated_at = now()
-        FROM locked l, stores s
-        WHERE i.store_id = ${storeId}::uuid AND i.id = l.id AND s.id = i.store_id
-        RETURNING ${CHANGED_COLUMNS}, l.availability_before AS "availabilityBefore"`,
+        WHERE store_id = ${storeId}::uuid AND id = ${itemId}::uuid`,
   );
-  return rows[0] ? queueEvent(tx, storeId, rows[0]) : null;
+  if (!rowCount) return false;
+  await refreshVariants(tx, storeId, [itemId]);
+  return true;
 }
 
 /**
- * Recomputes the availability of every item of the store, after its out-of-stock behaviour
- * changed. Only items whose availability moves are touched and announced. The caller holds the
- * store's item locks already (taken in id order), so this is one plain update: no
- * self-join for the planner to get wrong on a large store whose statistics are not gathered yet.
+ * Recomputes the availability of every variant and item of the store, after its out-of-stock
+ * behaviour or its fulfilling warehouses changed. The caller holds the store's item locks
+ * (lockStoreItems, in id order).
  */
-export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedItem[]> {
-  const { rows } = await tx.query<ChangedRow>(
-    sql`UPDATE items i SET availability = ${availabilitySql()}, version = i.version + 1, updated_at = now()
-          FROM stores s
-         WHERE i.store_id = ${storeId}::uuid AND s.id = i.store_id AND i.availability IS DISTINCT FROM ${availabilitySql()}
-        -- every row updated here changed availability
-        RETURNING ${CHANGED_COLUMNS}, NULL AS "availabilityBefore"`,
-  );
-  return rows.map((row) => queueEvent(tx, storeId, row));
+export function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedVariant[]> {
+  return refreshVariants(tx, storeId, null);
 }
 
+export type LockedVariant = {
+  id: string;
+  itemId: string;
+  isDefault: boolean;
+  options: { name: string; value: string }[];
+  /** its own price as text, or null for the item's */
+  price: string | null;
+  availability: Availability;
+};
+
+export type LockedLevel = { variantId: string; warehouseId: string; available: number };
+
 export type LockedItem = Pick<Item, "id" | "type" | "trackInventory" | "sellWithoutStock" | "availability" | "price"> & {
-  /** availableQuantity: quantity - committedQuantity */
-  available: number;
+  hasOptions: boolean;
+  variants: LockedVariant[];
+  /** the levels of its variants in the warehouses that fulfil online orders, in ascending priority */
+  levels: LockedLevel[];
 };
 
 /**
  * Locks the store's items among `itemIds` in id order for the rest of the transaction and reads
- * what an order needs to decide on them. Ids of no item of the store are left out.
+ * what an order needs to decide on them: their variants and the fulfilling levels of those, in
+ * the order orders take from them. Ids of no item of the store are left out.
  */
-export async function lockItems(tx: Tx, storeId: string, itemIds: readonly string[]): Promise<LockedItem[]> {
+export async function lockItemsForOrder(tx: Tx, storeId: string, itemIds: readonly string[]): Promise<LockedItem[]> {
   const { rows } = await tx.query<LockedItem>(
-    sql`SELECT i.id, i.type, i.track_inventory AS "trackInventory", i.sell_without_stock AS "sellWithoutStock",
-               i.availability, i.price, i.quantity - i.committed_quantity AS available
-          FROM items i
-         WHERE i.store_id = ${storeId}::uuid AND i.id = ANY(${itemIds}::uuid[])
-         ORDER BY i.id FOR UPDATE`,
+    sql`WITH locked AS (
+          SELECT i.id, i.type, i.track_inventory AS "trackInventory", i.sell_without_stock AS "sellWithoutStock",
+                 i.availability, i.price, jsonb_array_length(i.options) > 0 AS "hasOptions"
+            FROM items i
+           WHERE i.store_id = ${storeId}::uuid AND i.id = ANY(${itemIds}::uuid[])
+           ORDER BY i.id FOR UPDATE
+        )
+        SELECT k.*,
+               (SELECT coalesce(json_agg(json_build_object('id', v.id, 'itemId', v.item_id, 'isDefault', v.is_default,
+                         'options', v.options, 'price', v.price::text, 'availability', v.availability) ORDER BY v.position, v.id), '[]'::json)
+                  FROM variants v WHERE v.store_id = ${storeId}::uuid AND v.item_id = k.id) AS variants,
+               (SELECT coalesce(json_agg(json_build_object('variantId', l.variant_id, 'warehouseId', l.warehouse_id,
+                         'available', l.quantity - l.committed_quantity) ORDER BY w.priority, w.id), '[]'::json)
+                  FROM variants v JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
+                  JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id AND w.fulfils_online_orders
+                 WHERE v.store_id = ${storeId}::uuid AND v.item_id = k.id) AS levels
+          FROM locked k`,
   );
   return rows;
 }
 
-function queueEvent(tx: Tx, storeId: string, row: ChangedRow): StockedItem {
+function queueEvent(tx: Tx, storeId: string, row: ChangedRow): StockedVariant {
+  const tracked = tracksInventory(row);
   const event: StockEvent = {
     storeId,
-    itemId: row.id,
-    availability: row.availability,
-    availableQuantity: tracksInventory(row) ? row.quantity - row.committedQuantity : null,
-    version: row.version,
-    availabilityChanged: row.availability !== row.availabilityBefore,
+    itemId: row.itemId,
+    variantId: row.id,
+    availability: row.itemAvailability,
+    availableQuantity: tracked ? row.itemQuantity - row.itemCommittedQuantity : null,
+    version: row.itemVersion,
+    variantAvailability: row.availability,
+    variantAvailableQuantity: tracked ? row.quantity - row.committedQuantity : null,
+    availabilityChanged: row.itemAvailability !== row.itemAvailabilityBefore || row.availability !== row.availabilityBefore,
     at: new Date().toISOString(),
   };
   tx.events.push(event);
   return {
     id: row.id,
+    itemId: row.itemId,
     quantity: row.quantity,
     committedQuantity: row.committedQuantity,
     availability: row.availability,
     version: row.version,
+    item: {
+      quantity: row.itemQuantity,
+      committedQuantity: row.itemCommittedQuantity,
+      availability: row.itemAvailability,
+      version: row.itemVersion,
+    },
   };
 }
+
