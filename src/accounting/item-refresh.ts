@@ -1,7 +1,9 @@
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
+import { lockStoreItemRecords } from "../stock/store-items.ts";
+import { lockStoreStockSettings } from "../stock/store-stock-settings.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { lacksWarehouseBreakdown, lockStoreItems, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, mainWarehouseOf, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
 import { openAccountingLink, type AccountingLink } from "./connection.ts";
 import { syncIsOn } from "./inventory-sync.ts";
 
@@ -24,9 +26,9 @@ export async function refreshItems(deps: Deps, storeId: string, accountingIds: r
     if (!mainWarehouseId) return;
     const counts = await readCounts(deps, link, accountingIds, mainWarehouseId);
     await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-      const items = await lockStoreItems(tx, storeId, [...counts.keys()]);
-      const { rows } = await tx.query("SELECT accounting_sync FROM stores WHERE id = $1", [storeId]);
-      if (!rows[0].accounting_sync) return;
+      const items = await lockStoreItemRecords(tx, storeId, { accountingIds: [...counts.keys()] });
+      // read under the item locks, which switching sync off takes first: never a count set after it
+      if (!(await lockStoreStockSettings(tx, storeId)).accountingSync) return;
       const byItem = new Map(items.map((item) => [item.id, counts.get(item.accountingId!)!]));
       await setCountsFromAccounting(tx, storeId, items, byItem, "accounting notification");
     });
@@ -45,12 +47,4 @@ async function readCounts(deps: Deps, link: AccountingLink, accountingIds: reado
     if (quantity !== null) counts.set(id, quantity);
   }
   return counts;
-}
-
-async function mainWarehouseOf(deps: Deps, storeId: string): Promise<string | null> {
-  const { rows } = await deps.db.pool.query<{ accounting_id: string }>(
-    "SELECT accounting_id FROM warehouses WHERE store_id = $1 AND is_main",
-    [storeId],
-  );
-  return rows[0]?.accounting_id ?? null;
 }

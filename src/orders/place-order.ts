@@ -49,7 +49,7 @@ export async function placeOrder(
   if (lines instanceof OperationError) return lines;
 
   if (!isStoreSlug(storeSlug)) return notFound("Store", "store");
-  const storeId = await storeIdForSlug(deps.db.pool, storeSlug);
+  const storeId = await storeIdForSlug(deps.db.prisma, storeSlug);
   if (!storeId) return notFound("Store", "store");
 
   const key = valid.idempotencyKey ?? null;

@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
  */
 const TOKEN = /^sk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 
-export function newAdminToken(storeId: string): { token: string; hash: Buffer } {
+export function newAdminToken(storeId: string): { token: string; hash: Buffer<ArrayBuffer> } {
   const secret = randomBytes(32).toString("base64url");
   return { token: `sk_${storeId.replaceAll("-", "")}_${secret}`, hash: hashSecret(secret) };
 }
@@ -21,7 +21,7 @@ export function parseAdminToken(token: string): { storeId: string; hash: Buffer 
   return { storeId, hash: hashSecret(match[2]!) };
 }
 
-export function sameHash(presented: Buffer, stored: Buffer): boolean {
+export function sameHash(presented: Uint8Array, stored: Uint8Array): boolean {
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 

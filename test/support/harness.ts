@@ -106,7 +106,7 @@ export type TestStore = { id: string; slug: string; token: string };
 
 export async function newStore(db: Database, name = "Ejemplar"): Promise<TestStore> {
   const slug = `store-${randomBytes(5).toString("hex")}`;
-  const store = await createStore(db.pool, { slug, name });
+  const store = await createStore(db.prisma, { slug, name });
   if (!("adminToken" in store)) throw new Error(store.message);
   return { id: store.id, slug: store.slug, token: store.adminToken };
 }
