@@ -205,7 +205,7 @@ describe("one subscription's buffer", () => {
     bus.publish([update("a", 1), update("b", 1), update("c", 1)]);
     const error = await stream.next().catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(SubscriberTooSlowError);
-    expect((error as SubscriberTooSlowError).extensions.code).toBe("SUBSCRIBER_TOO_SLOW");
+    expect((error as SubscriberTooSlowError).code).toBe("SUBSCRIBER_TOO_SLOW");
     expect(bus.hasListeners(storeId)).toBe(false);
     expect(await stream.next()).toEqual({ value: undefined, done: true });
   });
