@@ -1,7 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import { OperationError } from "../errors.ts";
+import { newStoreSecret, parseStoreSecret } from "../stores/store-secrets.ts";
 import { check } from "../validation.ts";
 import { AccountingApi, AccountingUnavailable, DEFAULT_BASE_URL } from "./accounting-api.ts";
 import { open, seal } from "./secret-box.ts";
@@ -13,6 +14,7 @@ import { open, seal } from "./secret-box.ts";
  */
 
 export const WEBHOOK_PATH = "/webhooks/accounting/";
+const WEBHOOK_SECRET_KIND = "whk";
 export const notConnected = () =>
   new OperationError("ACCOUNTING_NOT_CONNECTED", "connect the accounting system first (connectAccounting)");
 
@@ -65,7 +67,7 @@ export async function connectAccounting(deps: Deps, storeId: string, input: Conn
     create: {
       storeId,
       ...credentials,
-      webhookSecretSealed: seal(key, storeId, newWebhookSecret(storeId)),
+      webhookSecretSealed: seal(key, storeId, newStoreSecret(WEBHOOK_SECRET_KIND, storeId).text),
       invoiceClientId: valid.invoiceClientId ?? "1",
     },
     update: { ...credentials, invoiceClientId: valid.invoiceClientId ?? undefined },
@@ -92,10 +94,8 @@ export async function openAccountingLink(deps: Deps, storeId: string): Promise<A
  * its store (`whk_<store id>_<random>`), so one row is read and compared in constant time.
  */
 export async function storeForWebhookSecret(deps: Deps, presented: string): Promise<string | null> {
-  const match = /^whk_([0-9a-f]{32})_[A-Za-z0-9_-]{43}$/.exec(presented);
-  if (!match) return null;
-  const hex = match[1]!;
-  const storeId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const storeId = parseStoreSecret(WEBHOOK_SECRET_KIND, presented)?.storeId;
+  if (!storeId) return null;
   const connection = await deps.db.prisma.accountingConnection.findUnique({
     where: { storeId },
     select: { webhookSecretSealed: true },
@@ -103,8 +103,4 @@ export async function storeForWebhookSecret(deps: Deps, presented: string): Prom
   if (!connection) return null;
   const digest = (text: string) => createHash("sha256").update(text).digest();
   return timingSafeEqual(digest(open(deps.accounting.secretKey, storeId, connection.webhookSecretSealed)), digest(presented)) ? storeId : null;
-}
-
-function newWebhookSecret(storeId: string) {
-  return `whk_${storeId.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
 }
