@@ -6,7 +6,7 @@ import { OperationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { syncRunsTotal } from "../observability/metrics.ts";
 import { lockStoreItemRecords, linkItemsToAccounting } from "../stock/store-items.ts";
-import { lockStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
+import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
 import { makeMainWarehouse } from "../stock/warehouses.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
@@ -107,15 +107,15 @@ async function mirrorWarehouses(deps: Deps, storeId: string, warehouses: readonl
 }
 
 /**
- * The sync's transaction: every item of the store locked, then the store row. Makes the main
- * warehouse every item's warehouse, links each matched item to its accounting item, sets its
- * quantity to what the main warehouse holds (ACCOUNTING_SYNC movements) and, when switching on,
- * hands the stock to accounting. All of it or nothing.
+ * The sync's transaction, with every item of the store locked (and so its stock settings). Makes
+ * the main warehouse every item's warehouse, links each matched item to its accounting item, sets
+ * its quantity to what the main warehouse holds (ACCOUNTING_SYNC movements) and, when switching
+ * on, hands the stock to accounting. All of it or nothing.
  */
 function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, turnSyncOn: boolean) {
   return inTransaction(deps.db.pool, deps.publisher, async (tx): Promise<SyncOutcome> => {
     const items = await lockStoreItemRecords(tx, storeId);
-    const store = await lockStoreStockSettings(tx, storeId);
+    const store = await readStoreStockSettings(tx, storeId);
     if (!store.accountingSync && !turnSyncOn) throw new SyncAborted("inventory sync was switched off while the sync ran");
 
     await makeMainWarehouse(tx, storeId, snapshot.main.id);

@@ -1,7 +1,7 @@
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { lockStoreItemRecords } from "../stock/store-items.ts";
-import { lockStoreStockSettings } from "../stock/store-stock-settings.ts";
+import { readStoreStockSettings } from "../stock/store-stock-settings.ts";
 import { BUSY } from "./accounting-lock.ts";
 import { lacksWarehouseBreakdown, mainWarehouseOf, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
 import { openAccountingLink, type AccountingLink } from "./connection.ts";
@@ -27,8 +27,7 @@ export async function refreshItems(deps: Deps, storeId: string, accountingIds: r
     const counts = await readCounts(deps, link, accountingIds, mainWarehouseId);
     await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
       const items = await lockStoreItemRecords(tx, storeId, { accountingIds: [...counts.keys()] });
-      // read under the item locks, which switching sync off takes first: never a count set after it
-      if (!(await lockStoreStockSettings(tx, storeId)).accountingSync) return;
+      if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
       const byItem = new Map(items.map((item) => [item.id, counts.get(item.accountingId!)!]));
       await setCountsFromAccounting(tx, storeId, items, byItem, "accounting notification");
     });

@@ -3,7 +3,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import { endCommittedHolds } from "../orders/committed-orders.ts";
 import { lockStoreItems } from "../stock/store-items.ts";
-import { lockStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
+import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
 import { deductHeldUnits } from "./accounting-stock.ts";
 import { openAccountingLink } from "./connection.ts";
 import { syncInventory, syncIsOn } from "./inventory-sync.ts";
@@ -52,7 +52,7 @@ async function switchSyncOn(deps: Deps, storeId: string): Promise<OperationError
 async function switchSyncOff(deps: Deps, storeId: string): Promise<void> {
   await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     await lockStoreItems(tx, storeId);
-    if (!(await lockStoreStockSettings(tx, storeId)).accountingSync) return;
+    if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
     await setManagedByAccounting(tx, storeId, false);
     await deductHeldUnits(tx, storeId, await endCommittedHolds(tx, storeId), { reason: "SYNC_DISABLED" });
   });

@@ -17,13 +17,14 @@ import { lockStoreItems } from "./store-items.ts";
 export type StoreStockSettings = Pick<Store, "accountingSync" | "outOfStockBehavior">;
 
 /**
- * Locks the store row for the rest of the transaction and reads its stock settings. The caller
- * holds the locks of the items it works on already.
+ * Reads the store's stock settings in the transaction. They change only under every item lock of
+ * the store, so a transaction that holds the locks of the items it works on (some or all) reads
+ * them as they stay until it commits, without locking the store row the checkout writes.
  */
-export async function lockStoreStockSettings(tx: Tx, storeId: string): Promise<StoreStockSettings> {
+export async function readStoreStockSettings(tx: Tx, storeId: string): Promise<StoreStockSettings> {
   const { rows } = await tx.query<StoreStockSettings>(
     sql`SELECT accounting_sync AS "accountingSync", out_of_stock_behavior AS "outOfStockBehavior"
-          FROM stores WHERE id = ${storeId}::uuid FOR UPDATE`,
+          FROM stores WHERE id = ${storeId}::uuid`,
   );
   if (!rows[0]) throw new Error(`no store ${storeId}`);
   return rows[0];
