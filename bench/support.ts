@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "../src/generated/prisma/client.ts";
 import { spawnService, type ServiceProcess } from "../test/support/service-process.ts";
 import { applyMigrations } from "../src/db/migrate.ts";
 import { createLogger } from "../src/logger.ts";
@@ -44,7 +46,7 @@ export type BenchStore = { id: string; slug: string; token: string; itemIds: str
  * the measurement), keeping the ledger invariant: one movement per item equal to its quantity.
  */
 export async function seedStore(pool: pg.Pool, slug: string, items: number, quantity: number): Promise<BenchStore> {
-  const store = await createStore(pool, { slug, name: `Bench ${slug}` });
+  const store = await createStore(new PrismaClient({ adapter: new PrismaPg(pool) }), { slug, name: `Bench ${slug}` });
   if (!("adminToken" in store)) throw new Error(store.message);
   const { rows } = await pool.query<{ id: string }>(
     `WITH created AS (

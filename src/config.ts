@@ -7,7 +7,13 @@ const EnvSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().min(1).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
-  REDIS_URL: z.string().min(1).optional(),
+  // Either one Redis, or host:port seeds of a Redis Cluster, comma-separated. Empty is unset
+  // (so that a compose override can switch from one to the other).
+  REDIS_URL: z.string().optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^$|^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/, "host:port seeds, comma-separated")
+    .optional(),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(1_000).max(300_000).default(20_000),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   DATA_DIR: z.string().default(".data"),
@@ -32,6 +38,21 @@ const EnvSchema = z.object({
   ACCOUNTING_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(500),
 });
 
+/** The deployment's Redis: one server, or a Redis Cluster reached through some of its nodes. */
+export type RedisTarget = { url: string } | { clusterNodes: { host: string; port: number }[] };
+
+function redisTargetOf(url: string | undefined, clusterNodes: string | undefined): RedisTarget | undefined {
+  if (url && clusterNodes) throw new Error("Invalid configuration: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both");
+  if (url) return { url };
+  if (!clusterNodes) return undefined;
+  return {
+    clusterNodes: clusterNodes.split(",").map((seed) => {
+      const [host, port] = seed.trim().split(":");
+      return { host: host!, port: Number(port) };
+    }),
+  };
+}
+
 /** What one HTTP or WebSocket GraphQL request may ask (applied in src/graphql/limits.ts). */
 export type RequestLimits = {
   maxDepth: number;
@@ -50,6 +71,8 @@ export type Config = {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   redisUrl: string | undefined;
+  /** REDIS_URL or REDIS_CLUSTER_NODES (at most one is set): where live updates and rate counts go */
+  redis: RedisTarget | undefined;
   /** WebSocket ping interval; a socket that does not answer a ping within as long is dropped. */
   webSocketKeepAliveMs: number;
   /** How long a new WebSocket may take to send graphql-ws' connection_init. */
@@ -90,7 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_URL || undefined,
+    redis: redisTargetOf(e.REDIS_URL || undefined, e.REDIS_CLUSTER_NODES || undefined),
     webSocketKeepAliveMs: e.WS_KEEPALIVE_MS,
     webSocketInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
     dataDir: e.DATA_DIR,

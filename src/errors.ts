@@ -16,22 +16,29 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export class OperationError {
+/**
+ * An error value. An Error, so that the GraphQL errors plugin places it in the field's result
+ * union whether a resolver returns it or throws it (src/graphql/types/errors.ts).
+ */
+export class OperationError extends Error {
   constructor(
     readonly code: ErrorCode,
-    readonly message: string,
+    message: string,
     readonly field: string | null = null,
-  ) {}
+  ) {
+    super(message);
+    this.name = "OperationError";
+  }
 }
 
 /** A line that cannot be served: what it asked of a variant, and what the variant has. */
 export type StockShortage = { itemId: string; variantId: string; requested: number; available: number };
 
-export class InsufficientStockError {
+export class InsufficientStockError extends Error {
   readonly code = "INSUFFICIENT_STOCK" as const;
-  readonly message: string;
   constructor(readonly shortages: StockShortage[]) {
-    this.message = `Not enough stock for ${shortages.length} line(s) of the order`;
+    super(`Not enough stock for ${shortages.length} line(s) of the order`);
+    this.name = "InsufficientStockError";
   }
 }
 

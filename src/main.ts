@@ -21,10 +21,10 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await connectDatabase(config, logger);
-  const stockEvents = createStockEventBus(config.redisUrl, logger);
+  const stockEvents = createStockEventBus(config.redis, logger);
   const orderRateLimiter = createOrderRateLimiter({
     perMinute: config.orderRateLimitPerMinute,
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     logger,
   });
   const accounting = accountingOptions(config, await loadSecretKey(config.accounting.secretKey, config.dataDir, logger));

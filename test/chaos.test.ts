@@ -62,7 +62,7 @@ function faultSchedule() {
 }
 
 async function newWorld(): Promise<{ world: World; storeId: string }> {
-  const created = await createStore(db.pool, { slug: `chaos-${randomBytes(4).toString("hex")}`, name: "Chaos" });
+  const created = await createStore(db.prisma, { slug: `chaos-${randomBytes(4).toString("hex")}`, name: "Chaos" });
   if (!("adminToken" in created)) throw new Error(created.message);
   const store = { slug: created.slug, token: created.adminToken, id: created.id };
   const server = servers[0]!;

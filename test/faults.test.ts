@@ -7,6 +7,7 @@ import type { StockEvent } from "../src/realtime/stock-events.ts";
 import { changeStock } from "../src/stock/stock-ledger.ts";
 import {
   gqlData,
+  mainLevelOf,
   newItem,
   newStore,
   PLACE_ORDER,
@@ -133,6 +134,8 @@ describe("serialization failures and deadlocks inside a stock transaction", () =
     const published: StockEvent[] = [];
     const publisher = { publish: (events: readonly StockEvent[]) => void published.push(...events) };
     let attempts = 0;
+    const levels = new Map([first, second].map((item) => [item.id, null as unknown as Awaited<ReturnType<typeof mainLevelOf>>]));
+    for (const id of levels.keys()) levels.set(id, await mainLevelOf(server.db, store.id, id));
     const bothHoldTheirFirstLock = barrier(2);
     // Each takes one item, waits for the other to take the other, then asks for the other's item.
     const crossing = (a: string, b: string) => {
@@ -140,9 +143,9 @@ describe("serialization failures and deadlocks inside a stock transaction", () =
       return inTransaction(server.db.pool, publisher, async (tx) => {
         attempts++;
         attempt++;
-        await changeStock(tx, store.id, [{ itemId: a, addQuantity: 1 }], guard, { reason: "MANUAL_ADJUSTMENT" });
+        await changeStock(tx, store.id, [{ ...levels.get(a)!, addQuantity: 1 }], guard, { reason: "MANUAL_ADJUSTMENT" });
         if (attempt === 1) await bothHoldTheirFirstLock();
-        await changeStock(tx, store.id, [{ itemId: b, addQuantity: 1 }], guard, { reason: "MANUAL_ADJUSTMENT" });
+        await changeStock(tx, store.id, [{ ...levels.get(b)!, addQuantity: 1 }], guard, { reason: "MANUAL_ADJUSTMENT" });
         return attempt;
       });
     };
@@ -170,9 +173,10 @@ describe("serialization failures and deadlocks inside a stock transaction", () =
     await server.db.pool.query(
       `CREATE TRIGGER ${trigger} BEFORE UPDATE ON items FOR EACH ROW WHEN (NEW.id = '${target.id}') EXECUTE FUNCTION ${trigger}()`,
     );
+    const level = await mainLevelOf(server.db, store.id, target.id);
     try {
       const direct = inTransaction(server.db.pool, noEvents, (tx) =>
-        changeStock(tx, store.id, [{ itemId: target.id, addQuantity: 1 }], guard, { reason: "MANUAL_ADJUSTMENT" }),
+        changeStock(tx, store.id, [{ ...level, addQuantity: 1 }], guard, { reason: "MANUAL_ADJUSTMENT" }),
       );
       await expect(direct).rejects.toMatchObject({ code: "40001" });
       expectServiceUnavailable(await request(SET_QUANTITY, { id: target.id, q: 7 }, store.token));

@@ -7,7 +7,7 @@ import { LocalStockEvents } from "../src/realtime/local-events.ts";
 import { RedisStockEvents } from "../src/realtime/redis-events.ts";
 import type { StockEventPublisher } from "../src/realtime/stock-events.ts";
 import { changeStock } from "../src/stock/stock-ledger.ts";
-import { databaseUrl, newItem, newStore, placeOrder, startTestServer, stockOf, type TestStore } from "./support/harness.ts";
+import { databaseUrl, mainLevelOf, newItem, newStore, placeOrder, startTestServer, stockOf, type TestStore } from "./support/harness.ts";
 import {
   adjustQuantity,
   availabilityChanges,
@@ -64,7 +64,8 @@ function redisClient(url: string) {
 /** Commits (or rolls back) an adjustment the way every mutation does: through `inTransaction`. */
 async function adjustThrough(publisher: StockEventPublisher, store: TestStore, itemId: string, delta: number, outcome: "commit" | "rollback") {
   return inTransaction(db.pool, publisher, async (tx) => {
-    const [changed] = await changeStock(tx, store.id, [{ itemId, addQuantity: delta }], { keepAvailableNonNegative: true, refuseWhenSynced: true }, { reason: "MANUAL_ADJUSTMENT" });
+    const level = await mainLevelOf(db, store.id, itemId);
+    const { variants: [changed] } = await changeStock(tx, store.id, [{ ...level, addQuantity: delta }], { keepAvailableNonNegative: true, refuseWhenSynced: true }, { reason: "MANUAL_ADJUSTMENT" });
     if (outcome === "rollback") throw new Error("rolled back on purpose");
     return changed!;
   });

@@ -183,9 +183,12 @@ describe("one subscription's buffer", () => {
   const update = (itemId: string, version: number): StockEvent => ({
     storeId,
     itemId,
+    variantId: itemId,
     availability: "IN_STOCK",
     availableQuantity: version,
     version,
+    variantAvailability: "IN_STOCK",
+    variantAvailableQuantity: version,
     availabilityChanged: false,
     at: "2026-11-28T10:00:00.000Z",
   });
@@ -205,7 +208,7 @@ describe("one subscription's buffer", () => {
     bus.publish([update("a", 1), update("b", 1), update("c", 1)]);
     const error = await stream.next().catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(SubscriberTooSlowError);
-    expect((error as SubscriberTooSlowError).extensions.code).toBe("SUBSCRIBER_TOO_SLOW");
+    expect((error as SubscriberTooSlowError).code).toBe("SUBSCRIBER_TOO_SLOW");
     expect(bus.hasListeners(storeId)).toBe(false);
     expect(await stream.next()).toEqual({ value: undefined, done: true });
   });

@@ -1,6 +1,11 @@
+import type { Deps } from "../deps.ts";
 import type { Tx } from "../db/transaction.ts";
+import type { Item } from "../generated/prisma/client.ts";
 import type { Logger } from "../logger.ts";
-import { changeStock } from "../stock/stock-ledger.ts";
+import { allocationsOf } from "../orders/order-lines.ts";
+import { tracksInventory } from "../stock/availability.ts";
+import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
+import { defaultVariantsOf } from "../stock/store-items.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 
 /**
@@ -23,6 +28,12 @@ export function pickMainWarehouse(warehouses: readonly AccountingWarehouse[], lo
   );
 }
 
+/** The accounting id of the store's main warehouse, or null before the first sync. */
+export async function mainWarehouseOf(deps: Deps, storeId: string): Promise<string | null> {
+  const main = await deps.db.prisma.warehouse.findFirst({ where: { storeId, isMain: true }, select: { accountingId: true } });
+  return main?.accountingId ?? null;
+}
+
 /**
  * What an accounting item holds in `warehouseId`, in whole units (a fractional count is rounded
  * down: the store sells whole units only). Null for an item that does not track inventory. When
@@ -40,23 +51,23 @@ export function quantityInWarehouse(item: AccountingItem, warehouseId: string): 
 /** Whether `quantityInWarehouse` had to fall back to the item's overall quantity. */
 export const lacksWarehouseBreakdown = (item: AccountingItem) => Boolean(item.inventory && !item.inventory.warehouses);
 
-export type StockedStoreItem = { id: string; quantity: number; tracked: boolean };
-
 /**
- * Sets each tracked item to the count the accounting system gave for it (absolute values, so a
- * repeated or late reading cannot add up twice), one ACCOUNTING_SYNC movement per item whose count
- * differs. The items must already be locked by the caller's transaction. Returns how many changed.
+ * Sets each tracked item's stock in `warehouseId` (the store's main warehouse) to the count the
+ * accounting system gave for it (absolute values, so a repeated or late reading cannot add up
+ * twice), one ACCOUNTING_SYNC movement per item whose count differs. The items must already be
+ * locked by the caller's transaction. Returns how many changed.
  */
 export async function setCountsFromAccounting(
   tx: Tx,
   storeId: string,
-  items: readonly StockedStoreItem[],
+  items: readonly Pick<Item, "id" | "type" | "trackInventory" | "quantity">[],
   counts: ReadonlyMap<string, number>,
   note: string,
+  warehouseId: string,
 ): Promise<number> {
-  const changes = items
-    .filter((item) => item.tracked && counts.has(item.id) && counts.get(item.id) !== item.quantity)
-    .map((item) => ({ itemId: item.id, setQuantity: counts.get(item.id)! }));
+  const counted = items.filter((item) => tracksInventory(item) && counts.has(item.id) && counts.get(item.id) !== item.quantity);
+  const variants = await defaultVariantsOf(tx, storeId, counted.map((item) => item.id));
+  const changes = counted.map((item) => ({ variantId: variants.get(item.id)!, warehouseId, setQuantity: counts.get(item.id)! }));
   const changed = await changeStock(
     tx,
     storeId,
@@ -64,24 +75,32 @@ export async function setCountsFromAccounting(
     { keepAvailableNonNegative: false, refuseWhenSynced: false },
     { reason: "ACCOUNTING_SYNC", note },
   );
-  return changed.length;
+  return changed.levels;
 }
 
-/** Locks the store's items in id order (the order every stock change takes them) and reads them. */
-export async function lockStoreItems(tx: Tx, storeId: string, onlyAccountingIds?: readonly string[]) {
-  const { rows } = await tx.query<{
-    id: string;
-    sku: string | null;
-    accountingId: string | null;
-    warehouseId: string | null;
-    quantity: number;
-    tracked: boolean;
-  }>(
-    `SELECT id, sku, accounting_id AS "accountingId", warehouse_id AS "warehouseId", quantity,
-            type = 'PRODUCT' AND track_inventory AS tracked
-       FROM items WHERE store_id = $1 AND ($2::text[] IS NULL OR accounting_id = ANY($2::text[]))
-      ORDER BY id FOR UPDATE`,
-    [storeId, onlyAccountingIds ?? null],
-  );
-  return rows;
+/**
+ * Deducts from `quantity` the units the orders held as committed and releases them, one movement
+ * per order (ORDER_INVOICED when the invoice is issued, SYNC_DISABLED when sync is switched off),
+ * so `availableQuantity` never moves. The callers have ended the orders' holds in the same
+ * transaction (src/orders/committed-orders.ts).
+ */
+export async function deductHeldUnits(
+  tx: Tx,
+  storeId: string,
+  orderIds: readonly string[],
+  movement: { reason: "ORDER_INVOICED" | "SYNC_DISABLED"; note?: string },
+): Promise<void> {
+  if (orderIds.length === 0) return;
+  const allocations = await allocationsOf(tx, storeId, orderIds);
+  for (const orderId of orderIds) {
+    await changeStock(
+      tx,
+      storeId,
+      allocations
+        .filter((allocation) => allocation.orderId === orderId)
+        .map(({ variantId, warehouseId, quantity }) => ({ variantId, warehouseId, addQuantity: -quantity, addCommitted: -quantity })),
+      RETURNING_UNITS,
+      { ...movement, orderId },
+    );
+  }
 }

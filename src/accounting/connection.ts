@@ -1,7 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import { OperationError } from "../errors.ts";
+import { newStoreSecret, parseStoreSecret } from "../stores/store-secrets.ts";
 import { check } from "../validation.ts";
 import { AccountingApi, AccountingUnavailable, DEFAULT_BASE_URL } from "./accounting-api.ts";
 import { open, seal } from "./secret-box.ts";
@@ -13,6 +14,7 @@ import { open, seal } from "./secret-box.ts";
  */
 
 export const WEBHOOK_PATH = "/webhooks/accounting/";
+const WEBHOOK_SECRET_KIND = "whk";
 export const notConnected = () =>
   new OperationError("ACCOUNTING_NOT_CONNECTED", "connect the accounting system first (connectAccounting)");
 
@@ -59,34 +61,31 @@ export async function connectAccounting(deps: Deps, storeId: string, input: Conn
     throw error;
   }
   const key = deps.accounting.secretKey;
-  await deps.db.pool.query(
-    `INSERT INTO accounting_connections (store_id, base_url, email, token_sealed, webhook_secret_sealed, invoice_client_id)
-     VALUES ($1, $2, $3, $4, $5, coalesce($6, '1'))
-     ON CONFLICT (store_id) DO UPDATE SET base_url = $2, email = $3, token_sealed = $4,
-       invoice_client_id = coalesce($6, accounting_connections.invoice_client_id), updated_at = now()`,
-    [storeId, baseUrl, valid.email, seal(key, storeId, valid.token), seal(key, storeId, newWebhookSecret(storeId)), valid.invoiceClientId ?? null],
-  );
+  const credentials = { baseUrl, email: valid.email, tokenSealed: seal(key, storeId, valid.token) };
+  await deps.db.prisma.accountingConnection.upsert({
+    where: { storeId },
+    create: {
+      storeId,
+      ...credentials,
+      webhookSecretSealed: seal(key, storeId, newStoreSecret(WEBHOOK_SECRET_KIND, storeId).text),
+      invoiceClientId: valid.invoiceClientId ?? "1",
+    },
+    update: { ...credentials, invoiceClientId: valid.invoiceClientId ?? undefined },
+  });
   return null;
 }
 
 /** The store's accounting link, or null when the store never connected one. */
 export async function openAccountingLink(deps: Deps, storeId: string): Promise<AccountingLink | null> {
-  const { rows } = await deps.db.pool.query<{
-    base_url: string;
-    email: string;
-    token_sealed: Buffer;
-    webhook_secret_sealed: Buffer;
-    invoice_client_id: string;
-  }>("SELECT * FROM accounting_connections WHERE store_id = $1", [storeId]);
-  const row = rows[0];
+  const row = await deps.db.prisma.accountingConnection.findUnique({ where: { storeId } });
   if (!row) return null;
   const key = deps.accounting.secretKey;
-  const webhookSecret = open(key, storeId, row.webhook_secret_sealed);
+  const webhookSecret = open(key, storeId, row.webhookSecretSealed);
   return {
-    api: new AccountingApi({ baseUrl: row.base_url, email: row.email, token: open(key, storeId, row.token_sealed) }, deps.accounting.http, deps.logger),
+    api: new AccountingApi({ baseUrl: row.baseUrl, email: row.email, token: open(key, storeId, row.tokenSealed) }, deps.accounting.http, deps.logger),
     webhookUrl: `${deps.accounting.publicUrl}${WEBHOOK_PATH}${webhookSecret}`,
     webhookSecret,
-    invoiceClientId: row.invoice_client_id,
+    invoiceClientId: row.invoiceClientId,
   };
 }
 
@@ -95,20 +94,13 @@ export async function openAccountingLink(deps: Deps, storeId: string): Promise<A
  * its store (`whk_<store id>_<random>`), so one row is read and compared in constant time.
  */
 export async function storeForWebhookSecret(deps: Deps, presented: string): Promise<string | null> {
-  const match = /^whk_([0-9a-f]{32})_[A-Za-z0-9_-]{43}$/.exec(presented);
-  if (!match) return null;
-  const hex = match[1]!;
-  const storeId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  const { rows } = await deps.db.pool.query<{ webhook_secret_sealed: Buffer }>(
-    "SELECT webhook_secret_sealed FROM accounting_connections WHERE store_id = $1",
-    [storeId],
-  );
-  const sealed = rows[0]?.webhook_secret_sealed;
-  if (!sealed) return null;
+  const storeId = parseStoreSecret(WEBHOOK_SECRET_KIND, presented)?.storeId;
+  if (!storeId) return null;
+  const connection = await deps.db.prisma.accountingConnection.findUnique({
+    where: { storeId },
+    select: { webhookSecretSealed: true },
+  });
+  if (!connection) return null;
   const digest = (text: string) => createHash("sha256").update(text).digest();
-  return timingSafeEqual(digest(open(deps.accounting.secretKey, storeId, sealed)), digest(presented)) ? storeId : null;
-}
-
-function newWebhookSecret(storeId: string) {
-  return `whk_${storeId.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
+  return timingSafeEqual(digest(open(deps.accounting.secretKey, storeId, connection.webhookSecretSealed)), digest(presented)) ? storeId : null;
 }

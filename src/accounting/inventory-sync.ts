@@ -1,20 +1,19 @@
+import type { SyncRun } from "../generated/prisma/client.ts";
+import type { SyncTrigger } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
-import { inTransaction, type Tx } from "../db/transaction.ts";
+import { inTransaction } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { syncRunsTotal } from "../observability/metrics.ts";
+import { lockStoreItemRecords, linkItemsToAccounting } from "../stock/store-items.ts";
+import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
+import { mirrorAccountingWarehouses } from "../stock/warehouses.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import {
-  lacksWarehouseBreakdown,
-  lockStoreItems,
-  pickMainWarehouse,
-  quantityInWarehouse,
-  setCountsFromAccounting,
-} from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, pickMainWarehouse, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
-import { matchItems, type ItemMatch } from "./matching.ts";
-import { failRun, finishRun, startRun, type SyncRunRow, type SyncTrigger } from "./sync-runs.ts";
+import { matchItems } from "./matching.ts";
+import { failRun, finishRun, startRun, type SyncOutcome } from "./sync-runs.ts";
 
 export type SyncOptions = {
   trigger: SyncTrigger;
@@ -35,26 +34,32 @@ class SyncAborted extends Error {}
  * A sync ("Sincronizar ahora"): reads the accounting warehouses and every accounting item, page by
  * page, before touching the database; then, in one transaction, makes the main warehouse every
  * item's warehouse, links each matched item to its accounting item and sets its quantity to what
- * the main warehouse holds (ACCOUNTING_SYNC movements), and records the run with its counts and
+ * the main warehouse holds (ACCOUNTING_SYNC movements); then records the run with its counts and
  * unmatched items. Any failure leaves every item untouched and the run FAILED with its error.
  * One accounting operation per store runs at a time; a sync that cannot get its turn within
  * `waitMs` answers ACCOUNTING_UNAVAILABLE.
  */
-export async function syncInventory(deps: Deps, storeId: string, options: SyncOptions): Promise<SyncRunRow | OperationError> {
+export async function syncInventory(deps: Deps, storeId: string, options: SyncOptions): Promise<SyncRun | OperationError> {
   const link = await openAccountingLink(deps, storeId);
   if (!link) return notConnected();
   if (!options.turnSyncOn && !(await syncIsOn(deps, storeId))) {
     return new OperationError("INVALID_INPUT", "inventory sync is off; turn it on with updateInventorySettings(accountingSync: true)");
   }
+  const prisma = deps.db.prisma;
   const outcome = await deps.accounting.locks.run(deps.db.pool, storeId, options.waitMs ?? deps.accounting.lockWaitMs, async () => {
-    const runId = await startRun(deps.db.pool, storeId, options.trigger);
+    const runId = await startRun(prisma, storeId, options.trigger);
+    let applied: SyncOutcome;
     try {
       await options.beforeReading?.(link);
       const snapshot = await readAccounting(link, deps.logger);
-      return await applySync(deps, storeId, runId, snapshot, options.turnSyncOn ?? false);
+      applied = await applySync(deps, storeId, runId, snapshot, options.turnSyncOn ?? false);
     } catch (error) {
-      return failRun(deps.db.pool, storeId, runId, failureMessage(error, deps.logger));
+      return failRun(prisma, storeId, runId, failureMessage(error, deps.logger));
     }
+    // After COMMIT, so not in the transaction (Prisma cannot join it): the counts are in, and a
+    // process that stops before this write leaves the run RUNNING, which the store's next sync
+    // closes as interrupted. Never FAILED with its error while the items were changed.
+    return finishRun(prisma, storeId, runId, applied);
   });
   if (outcome === BUSY) return accountingBusy();
   syncRunsTotal.inc({ status: outcome.status });
@@ -65,8 +70,8 @@ export const accountingBusy = () =>
   new OperationError("ACCOUNTING_UNAVAILABLE", "another sync or invoice of this store is in progress; try again in a moment");
 
 export async function syncIsOn(deps: Deps, storeId: string): Promise<boolean> {
-  const { rows } = await deps.db.pool.query("SELECT accounting_sync FROM stores WHERE id = $1", [storeId]);
-  return rows[0]?.accounting_sync === true;
+  const store = await deps.db.prisma.store.findUnique({ where: { id: storeId }, select: { accountingSync: true } });
+  return store?.accountingSync === true;
 }
 
 async function readAccounting(link: AccountingLink, logger: Logger): Promise<AccountingSnapshot> {
@@ -80,55 +85,35 @@ async function readAccounting(link: AccountingLink, logger: Logger): Promise<Acc
   return { warehouses, main, items };
 }
 
+/**
+ * The sync's transaction, with every item of the store locked (and so its stock settings). Makes
+ * the main warehouse every item's warehouse, links each matched item to its accounting item, sets
+ * its quantity to what the main warehouse holds (ACCOUNTING_SYNC movements) and, when switching
+ * on, hands the stock to accounting. All of it or nothing.
+ */
 function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, turnSyncOn: boolean) {
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    // Items first, in id order, then the store row: the order in which placeOrder takes them.
-    const items = await lockStoreItems(tx, storeId);
-    const { rows } = await tx.query("SELECT accounting_sync FROM stores WHERE id = $1 FOR UPDATE", [storeId]);
-    if (!rows[0].accounting_sync && !turnSyncOn) throw new SyncAborted("inventory sync was switched off while the sync ran");
+  return inTransaction(deps.db.pool, deps.publisher, async (tx): Promise<SyncOutcome> => {
+    const items = await lockStoreItemRecords(tx, storeId);
+    const store = await readStoreStockSettings(tx, storeId);
+    if (!store.accountingSync && !turnSyncOn) throw new SyncAborted("inventory sync was switched off while the sync ran");
 
-    const mainWarehouseId = await saveWarehouses(tx, storeId, snapshot.warehouses, snapshot.main);
+    const warehouses = await mirrorAccountingWarehouses(tx, storeId, snapshot.warehouses, snapshot.main.id);
     const { matches, unmatched } = matchItems(items, snapshot.items);
-    await linkItems(tx, storeId, matches, mainWarehouseId);
+    await linkItemsToAccounting(
+      tx,
+      storeId,
+      matches.map((match) => ({ itemId: match.itemId, accountingId: match.accountingItem.id })),
+    );
     const counts = new Map<string, number>();
     for (const match of matches) {
       const quantity = quantityInWarehouse(match.accountingItem, snapshot.main.id);
       if (quantity !== null) counts.set(match.itemId, quantity);
     }
-    const updated = await setCountsFromAccounting(tx, storeId, items, counts, `sync ${runId}`);
-    if (turnSyncOn) await tx.query("UPDATE stores SET accounting_sync = true, updated_at = now() WHERE id = $1", [storeId]);
-    return finishRun(tx, storeId, runId, { matched: matches.length, updated, unmatched });
+    const mainWarehouseId = warehouses.get(snapshot.main.id)!;
+    const updated = await setCountsFromAccounting(tx, storeId, items, counts, `sync ${runId}`, mainWarehouseId);
+    if (turnSyncOn) await setManagedByAccounting(tx, storeId, true);
+    return { matched: matches.length, updated, unmatched };
   });
-}
-
-/** Mirrors the accounting warehouses, marks the main one, and answers its id in the store. */
-async function saveWarehouses(tx: Tx, storeId: string, warehouses: AccountingWarehouse[], main: AccountingWarehouse) {
-  const unique = [...new Map(warehouses.map((warehouse) => [warehouse.id, warehouse])).values()];
-  await tx.query(
-    `INSERT INTO warehouses (store_id, accounting_id, name)
-     SELECT $1, w.accounting_id, w.name FROM unnest($2::text[], $3::text[]) AS w(accounting_id, name)
-     ON CONFLICT (store_id, accounting_id) DO UPDATE SET name = excluded.name`,
-    [storeId, unique.map((w) => w.id), unique.map((w) => w.name || `Bodega ${w.id}`)],
-  );
-  const { rows } = await tx.query<{ id: string; isMain: boolean }>(
-    `UPDATE warehouses SET is_main = coalesce(accounting_id = $2, false) WHERE store_id = $1 RETURNING id, is_main AS "isMain"`,
-    [storeId, main.id],
-  );
-  return rows.find((row) => row.isMain)!.id;
-}
-
-/** Keeps each matched item's accounting id for the next syncs and invoices; every item goes to the main warehouse. */
-async function linkItems(tx: Tx, storeId: string, matches: readonly ItemMatch[], mainWarehouseId: string) {
-  await tx.query(
-    `UPDATE items i SET accounting_id = m.accounting_id, updated_at = now()
-       FROM unnest($2::uuid[], $3::text[]) AS m(item_id, accounting_id)
-      WHERE i.store_id = $1 AND i.id = m.item_id AND i.accounting_id IS DISTINCT FROM m.accounting_id`,
-    [storeId, matches.map((match) => match.itemId), matches.map((match) => match.accountingItem.id)],
-  );
-  await tx.query(
-    "UPDATE items SET warehouse_id = $2, updated_at = now() WHERE store_id = $1 AND warehouse_id IS DISTINCT FROM $2",
-    [storeId, mainWarehouseId],
-  );
 }
 
 /** What a failed run records: the outage or refusal as told, anything else only as "internal". */

@@ -1,26 +1,17 @@
+import type { Order } from "../generated/prisma/client.ts";
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
-import { Prisma, type Order } from "../generated/prisma/client.ts";
-import type { OrderStatus } from "../generated/prisma/enums.ts";
-import { columnsOf } from "../db/records.ts";
-import { changeStock } from "../stock/stock-ledger.ts";
+import { recordOrderInvoice } from "../orders/committed-orders.ts";
+import { orderInvoicingKey } from "../orders/order-locks.ts";
 import { isRecordId } from "../validation.ts";
 import { AccountingUnavailable, type InvoiceRequest, type IssuedInvoice } from "./accounting-api.ts";
-import { orderInvoicingKey } from "../orders/order-locks.ts";
 import { BUSY } from "./accounting-lock.ts";
+import { deductHeldUnits, mainWarehouseOf } from "./accounting-stock.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
 import { accountingBusy } from "./inventory-sync.ts";
 
-type OrderToInvoice = {
-  number: number;
-  status: OrderStatus;
-  invoiceAccountingId: string | null;
-  invoiceNumber: string | null;
-  storeName: string;
-  mainWarehouseId: string | null;
-  lines: { name: string; accountingId: string | null; quantity: number; unitPrice: string }[];
-};
+type OrderToInvoice = NonNullable<Awaited<ReturnType<typeof loadOrderToInvoice>>>;
 
 /**
  * `invoiceOrder`: issues the order's sales invoice in the accounting system (POST /invoices, one
@@ -80,10 +71,10 @@ function whyNotInvoiceable(order: OrderToInvoice): OperationError | null {
     return new OperationError("INVALID_STATUS_TRANSITION", "a cancelled order cannot be invoiced", "orderId");
   }
   if (!order.mainWarehouseId) return invalidInput("the main warehouse is not known yet: sync the inventory first", "orderId");
-  const unlinked = order.lines.find((line) => !line.accountingId);
+  const unlinked = order.lines.find((line) => !line.item.accountingId);
   if (unlinked) {
     return invalidInput(
-      `item "${unlinked.name}" is not matched to an accounting item: give it the SKU of its accounting reference and sync`,
+      `item "${unlinked.item.name}" is not matched to an accounting item: give it the SKU of its accounting reference and sync`,
       "orderId",
     );
   }
@@ -97,61 +88,45 @@ function invoiceRequest(order: OrderToInvoice, clientId: string): InvoiceRequest
     dueDate: today,
     client: { id: clientId },
     items: order.lines.map((line) => ({
-      id: line.accountingId!,
-      price: Number(line.unitPrice),
+      id: line.item.accountingId!,
+      price: line.unitPrice.toNumber(),
       quantity: line.quantity,
       warehouse: { id: order.mainWarehouseId! },
     })),
-    observations: `Pedido #${order.number} de la tienda ${order.storeName}`,
+    observations: `Pedido #${order.number} de la tienda ${order.store.name}`,
     status: "open",
   };
 }
 
-async function loadOrderToInvoice(deps: Deps, storeId: string, orderId: string): Promise<OrderToInvoice | null> {
-  const { rows } = await deps.db.pool.query<Omit<OrderToInvoice, "lines">>(
-    `SELECT o.number, o.status, o.invoice_accounting_id AS "invoiceAccountingId", o.invoice_number AS "invoiceNumber",
-            s.name AS "storeName",
-            (SELECT accounting_id FROM warehouses w WHERE w.store_id = o.store_id AND w.is_main LIMIT 1) AS "mainWarehouseId"
-       FROM orders o JOIN stores s ON s.id = o.store_id
-      WHERE o.store_id = $1 AND o.id = $2`,
-    [storeId, orderId],
-  );
-  if (!rows[0]) return null;
-  const { rows: lines } = await deps.db.pool.query<OrderToInvoice["lines"][number]>(
-    `SELECT i.name, i.accounting_id AS "accountingId", l.quantity, l.unit_price::text AS "unitPrice"
-       FROM order_lines l JOIN items i ON i.store_id = l.store_id AND i.id = l.item_id
-      WHERE l.store_id = $1 AND l.order_id = $2 ORDER BY i.id`,
-    [storeId, orderId],
-  );
-  return { ...rows[0], lines };
+async function loadOrderToInvoice(deps: Deps, storeId: string, orderId: string) {
+  const order = await deps.db.prisma.order.findUnique({
+    where: { storeId_id: { storeId, id: orderId } },
+    select: {
+      number: true,
+      status: true,
+      invoiceAccountingId: true,
+      invoiceNumber: true,
+      store: { select: { name: true } },
+      lines: {
+        select: { quantity: true, unitPrice: true, item: { select: { name: true, accountingId: true } } },
+        orderBy: { itemId: "asc" },
+      },
+    },
+  });
+  return order && { ...order, mainWarehouseId: await mainWarehouseOf(deps, storeId) };
 }
 
-/** Records the invoice on the order and turns the units it holds as committed into a deduction. */
+/**
+ * Records the invoice on the order and turns the units it holds as committed into a deduction,
+ * in one transaction: an invoice is recorded together with its deduction or not at all.
+ */
 function recordInvoice(deps: Deps, storeId: string, orderId: string, issued: IssuedInvoice) {
   return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const { rows } = await tx.query<{ holds: boolean }>(
-      `SELECT holds_committed AND status <> 'CANCELLED' AS holds FROM orders WHERE store_id = $1 AND id = $2 FOR UPDATE`,
-      [storeId, orderId],
-    );
-    if (rows[0]!.holds) {
-      const { rows: lines } = await tx.query<{ itemId: string; quantity: number }>(
-        `SELECT item_id AS "itemId", quantity FROM order_lines WHERE store_id = $1 AND order_id = $2 AND stock_taken`,
-        [storeId, orderId],
-      );
-      await changeStock(
-        tx,
-        storeId,
-        lines.map((line) => ({ itemId: line.itemId, addQuantity: -line.quantity, addCommitted: -line.quantity })),
-        { keepAvailableNonNegative: false, refuseWhenSynced: false, onlyTracked: false },
-        { reason: "ORDER_INVOICED", orderId, note: `invoice ${issued.number ?? issued.id}` },
-      );
+    const recorded = await recordOrderInvoice(tx, storeId, orderId, { accountingId: issued.id, number: issued.number });
+    if (!recorded) throw new Error(`order ${orderId} disappeared while its invoice was issued`);
+    if (recorded.heldUnits) {
+      await deductHeldUnits(tx, storeId, [orderId], { reason: "ORDER_INVOICED", note: `invoice ${issued.number ?? issued.id}` });
     }
-    const updated = await tx.query<Order>(
-      `UPDATE orders SET invoice_accounting_id = $3, invoice_number = $4, invoiced_at = now(), holds_committed = false,
-              updated_at = now()
-        WHERE store_id = $1 AND id = $2 RETURNING ${columnsOf(Prisma.OrderScalarFieldEnum).text}`,
-      [storeId, orderId, issued.id, issued.number],
-    );
-    return updated.rows[0]!;
+    return recorded.order;
   });
 }

@@ -1,7 +1,9 @@
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
+import { lockStoreItemRecords } from "../stock/store-items.ts";
+import { readStoreStockSettings } from "../stock/store-stock-settings.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { lacksWarehouseBreakdown, lockStoreItems, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
 import { openAccountingLink, type AccountingLink } from "./connection.ts";
 import { syncIsOn } from "./inventory-sync.ts";
 
@@ -20,15 +22,14 @@ export async function refreshItems(deps: Deps, storeId: string, accountingIds: r
   const link = await openAccountingLink(deps, storeId);
   if (!link || !(await syncIsOn(deps, storeId))) return;
   const outcome = await deps.accounting.locks.run(deps.db.pool, storeId, BACKGROUND_WAIT_MS, async () => {
-    const mainWarehouseId = await mainWarehouseOf(deps, storeId);
-    if (!mainWarehouseId) return;
-    const counts = await readCounts(deps, link, accountingIds, mainWarehouseId);
+    const main = await deps.db.prisma.warehouse.findFirst({ where: { storeId, isMain: true }, select: { id: true, accountingId: true } });
+    if (!main?.accountingId) return;
+    const counts = await readCounts(deps, link, accountingIds, main.accountingId);
     await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-      const items = await lockStoreItems(tx, storeId, [...counts.keys()]);
-      const { rows } = await tx.query("SELECT accounting_sync FROM stores WHERE id = $1", [storeId]);
-      if (!rows[0].accounting_sync) return;
+      const items = await lockStoreItemRecords(tx, storeId, { accountingIds: [...counts.keys()] });
+      if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
       const byItem = new Map(items.map((item) => [item.id, counts.get(item.accountingId!)!]));
-      await setCountsFromAccounting(tx, storeId, items, byItem, "accounting notification");
+      await setCountsFromAccounting(tx, storeId, items, byItem, "accounting notification", main.id);
     });
   });
   if (outcome === BUSY) deps.logger.warn({ storeId }, "accounting notification dropped: the store stayed busy; the reconciliation repairs it");
@@ -45,12 +46,4 @@ async function readCounts(deps: Deps, link: AccountingLink, accountingIds: reado
     if (quantity !== null) counts.set(id, quantity);
   }
   return counts;
-}
-
-async function mainWarehouseOf(deps: Deps, storeId: string): Promise<string | null> {
-  const { rows } = await deps.db.pool.query<{ accounting_id: string }>(
-    "SELECT accounting_id FROM warehouses WHERE store_id = $1 AND is_main",
-    [storeId],
-  );
-  return rows[0]?.accounting_id ?? null;
 }

@@ -8,7 +8,14 @@ import type { AccountingItem } from "./accounting-api.ts";
  * the store item unmatched, with its reason for the merchant to fix.
  */
 
-export type UnmatchedReason = "NO_SKU" | "NO_ACCOUNTING_ITEM" | "DUPLICATE_REFERENCE" | "ALREADY_MATCHED";
+/** Why a store item was left unmatched: declared once here, the GraphQL enum is derived from it. */
+export const UnmatchedReason = {
+  NO_SKU: "NO_SKU",
+  NO_ACCOUNTING_ITEM: "NO_ACCOUNTING_ITEM",
+  DUPLICATE_REFERENCE: "DUPLICATE_REFERENCE",
+  ALREADY_MATCHED: "ALREADY_MATCHED",
+} as const;
+export type UnmatchedReason = (typeof UnmatchedReason)[keyof typeof UnmatchedReason];
 
 export type UnmatchedItem = { itemId: string; sku: string | null; reason: UnmatchedReason; detail: string };
 

@@ -17,13 +17,11 @@ export function startReconciliation(deps: Deps, intervalMs: number): Reconciliat
   let stopped = false;
 
   const reconcile = async () => {
-    const { rows } = await deps.db.pool.query<{ id: string }>(
-      `SELECT s.id FROM stores s
-        WHERE s.accounting_sync
-          AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.store_id = s.id AND r.started_at > now() - make_interval(secs => $1))`,
-      [intervalMs / 2000],
-    );
-    for (const store of rows) {
+    const stores = await deps.db.prisma.store.findMany({
+      where: { accountingSync: true, syncRuns: { none: { startedAt: { gt: new Date(Date.now() - intervalMs / 2) } } } },
+      select: { id: true },
+    });
+    for (const store of stores) {
       if (stopped) return;
       const run = await syncInventory(deps, store.id, { trigger: "SCHEDULED", waitMs: 0 });
       if ("status" in run && run.status === "FAILED") deps.logger.warn({ storeId: store.id, error: run.error }, "scheduled sync failed");

@@ -44,7 +44,7 @@ export async function loadSecretKey(configured: string | undefined, dataDir: str
 }
 
 /** version (1 byte) | iv (12) | auth tag (16) | ciphertext */
-export function seal(key: Buffer, storeId: string, plaintext: string): Buffer {
+export function seal(key: Buffer, storeId: string, plaintext: string): Buffer<ArrayBuffer> {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(Buffer.from(storeId));
   const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
@@ -52,7 +52,7 @@ export function seal(key: Buffer, storeId: string, plaintext: string): Buffer {
 }
 
 /** Opens a sealed value; throws when the key, the store or the bytes are not the ones sealed. */
-export function open(key: Buffer, storeId: string, sealed: Buffer): string {
+export function open(key: Buffer, storeId: string, sealed: Uint8Array): string {
   if (sealed[0] !== VERSION) throw new Error("unknown sealed secret version");
   const iv = sealed.subarray(1, 1 + IV_BYTES);
   const tag = sealed.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);

@@ -1,69 +1,43 @@
-import type { Tx } from "../db/transaction.ts";
+import type { PrismaClient, SyncRun } from "../generated/prisma/client.ts";
+import type { SyncTrigger } from "../generated/prisma/enums.ts";
 import type { UnmatchedItem } from "./matching.ts";
 
 /** The record of each sync (table sync_runs): started RUNNING, finished SUCCEEDED or FAILED. */
 
-export type SyncTrigger = "MANUAL" | "SYNC_ENABLED" | "SCHEDULED" | "WEBHOOK";
-export type SyncStatus = "RUNNING" | "SUCCEEDED" | "FAILED";
-
-/** A sync run in the shape of the Prisma `SyncRun` model. */
-export type SyncRunRow = {
-  storeId: string;
-  id: string;
-  trigger: SyncTrigger;
-  status: SyncStatus;
-  itemsMatched: number;
-  itemsUpdated: number;
-  itemsUnmatched: number;
-  unmatched: UnmatchedItem[];
-  error: string | null;
-  startedAt: Date;
-  finishedAt: Date | null;
-};
-
-const COLUMNS = `store_id AS "storeId", id, trigger, status, items_matched AS "itemsMatched",
-  items_updated AS "itemsUpdated", items_unmatched AS "itemsUnmatched", unmatched, error,
-  started_at AS "startedAt", finished_at AS "finishedAt"`;
-
-type Db = { query: Tx["query"] };
+export type SyncOutcome = { matched: number; updated: number; unmatched: UnmatchedItem[] };
 
 /**
  * Records a new RUNNING run. Called with the store's accounting lock held, so any run still
- * RUNNING was left by a process that stopped mid-sync: it is closed as FAILED first.
+ * RUNNING was left by a process that stopped, or lost its database, before recording how the run
+ * ended: it is closed as FAILED first. (Its counts may have been applied: a sync sets absolute
+ * counts, so this run sets them again.)
  */
-export async function startRun(db: Db, storeId: string, trigger: SyncTrigger): Promise<string> {
-  await db.query(
-    `UPDATE sync_runs SET status = 'FAILED', error = 'interrupted: the process running it stopped', finished_at = now()
-      WHERE store_id = $1 AND status = 'RUNNING'`,
-    [storeId],
-  );
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO sync_runs (store_id, trigger) VALUES ($1, $2::"SyncTrigger") RETURNING id`,
-    [storeId, trigger],
-  );
-  return rows[0]!.id;
+export async function startRun(prisma: PrismaClient, storeId: string, trigger: SyncTrigger): Promise<string> {
+  await prisma.syncRun.updateMany({
+    where: { storeId, status: "RUNNING" },
+    data: { status: "FAILED", error: "interrupted before it was recorded as finished", finishedAt: new Date() },
+  });
+  const run = await prisma.syncRun.create({ data: { storeId, trigger }, select: { id: true } });
+  return run.id;
 }
 
-export async function finishRun(
-  tx: Tx,
-  storeId: string,
-  runId: string,
-  outcome: { matched: number; updated: number; unmatched: UnmatchedItem[] },
-): Promise<SyncRunRow> {
-  const { rows } = await tx.query<SyncRunRow>(
-    `UPDATE sync_runs SET status = 'SUCCEEDED', items_matched = $3, items_updated = $4, items_unmatched = $5,
-            unmatched = $6::jsonb, finished_at = now()
-      WHERE store_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-    [storeId, runId, outcome.matched, outcome.updated, outcome.unmatched.length, JSON.stringify(outcome.unmatched)],
-  );
-  return rows[0]!;
+export function finishRun(prisma: PrismaClient, storeId: string, runId: string, outcome: SyncOutcome): Promise<SyncRun> {
+  return prisma.syncRun.update({
+    where: { storeId_id: { storeId, id: runId } },
+    data: {
+      status: "SUCCEEDED",
+      itemsMatched: outcome.matched,
+      itemsUpdated: outcome.updated,
+      itemsUnmatched: outcome.unmatched.length,
+      unmatched: outcome.unmatched,
+      finishedAt: new Date(),
+    },
+  });
 }
 
-export async function failRun(db: Db, storeId: string, runId: string, error: string): Promise<SyncRunRow> {
-  const { rows } = await db.query<SyncRunRow>(
-    `UPDATE sync_runs SET status = 'FAILED', error = $3, finished_at = now()
-      WHERE store_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-    [storeId, runId, error],
-  );
-  return rows[0]!;
+export function failRun(prisma: PrismaClient, storeId: string, runId: string, error: string): Promise<SyncRun> {
+  return prisma.syncRun.update({
+    where: { storeId_id: { storeId, id: runId } },
+    data: { status: "FAILED", error, finishedAt: new Date() },
+  });
 }

@@ -18,7 +18,7 @@ const config = loadConfig();
 const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
 const db = await connectDatabase(config, logger);
 try {
-  const store = await createStore(db.pool, { slug: values.slug, name: values.name });
+  const store = await createStore(db.prisma, { slug: values.slug, name: values.name });
   if (store instanceof OperationError) {
     console.error(store.message);
     process.exitCode = 1;

@@ -5,9 +5,10 @@ import type { GraphiQLOptions } from "graphql-yoga";
  * variables filled in for the demo store of `npm run seed:demo`. Tabs saved in the browser win
  * over these on later visits.
  */
+// $store has a default: on a first visit GraphiQL (5.x) leaves the first tab's variables pane empty.
 const STOREFRONT = `# The public storefront: what shoppers see (never HIDDEN items).
 # "Agotado" = SOLD_OUT, "Bajo pedido" = BACKORDER ("Vender sin Stock").
-query Storefront($store: String!) {
+query Storefront($store: String! = "ejemplar") {
   store(slug: $store) {
     name
     items(first: 20) {

@@ -1,12 +1,15 @@
-import { Redis } from "ioredis";
+import type { RedisTarget } from "../config.ts";
 import type { Logger } from "../logger.ts";
+import { connectRedis, storeHashTag, type RedisClient } from "../redis.ts";
 
 /**
  * How often one client may call the public placeOrder for one store: at most `perMinute` calls
  * in each fixed one-minute window, so nobody can hold a store's whole stock hostage with a flood
- * of orders. With REDIS_URL the windows are counted in Redis and so shared by every process;
- * without it, or while Redis is unreachable, each process counts on its own. Redis being away
- * therefore never blocks an order (the limit only becomes per process), and is logged once.
+ * of orders. With REDIS_URL (or REDIS_CLUSTER_NODES) the windows are counted in Redis and so
+ * shared by every process; without it, or while Redis is unreachable, each process counts on its
+ * own. Redis being away therefore never blocks an order (the limit only becomes per process),
+ * and is logged once. A counter's key starts with its store as a hash tag, so that on a cluster
+ * a store's counters sit on one shard and the counting MULTI never spans two.
  */
 export interface OrderRateLimiter {
   /** Counts one placeOrder call of `client` on `store` and says whether it is within the limit. */
@@ -17,10 +20,14 @@ export interface OrderRateLimiter {
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 const WINDOW_SECONDS = 60;
+/** An order never waits longer than this for the limiter: past it, this process counts alone. */
+const REDIS_ANSWER_MS = 500;
 
 /** The limiter for `perMinute` calls, or none when the limit is off (0). */
 export function createOrderRateLimiter(options: {
   perMinute: number;
+  /** one Redis, or a Redis Cluster; `redisUrl` is the same as `redis: { url }` */
+  redis?: RedisTarget;
   redisUrl?: string;
   logger: Logger;
   /** milliseconds since the epoch; tests fix it so that no window ends in the middle of one */
@@ -29,12 +36,14 @@ export function createOrderRateLimiter(options: {
   if (options.perMinute <= 0) return undefined;
   const clock = options.now ?? Date.now;
   const local = new LocalWindowCounts();
-  const counts = options.redisUrl ? new RedisWindowCounts(options.redisUrl, local, options.logger) : local;
+  const redis = options.redis ?? (options.redisUrl ? { url: options.redisUrl } : undefined);
+  const counts = redis ? new RedisWindowCounts(redis, local, options.logger) : local;
   return {
     async take(store, client) {
       const now = clock() / 1000;
       const window = Math.floor(now / WINDOW_SECONDS);
-      const count = await counts.increment(`store:${store}:order-rate:${window}:${client}`, window);
+      // the store as the caller named it (its slug): the limit is checked before anything is read
+      const count = await counts.increment(`${storeHashTag(store)}:order-rate:${window}:${client}`, window);
       if (count <= options.perMinute) return { allowed: true };
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((window + 1) * WINDOW_SECONDS - now)) };
     },
@@ -68,20 +77,20 @@ class LocalWindowCounts implements WindowCounts {
 
 /** INCR and EXPIRE in Redis; falls back to `local` whenever Redis does not answer at once. */
 class RedisWindowCounts implements WindowCounts {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private reachable = true;
 
   constructor(
-    url: string,
+    target: RedisTarget,
     private readonly local: LocalWindowCounts,
     private readonly logger: Logger,
   ) {
-    this.redis = new Redis(url, {
+    this.redis = connectRedis(target, {
       // While Redis is away a command fails at once instead of queueing behind the reconnection,
       // and one that Redis does not answer gives up soon: an order never waits for the limiter.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: 500,
+      commandTimeout: REDIS_ANSWER_MS,
     });
     // Failures surface (and are logged) through `increment`; the reconnection goes on by itself.
     this.redis.on("error", () => {});
@@ -89,7 +98,8 @@ class RedisWindowCounts implements WindowCounts {
 
   async increment(key: string, window: number) {
     try {
-      const results = await this.redis.multi().incr(key).expire(key, 2 * WINDOW_SECONDS).exec();
+      // A cluster retries a command whose master is failing over for a while; the order does not wait.
+      const results = await withinMs(REDIS_ANSWER_MS, this.redis.multi().incr(key).expire(key, 2 * WINDOW_SECONDS).exec());
       const [incrError, count] = results?.[0] ?? [new Error("no reply to INCR")];
       if (incrError) throw incrError;
       this.noteReachable(true);
@@ -110,4 +120,12 @@ class RedisWindowCounts implements WindowCounts {
     if (reachable) this.logger.info("order rate limit: Redis reachable again, counting across processes");
     else this.logger.warn({ err: error }, "order rate limit: Redis unreachable, each process counts on its own until it returns");
   }
+}
+
+function withinMs<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

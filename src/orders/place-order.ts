@@ -64,7 +64,7 @@ export async function placeOrder(
   if (requested instanceof OperationError) return requested;
 
   if (!isStoreSlug(storeSlug)) return notFound("Store", "store");
-  const storeId = await storeIdForSlug(deps.db.pool, storeSlug);
+  const storeId = await storeIdForSlug(deps.db.prisma, storeSlug);
   if (!storeId) return notFound("Store", "store");
 
   const key = valid.idempotencyKey ?? null;

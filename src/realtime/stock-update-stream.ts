@@ -1,4 +1,3 @@
-import { GraphQLError } from "graphql";
 import { openSubscriptions } from "../observability/metrics.ts";
 import type { StockEvent, StockEventSource } from "./stock-events.ts";
 
@@ -20,14 +19,14 @@ export const MAX_WAITING_ITEMS = 10_000;
 
 /**
  * Ends a subscription that fell too far behind: the client queries again and subscribes again.
- * A GraphQLError, so that error masking hands it to the client as it is.
+ * The GraphQL layer hands it to the client with its code (src/graphql/masked-errors.ts).
  */
-export class SubscriberTooSlowError extends GraphQLError {
+export class SubscriberTooSlowError extends Error {
+  readonly code = "SUBSCRIBER_TOO_SLOW";
   constructor(waitingItems: number) {
     super(
       `This subscription fell behind by more than ${waitingItems} items and was ended; ` +
         "query the items again and subscribe again",
-      { extensions: { code: "SUBSCRIBER_TOO_SLOW" } },
     );
   }
 }

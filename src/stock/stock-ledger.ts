@@ -1,4 +1,4 @@
-import type { Item } from "../generated/prisma/client.ts";
+import { Prisma, type Item } from "../generated/prisma/client.ts";
 import type { Availability, StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Tx } from "../db/transaction.ts";
 import { sql, type Sql } from "../db/sql.ts";
@@ -349,26 +349,11 @@ export type LockedItem = Pick<Item, "id" | "type" | "trackInventory" | "sellWith
  * the order orders take from them. Ids of no item of the store are left out.
  */
 export async function lockItemsForOrder(tx: Tx, storeId: string, itemIds: readonly string[]): Promise<LockedItem[]> {
-  const { rows } = await tx.query<LockedItem>(
-    sql`WITH locked AS (
-          SELECT i.id, i.type, i.track_inventory AS "trackInventory", i.sell_without_stock AS "sellWithoutStock",
-                 i.availability, i.price, jsonb_array_length(i.options) > 0 AS "hasOptions"
-            FROM items i
-           WHERE i.store_id = ${storeId}::uuid AND i.id = ANY(${itemIds}::uuid[])
-           ORDER BY i.id FOR UPDATE
-        )
-        SELECT k.*,
-               (SELECT coalesce(json_agg(json_build_object('id', v.id, 'itemId', v.item_id, 'isDefault', v.is_default,
-                         'options', v.options, 'price', v.price::text, 'availability', v.availability) ORDER BY v.position, v.id), '[]'::json)
-                  FROM variants v WHERE v.store_id = ${storeId}::uuid AND v.item_id = k.id) AS variants,
-               (SELECT coalesce(json_agg(json_build_object('variantId', l.variant_id, 'warehouseId', l.warehouse_id,
-                         'available', l.quantity - l.committed_quantity) ORDER BY w.priority, w.id), '[]'::json)
-                  FROM variants v JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
-                  JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id AND w.fulfils_online_orders
-                 WHERE v.store_id = ${storeId}::uuid AND v.item_id = k.id) AS levels
-          FROM locked k`,
+  // lock_items_for_order() (the migration 20261129100000): the locks, then the read, as two statements in one round trip
+  const { rows } = await tx.query<{ item: Omit<LockedItem, "price"> & { price: string } }>(
+    sql`SELECT lock_items_for_order(${storeId}::uuid, ${itemIds}::uuid[]) AS item`,
   );
-  return rows;
+  return rows.map(({ item }) => ({ ...item, price: new Prisma.Decimal(item.price) }));
 }
 
 function queueEvent(tx: Tx, storeId: string, row: ChangedRow): StockedVariant {

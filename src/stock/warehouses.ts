@@ -163,3 +163,38 @@ export async function deleteWarehouse(
 export async function lockStoreItems(tx: Tx, storeId: string): Promise<void> {
   await tx.query(sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid ORDER BY id FOR UPDATE`);
 }
+
+/**
+ * The accounting system's warehouses in the store (SPEC section 8): each is the store warehouse
+ * carrying its accounting id, created (not fulfilling online orders, after the others) where
+ * missing; the accounting default is the store's main warehouse, which takes its id while no
+ * other warehouse has it. Answers accounting id -> store warehouse id.
+ */
+export async function mirrorAccountingWarehouses(
+  tx: Tx,
+  storeId: string,
+  warehouses: readonly { id: string; name: string }[],
+  defaultAccountingId: string,
+): Promise<Map<string, string>> {
+  await lockWarehouses(tx, storeId, "exclusive");
+  await tx.query(
+    sql`UPDATE warehouses SET accounting_id = ${defaultAccountingId}
+         WHERE store_id = ${storeId}::uuid AND is_main AND accounting_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM warehouses WHERE store_id = ${storeId}::uuid AND accounting_id = ${defaultAccountingId})`,
+  );
+  const { rows } = await tx.query<{ id: string; accountingId: string }>(
+    sql`SELECT id, accounting_id AS "accountingId" FROM warehouses WHERE store_id = ${storeId}::uuid AND accounting_id IS NOT NULL`,
+  );
+  const mapped = new Map(rows.map((row) => [row.accountingId, row.id]));
+  const missing = [...new Map(warehouses.filter((w) => !mapped.has(w.id)).map((w) => [w.id, w])).values()];
+  if (missing.length > 0) {
+    const created = await insertWarehouses(
+      tx,
+      storeId,
+      missing.map((w) => ({ name: w.name || `Bodega ${w.id}`, accountingId: w.id, fulfilsOnlineOrders: false, priority: null })),
+    );
+    if (created instanceof OperationError) throw new Error(`store ${storeId}: ${created.message}`);
+    for (const warehouse of created) mapped.set(warehouse.accountingId!, warehouse.id);
+  }
+  return mapped;
+}

@@ -30,7 +30,7 @@ export type DemoStore = { id: string; slug: string; name: string; adminToken: st
 export async function createDemoStore(deps: Pick<Deps, "db" | "publisher">): Promise<DemoStore | null> {
   for (let n = 1; n <= MAX_DEMO_STORES; n++) {
     const slug = n === 1 ? DEMO_STORE.slug : `${DEMO_STORE.slug}-${n}`;
-    const store = await createStore(deps.db.pool, { slug, name: DEMO_STORE.name });
+    const store = await createStore(deps.db.prisma, { slug, name: DEMO_STORE.name });
     if (store instanceof OperationError) {
       if (store.field === "slug") continue; // taken: try the next one
       throw new Error(`could not create the demo store: ${store.message}`);

@@ -1,57 +1,46 @@
-import { switchSyncOff, switchSyncOn } from "../accounting/sync-switch.ts";
+import type { PrismaClient } from "../generated/prisma/client.ts";
+import type { OutOfStockBehavior } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
-import { inTransaction, type Tx } from "../db/transaction.ts";
-import { OperationError } from "../errors.ts";
-import { recomputeStoreAvailability } from "../stock/stock-ledger.ts";
-
-export type OutOfStockBehavior = "MARK_SOLD_OUT" | "HIDE";
+import { inTransaction } from "../db/transaction.ts";
+import { changeOutOfStockBehavior } from "../stock/store-stock-settings.ts";
 
 export type InventorySettings = {
   storeId: string;
   outOfStockBehavior: OutOfStockBehavior;
+  /** the store's stock is managed by its accounting system */
   accountingSync: boolean;
+  /** the store has connected an accounting system */
   accountingConnected: boolean;
 };
 
-export async function loadInventorySettings(db: { query: Tx["query"] }, storeId: string) {
-  const { rows } = await db.query<InventorySettings>(
-    `SELECT id AS "storeId", out_of_stock_behavior AS "outOfStockBehavior", accounting_sync AS "accountingSync",
-            EXISTS (SELECT 1 FROM accounting_connections c WHERE c.store_id = stores.id) AS "accountingConnected"
-       FROM stores WHERE id = $1`,
-    [storeId],
-  );
-  return rows[0]!;
+/** The store's inventory settings ("Configuración de inventario"). */
+export async function loadInventorySettings(prisma: PrismaClient, storeId: string): Promise<InventorySettings> {
+  const store = await prisma.store.findUniqueOrThrow({
+    where: { id: storeId },
+    select: { outOfStockBehavior: true, accountingSync: true, accounting: { select: { storeId: true } } },
+  });
+  return {
+    storeId,
+    outOfStockBehavior: store.outOfStockBehavior,
+    accountingSync: store.accountingSync,
+    accountingConnected: store.accounting !== null,
+  };
 }
 
 /**
- * "Ocultar producto" / "Marcar como agotado": changing the out-of-stock behaviour recomputes the
- * availability of every item of the store at once, and subscribers hear of each item that moved.
- * Switching accounting sync on or off (src/accounting/sync-switch.ts) comes first: when switching
- * on fails (not connected, accounting unreachable), nothing at all is changed.
+ * Changes the store's own inventory settings and answers them all. "Ocultar producto" / "Marcar
+ * como agotado": changing the out-of-stock behaviour recomputes the availability of every item of
+ * the store at once, and subscribers hear of each item that moved. (Switching accounting sync is
+ * the accounting connector's: src/accounting/sync-switch.ts, called first by the API.)
  */
 export async function updateInventorySettings(
-  deps: Deps,
+  deps: Pick<Deps, "db" | "publisher">,
   storeId: string,
-  input: { outOfStockBehavior?: OutOfStockBehavior | null; accountingSync?: boolean | null },
-): Promise<InventorySettings | OperationError> {
-  const before = await loadInventorySettings(deps.db.pool, storeId);
-  if (input.accountingSync === true && !before.accountingSync) {
-    const refused = await switchSyncOn(deps, storeId);
-    if (refused) return refused;
-  }
-  if (input.accountingSync === false && before.accountingSync) await switchSyncOff(deps, storeId);
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const current = await loadInventorySettings(tx, storeId);
-    if (input.outOfStockBehavior && input.outOfStockBehavior !== current.outOfStockBehavior) {
-      // Items first, in id order, then the store row: the order in which placeOrder takes them,
-      // so the two never deadlock, and no order slips in with the old behaviour.
-      await tx.query("SELECT 1 FROM items WHERE store_id = $1 ORDER BY id FOR UPDATE", [storeId]);
-      await tx.query("UPDATE stores SET out_of_stock_behavior = $2, updated_at = now() WHERE id = $1", [
-        storeId,
-        input.outOfStockBehavior,
-      ]);
-      await recomputeStoreAvailability(tx, storeId);
-    }
-    return loadInventorySettings(tx, storeId);
-  });
+  input: { outOfStockBehavior?: OutOfStockBehavior | null },
+): Promise<InventorySettings> {
+  const settings = await loadInventorySettings(deps.db.prisma, storeId);
+  const behavior = input.outOfStockBehavior;
+  if (!behavior || behavior === settings.outOfStockBehavior) return settings;
+  await inTransaction(deps.db.pool, deps.publisher, (tx) => changeOutOfStockBehavior(tx, storeId, behavior));
+  return loadInventorySettings(deps.db.prisma, storeId);
 }

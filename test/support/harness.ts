@@ -106,7 +106,7 @@ export type TestStore = { id: string; slug: string; token: string };
 
 export async function newStore(db: Database, name = "Ejemplar"): Promise<TestStore> {
   const slug = `store-${randomBytes(5).toString("hex")}`;
-  const store = await createStore(db.pool, { slug, name });
+  const store = await createStore(db.prisma, { slug, name });
   if (!("adminToken" in store)) throw new Error(store.message);
   return { id: store.id, slug: store.slug, token: store.adminToken };
 }
@@ -169,18 +169,52 @@ export async function stockOf(db: Database, storeId: string, itemId: string) {
 }
 
 /**
- * SPEC section 1's invariant for every item of the store: the movements add up to the quantity,
- * and the newest movement's quantityAfter is the quantity. Returns the items that break it.
+ * The ledger invariants (SPEC sections 1 and 8) for every stock level of the store's tracked
+ * products: its movements add up to its quantity and the newest movement's quantityAfter is it;
+ * and every variant's quantity and committed quantity are the sums over its fulfilling
+ * warehouses, every item's the sums over its variants. Returns what breaks them.
  */
 export async function unbalancedLedgers(db: Database, storeId: string) {
   const { rows } = await db.pool.query(
-    `SELECT i.id, i.quantity, coalesce(sum(m.delta), 0)::int AS sum,
-            (SELECT quantity_after FROM stock_movements n WHERE n.store_id = i.store_id AND n.item_id = i.id ORDER BY id DESC LIMIT 1) AS newest
-       FROM items i LEFT JOIN stock_movements m ON m.store_id = i.store_id AND m.item_id = i.id
-      WHERE i.store_id = $1 GROUP BY i.store_id, i.id, i.quantity`,
+    `SELECT 'level' AS kind, l.variant_id AS id, l.quantity, coalesce(m.sum, 0)::int AS sum, m.newest
+       FROM stock_levels l
+       JOIN variants v ON v.store_id = l.store_id AND v.id = l.variant_id
+       JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id
+       LEFT JOIN LATERAL (
+         SELECT sum(delta) AS sum,
+                (SELECT quantity_after FROM stock_movements n WHERE n.store_id = l.store_id AND n.variant_id = l.variant_id
+                    AND n.warehouse_id = l.warehouse_id ORDER BY id DESC LIMIT 1) AS newest
+           FROM stock_movements m WHERE m.store_id = l.store_id AND m.variant_id = l.variant_id AND m.warehouse_id = l.warehouse_id
+       ) m ON true
+      WHERE l.store_id = $1 AND i.type = 'PRODUCT' AND i.track_inventory
+        AND (coalesce(m.sum, 0) <> l.quantity OR (m.newest IS NOT NULL AND m.newest <> l.quantity))
+     UNION ALL
+     SELECT 'variant', v.id, v.quantity, coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)::int, NULL
+       FROM variants v JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
+       JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
+      WHERE v.store_id = $1
+      GROUP BY v.id, v.quantity, v.committed_quantity
+     HAVING v.quantity <> coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)
+         OR v.committed_quantity <> coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)
+     UNION ALL
+     SELECT 'item', i.id, i.quantity, sum(v.quantity)::int, NULL
+       FROM items i JOIN variants v ON v.store_id = i.store_id AND v.item_id = i.id
+      WHERE i.store_id = $1
+      GROUP BY i.id, i.quantity, i.committed_quantity
+     HAVING i.quantity <> sum(v.quantity) OR i.committed_quantity <> sum(v.committed_quantity)`,
     [storeId],
   );
-  return rows.filter((row) => row.sum !== row.quantity || (row.newest !== null && row.newest !== row.quantity));
+  return rows;
+}
+
+/** The stock level an item without options keeps in the store's main warehouse: its default variant there. */
+export async function mainLevelOf(db: Database, storeId: string, itemId: string) {
+  const { rows } = await db.pool.query<{ variantId: string; warehouseId: string }>(
+    `SELECT v.id AS "variantId", w.id AS "warehouseId" FROM variants v JOIN warehouses w ON w.store_id = v.store_id AND w.is_main
+      WHERE v.store_id = $1 AND v.item_id = $2 AND v.is_default`,
+    [storeId, itemId],
+  );
+  return rows[0]!;
 }
 
 export const uniqueKey = () => randomBytes(8).toString("hex");

@@ -1,32 +1,36 @@
 import { connectAccounting, openAccountingLink } from "../../accounting/connection.ts";
 import { invoiceOrder } from "../../accounting/invoicing.ts";
 import { syncInventory } from "../../accounting/inventory-sync.ts";
-import type { UnmatchedItem } from "../../accounting/matching.ts";
+import { UnmatchedReason, type UnmatchedItem } from "../../accounting/matching.ts";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { SyncStatus, SyncTrigger } from "../../generated/prisma/enums.ts";
 import { loadInventorySettings } from "../../stores/inventory-settings.ts";
 import { builder } from "../builder.ts";
-import { adminStoreId, badUserInput, requireAdminOf } from "../context.ts";
+import { badUserInput, MAX_PAGE_SIZE } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 import { OrderResult } from "./orders.ts";
 import { InventorySettingsType, SettingsResult } from "./stores.ts";
 
-const SyncStatusEnum = builder.enumType("SyncStatus", { values: ["RUNNING", "SUCCEEDED", "FAILED"] as const });
+const SyncStatusEnum = builder.enumType(SyncStatus, { name: "SyncStatus" });
 
-const SyncTriggerEnum = builder.enumType("SyncTrigger", {
+const SyncTriggerEnum = builder.enumType(SyncTrigger, {
+  name: "SyncTrigger",
   values: {
     MANUAL: { description: '"Sincronizar ahora" (syncInventoryNow)' },
     SYNC_ENABLED: { description: "the first sync, when accounting sync was switched on" },
     SCHEDULED: { description: "the periodic reconciliation" },
     WEBHOOK: { description: "a notification that did not name the items it touched" },
-  } as const,
+  },
 });
 
-const UnmatchedReasonEnum = builder.enumType("UnmatchedReason", {
+const UnmatchedReasonEnum = builder.enumType(UnmatchedReason, {
+  name: "UnmatchedReason",
   values: {
     NO_SKU: { description: "the store item has no SKU (and no accounting id) to be matched by" },
     NO_ACCOUNTING_ITEM: { description: "no accounting item has the SKU as its reference" },
     DUPLICATE_REFERENCE: { description: "several accounting items have the SKU as their reference" },
     ALREADY_MATCHED: { description: "the accounting item is matched to another store item" },
-  } as const,
+  },
 });
 
 const UnmatchedItemType = builder.objectRef<UnmatchedItem>("UnmatchedItem").implement({
@@ -57,21 +61,28 @@ const SyncRunObject = builder.prismaObject("SyncRun", {
 const SyncResult = resultUnion("SyncResult", SyncRunObject);
 
 builder.objectFields(InventorySettingsType, (t) => ({
-  lastSync: t.field({
+  // Through a dataloader, like mainWarehouse: the newest run of every store in the answer at once.
+  lastSync: t.loadable({
     type: SyncRunObject,
     nullable: true,
-    resolve: (settings, _args, context) =>
-      context.deps.db.prisma.syncRun.findFirst({ where: { storeId: settings.storeId }, orderBy: { startedAt: "desc" } }),
+    load: (storeIds: string[], { deps }) => newestSyncRuns(deps.db.prisma, storeIds),
+    sort: (run) => run.storeId,
+    resolve: (settings) => settings.storeId,
   }),
   webhookUrl: t.string({
     nullable: true,
     description: "(admin) where the accounting system delivers its notifications; null until connected",
-    resolve: async (settings, _args, context) => {
-      await requireAdminOf(context, settings.storeId);
-      return (await openAccountingLink(context.deps, settings.storeId))?.webhookUrl ?? null;
-    },
+    authScopes: (settings) => ({ adminOf: settings.storeId }),
+    resolve: async (settings, _args, { deps }) => (await openAccountingLink(deps, settings.storeId))?.webhookUrl ?? null,
   }),
 }));
+
+/** The newest sync run of each store: two indexed reads (sync_runs by store and start), whatever the number of stores. */
+async function newestSyncRuns(prisma: PrismaClient, storeIds: string[]) {
+  const newest = await prisma.syncRun.groupBy({ by: ["storeId"], where: { storeId: { in: storeIds } }, _max: { startedAt: true } });
+  const keys = newest.flatMap(({ storeId, _max }) => (_max.startedAt ? [{ storeId, startedAt: _max.startedAt }] : []));
+  return keys.length === 0 ? [] : prisma.syncRun.findMany({ where: { OR: keys } });
+}
 
 const ConnectAccountingInput = builder.inputType("ConnectAccountingInput", {
   fields: (t) => ({
@@ -83,44 +94,40 @@ const ConnectAccountingInput = builder.inputType("ConnectAccountingInput", {
 });
 
 builder.queryField("syncRuns", (t) =>
-  t.prismaField({
+  t.withAuth({ admin: true }).prismaField({
     type: ["SyncRun"],
     description: "(admin) newest first",
     args: { first: t.arg.int({ defaultValue: 20 }) },
-    resolve: async (query, _root, args, context) => {
-      const storeId = await adminStoreId(context);
-      const first = args.first ?? 20;
-      if (!Number.isInteger(first) || first < 1 || first > 100) throw badUserInput("first must be between 1 and 100");
-      return context.deps.db.prisma.syncRun.findMany({ ...query, where: { storeId }, orderBy: { startedAt: "desc" }, take: first });
+    resolve: (query, _root, { first }, { deps, adminStoreId }) => {
+      if (first == null || first < 1 || first > MAX_PAGE_SIZE) throw badUserInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
+      return deps.db.prisma.syncRun.findMany({ ...query, where: { storeId: adminStoreId }, orderBy: { startedAt: "desc" }, take: first });
     },
   }),
 );
 
-builder.mutationFields((t) => ({
-  connectAccounting: t.field({
-    type: SettingsResult,
-    description: "(admin) stores the credentials after checking them with one call; the token is never returned",
-    args: { input: t.arg({ type: ConnectAccountingInput, required: true }) },
-    resolve: async (_root, { input }, context) => {
-      const storeId = await adminStoreId(context);
-      const invoiceClientId = input.invoiceClientId == null ? null : String(input.invoiceClientId);
-      return (
-        (await connectAccounting(context.deps, storeId, { ...input, invoiceClientId })) ??
-        loadInventorySettings(context.deps.db.pool, storeId)
-      );
-    },
-  }),
-  syncInventoryNow: t.field({
-    type: SyncResult,
-    description: '(admin) "Sincronizar ahora"',
-    resolve: async (_root, _args, context) =>
-      syncInventory(context.deps, await adminStoreId(context), { trigger: "MANUAL" }),
-  }),
-  invoiceOrder: t.field({
-    type: OrderResult,
-    description: "(admin) issue the sales invoice in accounting",
-    args: { orderId: t.arg.id({ required: true }) },
-    resolve: async (_root, args, context) =>
-      invoiceOrder(context.deps, await adminStoreId(context), String(args.orderId)),
-  }),
-}));
+builder.mutationFields((t) => {
+  const admin = t.withAuth({ admin: true });
+  return {
+    connectAccounting: admin.field({
+      type: SettingsResult,
+      description: "(admin) stores the credentials after checking them with one call; the token is never returned",
+      args: { input: t.arg({ type: ConnectAccountingInput, required: true }) },
+      resolve: async (_root, { input }, { deps, adminStoreId }) => {
+        const invoiceClientId = input.invoiceClientId == null ? null : String(input.invoiceClientId);
+        const refused = await connectAccounting(deps, adminStoreId, { ...input, invoiceClientId });
+        return refused ?? loadInventorySettings(deps.db.prisma, adminStoreId);
+      },
+    }),
+    syncInventoryNow: admin.field({
+      type: SyncResult,
+      description: '(admin) "Sincronizar ahora"',
+      resolve: (_root, _args, { deps, adminStoreId }) => syncInventory(deps, adminStoreId, { trigger: "MANUAL" }),
+    }),
+    invoiceOrder: admin.field({
+      type: OrderResult,
+      description: "(admin) issue the sales invoice in accounting",
+      args: { orderId: t.arg.id({ required: true }) },
+      resolve: (_root, args, { deps, adminStoreId }) => invoiceOrder(deps, adminStoreId, String(args.orderId)),
+    }),
+  };
+});

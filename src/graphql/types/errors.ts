@@ -1,29 +1,17 @@
-import { InsufficientStockError, OperationError } from "../../errors.ts";
-import type { UnionRef } from "@pothos/core";
+import type { ObjectRef } from "@pothos/core";
+import { ERROR_CODES, InsufficientStockError, OperationError } from "../../errors.ts";
 import { builder } from "../builder.ts";
 
-export const ErrorCodeEnum = builder.enumType("ErrorCode", {
-  values: [
-    "INVALID_INPUT",
-    "NOT_FOUND",
-    "INSUFFICIENT_STOCK",
-    "STALE_QUANTITY",
-    "INVALID_STATUS_TRANSITION",
-    "INVENTORY_MANAGED_BY_ACCOUNTING",
-    "ACCOUNTING_NOT_CONNECTED",
-    "ACCOUNTING_UNAVAILABLE",
-    "IDEMPOTENCY_CONFLICT",
-  ] as const,
-});
+export const ErrorCodeEnum = builder.enumType("ErrorCode", { values: ERROR_CODES });
 
-export const ErrorInterface = builder.interfaceRef<OperationError | InsufficientStockError>("Error").implement({
+const ErrorInterface = builder.interfaceRef<OperationError | InsufficientStockError>("Error").implement({
   fields: (t) => ({
-    code: t.field({ type: ErrorCodeEnum, resolve: (error) => error.code }),
+    code: t.expose("code", { type: ErrorCodeEnum }),
     message: t.exposeString("message"),
   }),
 });
 
-export const OperationErrorType = builder.objectType(OperationError, {
+builder.objectType(OperationError, {
   name: "OperationError",
   interfaces: [ErrorInterface],
   fields: (t) => ({
@@ -39,7 +27,7 @@ const StockShortageType = builder.objectRef<InsufficientStockError["shortages"][
   }),
 });
 
-export const InsufficientStockErrorType = builder.objectType(InsufficientStockError, {
+builder.objectType(InsufficientStockError, {
   name: "InsufficientStockError",
   interfaces: [ErrorInterface],
   fields: (t) => ({
@@ -47,20 +35,15 @@ export const InsufficientStockErrorType = builder.objectType(InsufficientStockEr
   }),
 });
 
-/** A mutation result union: the success type, or one of the error values (contract.graphql). */
-export function resultUnion(name: string, success: { name: string }, options: { insufficientStock?: boolean } = {}) {
-  const types = options.insufficientStock
-    ? [success, InsufficientStockErrorType, OperationErrorType]
-    : [success, OperationErrorType];
-  const union = builder.unionType(name, {
-    types: types as never,
-    resolveType: (value: unknown) =>
-      value instanceof OperationError
-        ? "OperationError"
-        : value instanceof InsufficientStockError
-          ? "InsufficientStockError"
-          : success.name,
-  });
-  // Resolvers return a domain result (the success row or an error value); resolveType sorts them.
-  return union as unknown as UnionRef<any, object>;
+/**
+ * A result union of the contract: the success type itself, or one of the error values. The errors
+ * plugin makes it once (several mutations share a name) and places every OperationError or
+ * InsufficientStockError that a field with this type returns or throws; anything else is the success.
+ */
+export function resultUnion<T extends object>(
+  name: string,
+  success: ObjectRef<any, T>,
+  errors: (typeof OperationError | typeof InsufficientStockError)[] = [OperationError],
+) {
+  return builder.errorUnion(name, { types: [success, ...errors], resolveType: () => success });
 }

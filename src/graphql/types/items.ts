@@ -1,27 +1,28 @@
-import { adjustItemQuantity, createItem, setItemQuantity, updateItem } from "../../stock/items.ts";
+import type { Prisma } from "../../generated/prisma/client.ts";
+import { Availability, ItemType, StockMovementReason } from "../../generated/prisma/enums.ts";
 import { OperationError } from "../../errors.ts";
+import { tracksInventory } from "../../stock/availability.ts";
+import { adjustItemQuantity, setItemQuantity } from "../../stock/counts.ts";
+import { createItem, updateItem } from "../../stock/items.ts";
 import { check, isRecordId, rules } from "../../validation.ts";
 import { builder } from "../builder.ts";
-import { adminRecordKey, adminStoreId, badUserInput, requireAdminOf } from "../context.ts";
+import { badUserInput, checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
-import { connectionOf, paginate } from "./pagination.ts";
 
-export const ItemTypeEnum = builder.enumType("ItemType", { values: ["PRODUCT", "SERVICE"] as const });
-export const AvailabilityEnum = builder.enumType("Availability", {
-  values: ["IN_STOCK", "BACKORDER", "SOLD_OUT", "HIDDEN"] as const,
+export const ItemTypeEnum = builder.enumType(ItemType, {
+  name: "ItemType",
+  values: { SERVICE: { description: "a service never tracks inventory" } },
 });
-const StockMovementReasonEnum = builder.enumType("StockMovementReason", {
-  values: [
-    "INITIAL_COUNT",
-    "MANUAL_SET",
-    "MANUAL_ADJUSTMENT",
-    "ORDER_PLACED",
-    "ORDER_CANCELLED",
-    "ORDER_INVOICED",
-    "ACCOUNTING_SYNC",
-    "SYNC_DISABLED",
-  ] as const,
+export const AvailabilityEnum = builder.enumType(Availability, {
+  name: "Availability",
+  values: {
+    IN_STOCK: { description: "can be ordered from stock (or inventory is not tracked)" },
+    BACKORDER: { description: 'nothing left but "sell without stock" is on: orders accepted, quantity goes negative' },
+    SOLD_OUT: { description: 'nothing left: listed as sold out ("Agotado"), orders refused' },
+    HIDDEN: { description: "nothing left and the store hides sold-out items: not listed, orders refused" },
+  },
 });
+const StockMovementReasonEnum = builder.enumType(StockMovementReason, { name: "StockMovementReason" });
 
 export const WarehouseType = builder.prismaObject("Warehouse", {
   fields: (t) => ({
@@ -32,11 +33,11 @@ export const WarehouseType = builder.prismaObject("Warehouse", {
   }),
 });
 
-const StockMovementType = builder.prismaObject("StockMovement", {
+builder.prismaObject("StockMovement", {
   fields: (t) => ({
     id: t.id({ resolve: (movement) => String(movement.id) }),
     itemId: t.exposeID("itemId"),
-    delta: t.exposeInt("delta"),
+    delta: t.exposeInt("delta", { description: "change of `quantity`" }),
     quantityAfter: t.exposeInt("quantityAfter"),
     reason: t.expose("reason", { type: StockMovementReasonEnum }),
     orderId: t.exposeID("orderId", { nullable: true }),
@@ -44,10 +45,6 @@ const StockMovementType = builder.prismaObject("StockMovement", {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
-const StockMovementConnection = connectionOf("StockMovement", StockMovementType);
-
-const tracksInventory = (item: { type: string; trackInventory: boolean }) =>
-  item.type === "PRODUCT" && item.trackInventory;
 
 export const ItemObject = builder.prismaObject("Item", {
   fields: (t) => ({
@@ -56,8 +53,8 @@ export const ItemObject = builder.prismaObject("Item", {
     name: t.exposeString("name"),
     type: t.expose("type", { type: ItemTypeEnum }),
     price: t.expose("price", { type: "Decimal" }),
-    trackInventory: t.boolean({ resolve: tracksInventory }),
-    sellWithoutStock: t.exposeBoolean("sellWithoutStock"),
+    trackInventory: t.boolean({ description: '"Registrar cantidad disponible"', resolve: tracksInventory }),
+    sellWithoutStock: t.exposeBoolean("sellWithoutStock", { description: '"Vender sin Stock"' }),
     quantity: t.int({ nullable: true, resolve: (item) => (tracksInventory(item) ? item.quantity : null) }),
     committedQuantity: t.int({ resolve: (item) => (tracksInventory(item) ? item.committedQuantity : 0) }),
     availableQuantity: t.int({
@@ -66,89 +63,76 @@ export const ItemObject = builder.prismaObject("Item", {
     }),
     availability: t.expose("availability", { type: AvailabilityEnum }),
     version: t.exposeInt("version"),
-    warehouse: t.field({
-      type: WarehouseType,
+    warehouse: t.relation("warehouse", {
       nullable: true,
       description: "(admin) where the stock is kept: the main warehouse once synced",
-      resolve: async (item, _args, context) => {
-        await requireAdminOf(context, item.storeId);
-        if (!item.warehouseId) return null;
-        return context.deps.db.prisma.warehouse.findUnique({
-          where: { storeId_id: { storeId: item.storeId, id: item.warehouseId } },
-        });
-      },
+      authScopes: (item) => ({ adminOf: item.storeId }),
     }),
-    stockMovements: t.field({
-      type: StockMovementConnection,
-      description: "(admin) newest first",
-      args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
-      resolve: async (item, args, context) => {
-        await requireAdminOf(context, item.storeId);
-        return paginate(
-          args,
-          (raw) => (/^\d+$/.test(raw) ? Number(raw) : null),
-          (take, after) =>
-            context.deps.db.prisma.stockMovement.findMany({
-              where: { storeId: item.storeId, itemId: item.id, ...(after !== null ? { id: { lt: after } } : {}) },
-              orderBy: { id: "desc" },
-              take,
-            }),
-          (movement) => Number(movement.id),
-        );
+    stockMovements: t.relatedConnection(
+      "stockMovements",
+      {
+        description: "(admin) newest first",
+        authScopes: (item) => ({ adminOf: item.storeId }),
+        cursor: "storeId_id",
+        maxSize: pageSize,
+        query: { orderBy: { id: "desc" } },
       },
-    }),
+      { name: "StockMovementConnection" },
+      { name: "StockMovementEdge" },
+    ),
   }),
 });
 
-export const ItemConnection = connectionOf("Item", ItemObject);
+export const ItemConnection = builder.connectionObject({ type: ItemObject, name: "ItemConnection" });
 
-/** One page of a store's items by name; the public never sees HIDDEN ones. */
-export function listItems(
-  context: { deps: { db: { prisma: import("../../generated/prisma/client.ts").PrismaClient } } },
-  storeId: string,
-  args: { first?: number | null; after?: string | null; search?: string | null },
-  includeHidden: boolean,
-) {
-  const search = args.search == null ? null : check(rules.search, args.search);
-  if (search instanceof OperationError) throw badUserInput(`search ${search.message}`);
-  return paginate(
-    args,
-    (raw) => (isRecordId(raw) ? raw : null),
-    (take, after) =>
-      context.deps.db.prisma.item.findMany({
-        where: {
-          storeId,
-          ...(includeHidden ? {} : { availability: { not: "HIDDEN" } }),
-          ...(search
-            ? { OR: [{ name: { contains: search, mode: "insensitive" } }, { sku: { equals: search, mode: "insensitive" } }] }
-            : {}),
-        },
-        orderBy: [{ name: "asc" }, { id: "asc" }],
-        take,
-        ...(after ? { cursor: { storeId_id: { storeId, id: after } }, skip: 1 } : {}),
-      }),
-    (item) => item.id,
-  );
+/**
+ * The items a page of a store's catalog reads: by name (then id, so that equal names page
+ * steadily), those whose name contains `search` or whose SKU is it, without HIDDEN ones for the public.
+ */
+export function catalogQuery(storeId: string, search: string | null | undefined, includeHidden: boolean) {
+  const term = search == null ? null : check(rules.search, search);
+  if (term instanceof OperationError) throw badUserInput(`search ${term.message}`);
+  return {
+    where: {
+      storeId,
+      ...(includeHidden ? {} : { availability: { not: "HIDDEN" } }),
+      ...(term ? { OR: [{ name: { contains: term, mode: "insensitive" } }, { sku: { equals: term, mode: "insensitive" } }] } : {}),
+    },
+    orderBy: [{ name: "asc" }, { id: "asc" }],
+  } satisfies Prisma.ItemFindManyArgs;
 }
 
+/** The key of a record of `storeId` by its id; null for an id that cannot exist. */
+export const recordKey = (storeId: string, id: string | number) =>
+  isRecordId(String(id)) ? { storeId_id: { storeId, id: String(id) } } : null;
 
 builder.queryFields((t) => ({
-  item: t.prismaField({
+  item: t.withAuth({ admin: true }).prismaField({
     type: "Item",
     nullable: true,
     description: "(admin)",
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args, context) => {
-      const key = await adminRecordKey(context, args.id);
-      return key && context.deps.db.prisma.item.findUnique({ ...query, where: { storeId_id: key } });
+    resolve: (query, _root, args, { deps, adminStoreId }) => {
+      const where = recordKey(adminStoreId, args.id);
+      return where && deps.db.prisma.item.findUnique({ ...query, where });
     },
   }),
-  items: t.field({
-    type: ItemConnection,
-    description: "(admin) the token's store",
-    args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string(), search: t.arg.string() },
-    resolve: async (_root, args, context) => listItems(context, await adminStoreId(context), args, true),
-  }),
+  // Not t.withAuth: a field of its narrowed context cannot share ItemConnection with Store.items.
+  items: t.prismaConnection(
+    {
+      type: "Item",
+      description: "(admin) the token's store",
+      authScopes: { admin: true },
+      cursor: "storeId_id",
+      maxSize: pageSize,
+      args: { search: t.arg.string() },
+      resolve: (query, _root, args, { deps, adminStoreId }) => {
+        checkCursorInStore(query, adminStoreId!);
+        return deps.db.prisma.item.findMany({ ...query, ...catalogQuery(adminStoreId!, args.search, true) });
+      },
+    },
+    ItemConnection,
+  ),
 }));
 
 const ItemResult = resultUnion("ItemResult", ItemObject);
@@ -193,33 +177,34 @@ const AdjustItemQuantityInput = builder.inputType("AdjustItemQuantityInput", {
   }),
 });
 
-builder.mutationFields((t) => ({
-  createItem: t.field({
-    type: ItemResult,
-    description: "(admin)",
-    args: { input: t.arg({ type: CreateItemInput, required: true }) },
-    resolve: async (_root, { input }, context) => createItem(context.deps, await adminStoreId(context), input),
-  }),
-  updateItem: t.field({
-    type: ItemResult,
-    description: "(admin)",
-    args: { input: t.arg({ type: UpdateItemInput, required: true }) },
-    resolve: async (_root, { input }, context) =>
-      updateItem(context.deps, await adminStoreId(context), { ...input, id: String(input.id) }),
-  }),
-  setItemQuantity: t.field({
-    type: ItemResult,
-    description: "(admin) MANUAL_SET",
-    args: { input: t.arg({ type: SetItemQuantityInput, required: true }) },
-    resolve: async (_root, { input }, context) =>
-      setItemQuantity(context.deps, await adminStoreId(context), { ...input, itemId: String(input.itemId) }),
-  }),
-  adjustItemQuantity: t.field({
-    type: ItemResult,
-    description: "(admin) MANUAL_ADJUSTMENT",
-    args: { input: t.arg({ type: AdjustItemQuantityInput, required: true }) },
-    resolve: async (_root, { input }, context) =>
-      adjustItemQuantity(context.deps, await adminStoreId(context), { ...input, itemId: String(input.itemId) }),
-  }),
-}));
-
+builder.mutationFields((t) => {
+  const admin = t.withAuth({ admin: true });
+  return {
+    createItem: admin.field({
+      type: ItemResult,
+      description: "(admin)",
+      args: { input: t.arg({ type: CreateItemInput, required: true }) },
+      resolve: (_root, { input }, { deps, adminStoreId }) => createItem(deps, adminStoreId, input),
+    }),
+    updateItem: admin.field({
+      type: ItemResult,
+      description: "(admin)",
+      args: { input: t.arg({ type: UpdateItemInput, required: true }) },
+      resolve: (_root, { input }, { deps, adminStoreId }) => updateItem(deps, adminStoreId, { ...input, id: String(input.id) }),
+    }),
+    setItemQuantity: admin.field({
+      type: ItemResult,
+      description: "(admin) MANUAL_SET",
+      args: { input: t.arg({ type: SetItemQuantityInput, required: true }) },
+      resolve: (_root, { input }, { deps, adminStoreId }) =>
+        setItemQuantity(deps, adminStoreId, { ...input, itemId: String(input.itemId) }),
+    }),
+    adjustItemQuantity: admin.field({
+      type: ItemResult,
+      description: "(admin) MANUAL_ADJUSTMENT",
+      args: { input: t.arg({ type: AdjustItemQuantityInput, required: true }) },
+      resolve: (_root, { input }, { deps, adminStoreId }) =>
+        adjustItemQuantity(deps, adminStoreId, { ...input, itemId: String(input.itemId) }),
+    }),
+  };
+});

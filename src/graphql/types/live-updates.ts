@@ -43,7 +43,7 @@ builder.subscriptionFields((t) => ({
 
 /** Subscriptions are public and name their store by slug; an unknown one is NOT_FOUND. */
 async function storeIdOf(context: GraphQLContext, slug: string) {
-  const storeId = await storeIdForSlug(context.deps.db.pool, slug.trim().toLowerCase());
+  const storeId = await storeIdForSlug(context.deps.db.prisma, slug.trim().toLowerCase());
   if (!storeId) throw new GraphQLError(`Store "${slug}" not found`, { extensions: { code: "NOT_FOUND" } });
   return storeId;
 }

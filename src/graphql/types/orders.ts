@@ -1,20 +1,17 @@
+import { OrderStatus } from "../../generated/prisma/enums.ts";
+import { InsufficientStockError, OperationError } from "../../errors.ts";
+import { countOrderOutcome } from "../../observability/metrics.ts";
 import { changeOrderStatus } from "../../orders/order-status.ts";
 import { placeOrder } from "../../orders/place-order.ts";
-import { countOrderOutcome } from "../../observability/metrics.ts";
 import { builder } from "../builder.ts";
-import { adminRecordKey, adminStoreId } from "../context.ts";
 import { checkOrderRate } from "../order-rate.ts";
+import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
-import { connectionOf, paginate } from "./pagination.ts";
+import { recordKey } from "./items.ts";
 
-const OrderStatusEnum = builder.enumType("OrderStatus", {
-  values: {
-    PENDING: {},
-    CONFIRMED: {},
-    SHIPPED: {},
-    DELIVERED: {},
-    CANCELLED: { description: '"Anulado": restores the stock its lines took' },
-  } as const,
+const OrderStatusEnum = builder.enumType(OrderStatus, {
+  name: "OrderStatus",
+  values: { CANCELLED: { description: '"Anulado": restores the stock its lines took' } },
 });
 
 const InvoiceType = builder
@@ -55,47 +52,40 @@ export const OrderObject = builder.prismaObject("Order", {
   }),
 });
 
-const OrderConnection = connectionOf("Order", OrderObject);
-
-builder.queryFields((t) => ({
-  order: t.prismaField({
-    type: "Order",
-    nullable: true,
-    description: "(admin)",
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args, context) => {
-      const key = await adminRecordKey(context, args.id);
-      return key && context.deps.db.prisma.order.findUnique({ ...query, where: { storeId_id: key } });
-    },
-  }),
-  orders: t.field({
-    type: OrderConnection,
-    description: "(admin) newest first",
-    args: {
-      first: t.arg.int({ defaultValue: 50 }),
-      after: t.arg.string(),
-      status: t.arg({ type: OrderStatusEnum }),
-    },
-    resolve: async (_root, args, context) => {
-      const storeId = await adminStoreId(context);
-      return paginate(
-        args,
-        (raw) => (/^\d+$/.test(raw) ? Number(raw) : null),
-        (take, after) =>
-          context.deps.db.prisma.order.findMany({
-            where: {
-              storeId,
-              ...(args.status ? { status: args.status } : {}),
-              ...(after !== null ? { number: { lt: after } } : {}),
-            },
+builder.queryFields((t) => {
+  const admin = t.withAuth({ admin: true });
+  return {
+    order: admin.prismaField({
+      type: "Order",
+      nullable: true,
+      description: "(admin)",
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (query, _root, args, { deps, adminStoreId }) => {
+        const where = recordKey(adminStoreId, args.id);
+        return where && deps.db.prisma.order.findUnique({ ...query, where });
+      },
+    }),
+    orders: admin.prismaConnection(
+      {
+        type: "Order",
+        description: "(admin) newest first",
+        cursor: "storeId_number",
+        maxSize: pageSize,
+        args: { status: t.arg({ type: OrderStatusEnum }) },
+        resolve: (query, _root, args, { deps, adminStoreId }) => {
+          checkCursorInStore(query, adminStoreId);
+          return deps.db.prisma.order.findMany({
+            ...query,
+            where: { storeId: adminStoreId, ...(args.status ? { status: args.status } : {}) },
             orderBy: { number: "desc" },
-            take,
-          }),
-        (order) => order.number,
-      );
-    },
-  }),
-}));
+          });
+        },
+      },
+      { name: "OrderConnection" },
+      { name: "OrderEdge" },
+    ),
+  };
+});
 
 const OrderLineInput = builder.inputType("OrderLineInput", {
   fields: (t) => ({ itemId: t.id({ required: true }), quantity: t.int({ required: true }) }),
@@ -114,7 +104,7 @@ const ChangeOrderStatusInput = builder.inputType("ChangeOrderStatusInput", {
   fields: (t) => ({ orderId: t.id({ required: true }), status: t.field({ type: OrderStatusEnum, required: true }) }),
 });
 
-const PlaceOrderResult = resultUnion("PlaceOrderResult", OrderObject, { insufficientStock: true });
+const PlaceOrderResult = resultUnion("PlaceOrderResult", OrderObject, [InsufficientStockError, OperationError]);
 export const OrderResult = resultUnion("OrderResult", OrderObject);
 
 builder.mutationFields((t) => ({
@@ -125,18 +115,15 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, context) => {
       const store = args.store.trim().toLowerCase();
       await checkOrderRate(context, store);
-      const result = await placeOrder(context.deps, store, {
-        ...args.input,
-        lines: args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity })),
-      });
-      return countOrderOutcome(result);
+      const lines = args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity }));
+      return countOrderOutcome(await placeOrder(context.deps, store, { ...args.input, lines }));
     },
   }),
-  changeOrderStatus: t.field({
+  changeOrderStatus: t.withAuth({ admin: true }).field({
     type: OrderResult,
     description: '(admin) "Cambiar estado"',
     args: { input: t.arg({ type: ChangeOrderStatusInput, required: true }) },
-    resolve: async (_root, { input }, context) =>
-      changeOrderStatus(context.deps, await adminStoreId(context), { ...input, orderId: String(input.orderId) }),
+    resolve: (_root, { input }, { deps, adminStoreId }) =>
+      changeOrderStatus(deps, adminStoreId, { ...input, orderId: String(input.orderId) }),
   }),
 }));

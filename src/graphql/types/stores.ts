@@ -1,15 +1,18 @@
+import { switchAccountingSync } from "../../accounting/sync-switch.ts";
+import { OutOfStockBehavior } from "../../generated/prisma/enums.ts";
 import { loadInventorySettings, updateInventorySettings, type InventorySettings } from "../../stores/inventory-settings.ts";
-import { isRecordId, isStoreSlug } from "../../validation.ts";
+import { isStoreSlug } from "../../validation.ts";
 import { builder } from "../builder.ts";
-import { adminStoreId, requireAdminOf } from "../context.ts";
+import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
-import { ItemConnection, ItemObject, WarehouseType, listItems } from "./items.ts";
+import { catalogQuery, ItemConnection, recordKey, WarehouseType } from "./items.ts";
 
-export const OutOfStockBehaviorEnum = builder.enumType("OutOfStockBehavior", {
+export const OutOfStockBehaviorEnum = builder.enumType(OutOfStockBehavior, {
+  name: "OutOfStockBehavior",
   values: {
     MARK_SOLD_OUT: { description: '"Marcar como agotado" (the default)' },
     HIDE: { description: '"Ocultar producto": hidden until stock returns' },
-  } as const,
+  },
 });
 
 export const InventorySettingsType = builder.objectRef<InventorySettings>("InventorySettings").implement({
@@ -17,50 +20,56 @@ export const InventorySettingsType = builder.objectRef<InventorySettings>("Inven
     outOfStockBehavior: t.expose("outOfStockBehavior", { type: OutOfStockBehaviorEnum }),
     accountingConnected: t.exposeBoolean("accountingConnected"),
     accountingSync: t.exposeBoolean("accountingSync"),
-    mainWarehouse: t.field({
+    // Settings are not a Prisma model, so their warehouse comes through a dataloader: one query
+    // for the settings of every store in the answer.
+    mainWarehouse: t.loadable({
       type: WarehouseType,
       nullable: true,
-      resolve: (settings, _args, context) =>
-        context.deps.db.prisma.warehouse.findFirst({ where: { storeId: settings.storeId, isMain: true } }),
+      load: (storeIds: string[], { deps }) =>
+        deps.db.prisma.warehouse.findMany({ where: { storeId: { in: storeIds }, isMain: true } }),
+      sort: (warehouse) => warehouse.storeId,
+      resolve: (settings) => settings.storeId,
     }),
   }),
 });
 
 /** Whether the request carries this store's own admin token (which also shows HIDDEN items). */
-async function isAdminOf(context: { adminStore(): Promise<string | null> }, storeId: string) {
-  return (await context.adminStore().catch(() => null)) === storeId;
-}
+const isAdminOf = (context: { adminStoreId: string | null }, storeId: string) => context.adminStoreId === storeId;
 
 builder.prismaObject("Store", {
   fields: (t) => ({
     slug: t.exposeString("slug"),
     name: t.exposeString("name"),
-    items: t.field({
-      type: ItemConnection,
-      description: "public: never HIDDEN items; admin: all",
-      args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string(), search: t.arg.string() },
-      resolve: async (store, args, context) => listItems(context, store.id, args, await isAdminOf(context, store.id)),
-    }),
-    item: t.field({
-      type: ItemObject,
+    items: t.prismaConnection(
+      {
+        type: "Item",
+        description: "public: never HIDDEN items; admin: all",
+        cursor: "storeId_id",
+        maxSize: pageSize,
+        args: { search: t.arg.string() },
+        resolve: (query, store, args, context) => {
+          checkCursorInStore(query, store.id);
+          return context.deps.db.prisma.item.findMany({ ...query, ...catalogQuery(store.id, args.search, isAdminOf(context, store.id)) });
+        },
+      },
+      ItemConnection,
+    ),
+    item: t.prismaField({
+      type: "Item",
       nullable: true,
       description: "public: null when HIDDEN",
       args: { id: t.arg.id({ required: true }) },
-      resolve: async (store, args, context) => {
-        const id = String(args.id);
-        if (!isRecordId(id)) return null;
-        const item = await context.deps.db.prisma.item.findUnique({ where: { storeId_id: { storeId: store.id, id } } });
-        if (item?.availability === "HIDDEN" && !(await isAdminOf(context, store.id))) return null;
-        return item;
+      resolve: (query, store, args, context) => {
+        const key = recordKey(store.id, args.id)?.storeId_id;
+        const hidden = isAdminOf(context, store.id) ? {} : { availability: { not: "HIDDEN" as const } };
+        return key ? context.deps.db.prisma.item.findFirst({ ...query, where: { ...key, ...hidden } }) : null;
       },
     }),
     inventorySettings: t.field({
       type: InventorySettingsType,
       description: "(admin)",
-      resolve: async (store, _args, context) => {
-        await requireAdminOf(context, store.id);
-        return loadInventorySettings(context.deps.db.pool, store.id);
-      },
+      authScopes: (store) => ({ adminOf: store.id }),
+      resolve: (store, _args, { deps }) => loadInventorySettings(deps.db.prisma, store.id),
     }),
   }),
 });
@@ -72,8 +81,7 @@ builder.queryField("store", (t) =>
     args: { slug: t.arg.string({ required: true }) },
     resolve: (query, _root, args, context) => {
       const slug = args.slug.trim().toLowerCase();
-      if (!isStoreSlug(slug)) return null;
-      return context.deps.db.prisma.store.findUnique({ ...query, where: { slug } });
+      return isStoreSlug(slug) ? context.deps.db.prisma.store.findUnique({ ...query, where: { slug } }) : null;
     },
   }),
 );
@@ -88,11 +96,14 @@ const UpdateInventorySettingsInput = builder.inputType("UpdateInventorySettingsI
 export const SettingsResult = resultUnion("SettingsResult", InventorySettingsType);
 
 builder.mutationField("updateInventorySettings", (t) =>
-  t.field({
+  t.withAuth({ admin: true }).field({
     type: SettingsResult,
     description: "(admin)",
     args: { input: t.arg({ type: UpdateInventorySettingsInput, required: true }) },
-    resolve: async (_root, { input }, context) =>
-      updateInventorySettings(context.deps, await adminStoreId(context), input),
+    // Accounting's switch first: when switching on is refused, nothing at all is changed.
+    resolve: async (_root, { input }, { deps, adminStoreId }) => {
+      const refused = input.accountingSync == null ? null : await switchAccountingSync(deps, adminStoreId, input.accountingSync);
+      return refused ?? updateInventorySettings(deps, adminStoreId, input);
+    },
   }),
 );
