@@ -1,5 +1,5 @@
 import type { Item } from "../generated/prisma/client.ts";
-import type { Availability, StockMovementReason } from "../generated/prisma/enums.ts";
+import type { Availability, ItemType, StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Tx } from "../db/transaction.ts";
 import { sql, type Sql } from "../db/sql.ts";
 import type { StockEvent } from "../realtime/stock-events.ts";
@@ -56,7 +56,7 @@ export type StockedItem = {
 
 /** What every statement here returns per changed item. */
 type ChangedRow = StockedItem & {
-  type: "PRODUCT" | "SERVICE";
+  type: ItemType;
   trackInventory: boolean;
   /** null when unknown, which counts as "availability changed" */
   availabilityBefore: Availability | null;
