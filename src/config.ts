@@ -71,7 +71,6 @@ export type Config = {
   publicUrl: string;
   databaseUrl: string | undefined;
   databasePoolSize: number;
-  redisUrl: string | undefined;
   /** REDIS_URL or REDIS_CLUSTER_NODES (at most one is set): where live updates and rate counts go */
   redis: RedisTarget | undefined;
   /** WebSocket ping interval; a socket that does not answer a ping within as long is dropped. */
@@ -116,7 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    redisUrl: e.REDIS_URL || undefined,
     redis: redisTargetOf(e.REDIS_URL || undefined, e.REDIS_CLUSTER_NODES || undefined),
     webSocketKeepAliveMs: e.WS_KEEPALIVE_MS,
     webSocketInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
