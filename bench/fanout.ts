@@ -1,4 +1,5 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
+import { launchRedisCluster } from "../test/support/redis-cluster.ts";
 import type { Command, Group, Reply } from "./fanout-clients.ts";
 import { percentile, processCpuMs, round, rssKB, sleep, startServer, type BenchStore, type ServerProcess } from "./support.ts";
 
@@ -202,6 +203,22 @@ export async function crossProcessScenario(n: number, context: FanoutContext, op
   } finally {
     await Promise.all(sides.map((side) => side.clients.close()));
     await Promise.all([first.stop(), second.stop()]);
+  }
+}
+
+/**
+ * The cross-process measurement on a Redis Cluster of the bench's own (3 masters, 3 replicas of
+ * the machine's redis-server, test/support/redis-cluster.ts): the same two processes and
+ * subscribers, the events by SPUBLISH/SSUBSCRIBE on the store's shard.
+ */
+export async function crossProcessClusterScenario(n: number, context: FanoutContext, options: FanoutOptions) {
+  const cluster = await launchRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  try {
+    // an empty REDIS_URL is unset: the processes speak to the cluster only
+    const serverEnv = { ...context.serverEnv, REDIS_URL: "", REDIS_CLUSTER_NODES: cluster.seeds };
+    return { ...(await crossProcessScenario(n, { ...context, serverEnv }, options)), clusterMasters: 3, clusterReplicas: 3 };
+  } finally {
+    await cluster.stop();
   }
 }
 

@@ -4,19 +4,28 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its database, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|fanout, BENCH_DURATION_S
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|fanout|cross|cluster (cross:
+ * the two cross-process figures, single Redis and cluster; cluster: the cluster one; a partial
+ * run replaces its sections of BENCH_OUT and keeps the others), BENCH_DURATION_S
  * (per orders run, default 15), BENCH_CONCURRENCY (default 16), BENCH_FANOUT_SIZES
  * (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU profiles of the
  * server processes under bench/results/profiles), BENCH_OUT (default bench/results/latest.json).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
-import { crossProcessScenario, fanoutScenario } from "./fanout.ts";
+import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } from "./fanout.ts";
 import { ordersScenario } from "./orders.ts";
 import { freshBenchDatabase, REDIS_URL, seedStore, startServer } from "./support.ts";
 
 const only = process.env.BENCH_ONLY;
+/** Which parts run: all of them, or BENCH_ONLY's. */
+const parts = {
+  orders: !only || only === "orders",
+  fanout: !only || only === "fanout",
+  crossProcess: !only || only === "fanout" || only === "cross",
+  crossProcessCluster: !only || only === "fanout" || only === "cross" || only === "cluster",
+};
 const durationMs = Number(process.env.BENCH_DURATION_S ?? 15) * 1000;
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const out = process.env.BENCH_OUT ?? "bench/results/latest.json";
@@ -34,7 +43,7 @@ async function main() {
     machine: { cpus: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
   };
 
-  if (!only || only === "orders") {
+  if (parts.orders) {
     const stores = {
       hot: { graphql: await seedStore(pool, "bench-hot", 1, 100_000_000), baseline: await seedStore(pool, "bench-hot-raw", 1, 100_000_000) },
       spread: { graphql: await seedStore(pool, "bench-spread", 10_000, 1_000_000), baseline: await seedStore(pool, "bench-spread-raw", 10_000, 1_000_000) },
@@ -55,28 +64,41 @@ async function main() {
     }
   }
 
-  if (!only || only === "fanout") {
+  if (parts.fanout || parts.crossProcess || parts.crossProcessCluster) {
     const store = await seedStore(pool, "bench-live", 1, 1_000);
     const context = { databaseUrl, redisUrl: REDIS_URL, store, serverEnv: serverEnv(databaseUrl) };
     const options = { updates, warmupUpdates: 2, intervalMs: 100 };
-    const fanout: Record<string, unknown> = {};
-    for (const n of fanoutSizes) {
-      log(`fanout: ${n} subscribers on one service process, then on a raw ws server; ${updates} updates`);
-      fanout[n] = await fanoutScenario(n, context, options);
-      log(`fanout.${n}: ${JSON.stringify(fanout[n])}`);
+    if (parts.fanout) {
+      const fanout: Record<string, unknown> = {};
+      for (const n of fanoutSizes) {
+        log(`fanout: ${n} subscribers on one service process, then on a raw ws server; ${updates} updates`);
+        fanout[n] = await fanoutScenario(n, context, options);
+        log(`fanout.${n}: ${JSON.stringify(fanout[n])}`);
+      }
+      results.fanout = fanout;
     }
-    results.fanout = fanout;
     const crossN = Number(process.env.BENCH_CROSS_SUBSCRIBERS ?? 1000);
-    log(`crossProcess: ${crossN} subscribers on each of two service processes sharing Redis`);
     // twice the updates: a difference of two p99s over only 1,000 subscribers each is noisy
-    results.crossProcess = await crossProcessScenario(crossN, context, { ...options, updates: updates * 2 });
-    log(`crossProcess: ${JSON.stringify(results.crossProcess)}`);
+    const crossOptions = { ...options, updates: updates * 2 };
+    if (parts.crossProcess) {
+      log(`crossProcess: ${crossN} subscribers on each of two service processes sharing Redis`);
+      results.crossProcess = await crossProcessScenario(crossN, context, crossOptions);
+      log(`crossProcess: ${JSON.stringify(results.crossProcess)}`);
+    }
+    if (parts.crossProcessCluster) {
+      log(`crossProcessCluster: the same on a Redis Cluster of 3 masters and 3 replicas (sharded pub/sub)`);
+      results.crossProcessCluster = await crossProcessClusterScenario(crossN, context, crossOptions);
+      log(`crossProcessCluster: ${JSON.stringify(results.crossProcessCluster)}`);
+    }
   }
 
   await pool.end();
   results.totalSeconds = Math.round((Date.now() - started) / 1000);
   mkdirSync("bench/results", { recursive: true });
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  // a partial run keeps the sections of the last full run that it did not measure
+  const last = only && existsSync(out) ? JSON.parse(readFileSync(out, "utf8")) : undefined;
+  const written = last ? { ...last, ...results, at: last.at, totalSeconds: last.totalSeconds, partial: { only, at: results.at, totalSeconds: results.totalSeconds } } : results;
+  writeFileSync(out, `${JSON.stringify(written, null, 2)}\n`);
   printTable(results);
   log(`wrote ${out} in ${results.totalSeconds} s`);
 }
@@ -114,6 +136,17 @@ function printTable(results: Record<string, any>) {
       `${cross.differenceMs >= 0 ? "+" : ""}${cross.differenceMs} ms`,
       "<= +20 ms",
       `${cross.subscribersPerProcess} subscribers on each process; raw floor column = same-process p99`,
+    ]);
+  }
+  const cluster = results.crossProcessCluster;
+  if (cluster) {
+    rows.push([
+      `crossProcess on a Redis Cluster p99 (ms)`,
+      String(cluster.p99Ms),
+      String(cluster.singleProcessP99Ms),
+      `${cluster.differenceMs >= 0 ? "+" : ""}${cluster.differenceMs} ms`,
+      "<= +20 ms",
+      `the same, SPUBLISH/SSUBSCRIBE on ${cluster.clusterMasters} masters + ${cluster.clusterReplicas} replicas`,
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

@@ -29,6 +29,7 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(102_400),
   CSRF_PREVENTION: z.stringbool().default(true),
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  STOREFRONT_TOKEN_ORDERS_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   // true means one proxy; a number says how many stand in front of the service
   TRUST_PROXY: z.union([z.stringbool(), z.coerce.number().int().min(0).max(10)]).default(false),
   ACCOUNTING_SECRET_KEY: z.string().min(1).optional(),
@@ -70,7 +71,6 @@ export type Config = {
   publicUrl: string;
   databaseUrl: string | undefined;
   databasePoolSize: number;
-  redisUrl: string | undefined;
   /** REDIS_URL or REDIS_CLUSTER_NODES (at most one is set): where live updates and rate counts go */
   redis: RedisTarget | undefined;
   /** WebSocket ping interval; a socket that does not answer a ping within as long is dropped. */
@@ -87,6 +87,8 @@ export type Config = {
   csrfPrevention: boolean;
   /** placeOrder calls one client may make per store and minute; 0 turns the limit off. */
   orderRateLimitPerMinute: number;
+  /** placeOrder calls per store and minute of one storefront token (its shoppers count apart too). */
+  storefrontTokenOrdersPerMinute: number;
   /** How many reverse proxies in front of the service append to X-Forwarded-For (0: ignore it). */
   trustProxy: number;
   accounting: {
@@ -113,7 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    redisUrl: e.REDIS_URL || undefined,
     redis: redisTargetOf(e.REDIS_URL || undefined, e.REDIS_CLUSTER_NODES || undefined),
     webSocketKeepAliveMs: e.WS_KEEPALIVE_MS,
     webSocketInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
@@ -132,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     csrfPrevention: e.CSRF_PREVENTION,
     orderRateLimitPerMinute: e.ORDER_RATE_LIMIT_PER_MINUTE,
+    storefrontTokenOrdersPerMinute: e.STOREFRONT_TOKEN_ORDERS_PER_MINUTE,
     trustProxy: Number(e.TRUST_PROXY),
     accounting: {
       secretKey: e.ACCOUNTING_SECRET_KEY,

@@ -28,9 +28,9 @@ export type App = { server: Server; accountingWebhooks: AccountingWebhooks; clos
 export function createApp(
   deps: Deps,
   config: Pick<Config, "graphiql" | "introspection" | "webSocketKeepAliveMs" | "webSocketInitTimeoutMs"> &
-    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy">>,
+    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute">>,
 ): App {
-  const { limits, csrfPrevention, trustProxy } = { ...defaultConfig(), ...config };
+  const { limits, csrfPrevention, trustProxy, storefrontTokenOrdersPerMinute } = { ...defaultConfig(), ...config };
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -56,8 +56,12 @@ export function createApp(
     context: (initial: any) =>
       createContext(
         deps,
-        initial.request?.headers.get("authorization") ?? authorizationOf(initial.connectionParams, initial.req),
-        clientAddressOf(initial.req, trustProxy),
+        {
+          authorization: initial.request?.headers.get("authorization") ?? authorizationOf(initial.connectionParams, initial.req),
+          buyerAddress: initial.request?.headers.get("x-buyer-ip"),
+          clientAddress: clientAddressOf(initial.req, trustProxy),
+        },
+        { storefrontTokenOrdersPerMinute },
       ),
   });
 

@@ -38,8 +38,8 @@ describe("lists in pages", () => {
     await changeStatus(server, store, orders[1].id, "CANCELLED");
     await changeStatus(server, store, orders[3].id, "CANCELLED");
 
-    const pages = await allPages((after) => gqlData(server.url, ORDERS, { first: 2, after }, store.token).then((data) => data.orders));
-    expect(pages.map((page) => page.map((order: { number: number }) => order.number))).toEqual([[5, 4], [3, 2], [1]]);
+    const pages = await allPages<{ number: number }>((after) => gqlData(server.url, ORDERS, { first: 2, after }, store.token).then((data) => data.orders));
+    expect(pages.map((page) => page.map((order) => order.number))).toEqual([[5, 4], [3, 2], [1]]);
     const cancelled = await gqlData(server.url, ORDERS, { status: "CANCELLED" }, store.token);
     expect(cancelled.orders.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
       { number: 4, status: "CANCELLED" },
@@ -52,10 +52,10 @@ describe("lists in pages", () => {
     for (const delta of [1, 2, -4]) {
       await gqlData(server.url, `mutation($id: ID!, $delta: Int!) { adjustItemQuantity(input: { itemId: $id, delta: $delta }) { __typename } }`, { id: bag.id, delta }, store.token);
     }
-    const pages = await allPages((after) =>
+    const pages = await allPages<{ delta: number }>((after) =>
       gqlData(server.url, MOVEMENTS, { id: bag.id, first: 3, after }, store.token).then((data) => data.item.stockMovements),
     );
-    expect(pages.flat().map((movement: { delta: number }) => movement.delta)).toEqual([-4, 2, 1, 3]);
+    expect(pages.flat().map((movement) => movement.delta)).toEqual([-4, 2, 1, 3]);
     expect(pages.map((page) => page.length)).toEqual([3, 1]);
     expect(pages[0]![0]).toEqual({ delta: -4, quantityAfter: 2, reason: "MANUAL_ADJUSTMENT" });
   });

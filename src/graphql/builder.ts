@@ -20,6 +20,8 @@ export const builder = new SchemaBuilder<{
     admin: boolean;
     /** the request carries the admin token of this store (by id) */
     adminOf: string;
+    /** placeOrder on this store (by slug): no token or a valid one, and a storefront token only of this store */
+    checkoutOf: string;
   };
   AuthContexts: { admin: AdminContext };
   DefaultFieldNullability: false;

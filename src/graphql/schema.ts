@@ -5,5 +5,6 @@ import "./types/stores.ts";
 import "./types/orders.ts";
 import "./types/live-updates.ts";
 import "./types/accounting.ts";
+import "./types/storefront-tokens.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

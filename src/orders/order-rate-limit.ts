@@ -12,8 +12,8 @@ import { connectRedis, storeHashTag, type RedisClient } from "../redis.ts";
  * a store's counters sit on one shard and the counting MULTI never spans two.
  */
 export interface OrderRateLimiter {
-  /** Counts one placeOrder call of `client` on `store` and says whether it is within the limit. */
-  take(store: string, client: string): Promise<RateDecision>;
+  /** Counts one placeOrder call of `client` on `store` and says whether it is within the limit (or `perMinute`, when given). */
+  take(store: string, client: string, perMinute?: number): Promise<RateDecision>;
   close(): Promise<void>;
 }
 
@@ -39,12 +39,12 @@ export function createOrderRateLimiter(options: {
   const redis = options.redis ?? (options.redisUrl ? { url: options.redisUrl } : undefined);
   const counts = redis ? new RedisWindowCounts(redis, local, options.logger) : local;
   return {
-    async take(store, client) {
+    async take(store, client, perMinute = options.perMinute) {
       const now = clock() / 1000;
       const window = Math.floor(now / WINDOW_SECONDS);
       // the store as the caller named it (its slug): the limit is checked before anything is read
       const count = await counts.increment(`${storeHashTag(store)}:order-rate:${window}:${client}`, window);
-      if (count <= options.perMinute) return { allowed: true };
+      if (count <= perMinute) return { allowed: true };
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((window + 1) * WINDOW_SECONDS - now)) };
     },
     close: () => counts.close(),

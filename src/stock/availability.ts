@@ -1,4 +1,4 @@
-import type { Availability } from "../generated/prisma/enums.ts";
+import type { Availability, ItemType } from "../generated/prisma/enums.ts";
 import { raw, sql, type Sql } from "../db/sql.ts";
 
 /**
@@ -13,7 +13,7 @@ import { raw, sql, type Sql } from "../db/sql.ts";
  * Whether an item's stock is counted: a PRODUCT with "Registrar cantidad disponible" on. A service
  * never is; an untracked item is always IN_STOCK and orders never touch its quantity.
  */
-export const tracksInventory = (item: { type: "PRODUCT" | "SERVICE"; trackInventory: boolean }) =>
+export const tracksInventory = (item: { type: ItemType; trackInventory: boolean }) =>
   item.type === "PRODUCT" && item.trackInventory;
 
 /** The same rule in SQL, for an `items` row aliased `i`. */

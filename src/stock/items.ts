@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Prisma, type Item } from "../generated/prisma/client.ts";
-import type { StockMovementReason } from "../generated/prisma/enums.ts";
+import { ItemType, type StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
 import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
@@ -24,7 +24,7 @@ import {
 
 export type CreateItemInput = {
   name: string;
-  type: "PRODUCT" | "SERVICE";
+  type: ItemType;
   price: string;
   sku?: string | null;
   trackInventory?: boolean | null;
@@ -36,7 +36,7 @@ export type CreateItemInput = {
 
 const CreateItem = z.object({
   name: rules.name,
-  type: z.enum(["PRODUCT", "SERVICE"]),
+  type: z.enum(ItemType),
   price: rules.price,
   sku: rules.sku.nullish(),
   trackInventory: z.boolean().nullish(),

@@ -1,5 +1,5 @@
 import { Prisma, type Item } from "../generated/prisma/client.ts";
-import type { Availability, StockMovementReason } from "../generated/prisma/enums.ts";
+import type { Availability, ItemType, StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Tx } from "../db/transaction.ts";
 import { sql, type Sql } from "../db/sql.ts";
 import type { StockEvent } from "../realtime/stock-events.ts";
@@ -80,7 +80,7 @@ type ChangedRow = {
   availability: Availability;
   availabilityBefore: Availability | null;
   version: number;
-  type: "PRODUCT" | "SERVICE";
+  type: ItemType;
   trackInventory: boolean;
   itemQuantity: number;
   itemCommittedQuantity: number;

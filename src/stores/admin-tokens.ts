@@ -23,4 +23,5 @@ export function sameHash(presented: Uint8Array, stored: Uint8Array): boolean {
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 
-const hashSecret = (secret: string) => createHash("sha256").update(secret).digest();
+/** What is stored of a token: sha256 of its random part (storefront tokens too: ./storefront-tokens.ts). */
+export const hashSecret = (secret: string) => createHash("sha256").update(secret).digest();

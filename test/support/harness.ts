@@ -29,7 +29,7 @@ export async function startTestServer(
     databaseUrl?: string;
     orderRateLimiter?: OrderRateLimiter;
     /** request limits and the like; unset ones are the service's defaults */
-    config?: Partial<Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy">>;
+    config?: Partial<Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute">>;
   } = {},
 ) {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");

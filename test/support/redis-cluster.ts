@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,6 +54,9 @@ export async function launchRedisCluster(options: RedisClusterOptions = {}): Pro
   const masters = options.masters ?? 3;
   const replicasPerMaster = options.replicasPerMaster ?? 1;
   const dir = await mkdtemp(join(tmpdir(), "redis-cluster-"));
+  // the nodes are killed on exit (./redis-server.ts); their directory goes too
+  const removeOnExit = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", removeOnExit);
   const nodes: ClusterNode[] = [];
   try {
     const started = await Promise.all(
@@ -82,6 +86,7 @@ export async function launchRedisCluster(options: RedisClusterOptions = {}): Pro
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     await rm(dir, { recursive: true, force: true });
+    process.removeListener("exit", removeOnExit);
     throw error;
   }
 
@@ -193,6 +198,7 @@ export async function launchRedisCluster(options: RedisClusterOptions = {}): Pro
     async stop() {
       await Promise.all(nodes.map((node) => node.stop()));
       await rm(dir, { recursive: true, force: true });
+      process.removeListener("exit", removeOnExit);
     },
   };
   try {

@@ -43,6 +43,10 @@ export async function launchRedisServer(options: RedisServerOptions = {}): Promi
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...(options.args ?? [])];
     const started = spawn("redis-server", args, { cwd: options.dir, stdio: "ignore" });
     child = started;
+    // a test or bench that dies without stopping it leaves no redis-server behind
+    const killOnExit = () => started.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    started.once("exit", () => process.removeListener("exit", killOnExit));
     let failure: Error | undefined;
     started.once("error", (error) => (failure = new Error(`cannot run redis-server (apt-get install redis-server): ${error.message}`)));
     started.once("exit", (code) => (failure ??= new Error(`redis-server on port ${port} exited with ${code}`)));

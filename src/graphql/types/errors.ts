@@ -35,6 +35,8 @@ builder.objectType(InsufficientStockError, {
   }),
 });
 
+type SchemaTypesOf<B> = B extends PothosSchemaTypes.SchemaBuilder<infer Types> ? Types : never;
+
 /**
  * A result union of the contract: the success type itself, or one of the error values. The errors
  * plugin makes it once (several mutations share a name) and places every OperationError or
@@ -42,7 +44,7 @@ builder.objectType(InsufficientStockError, {
  */
 export function resultUnion<T extends object>(
   name: string,
-  success: ObjectRef<any, T>,
+  success: ObjectRef<SchemaTypesOf<typeof builder>, T>,
   errors: (typeof OperationError | typeof InsufficientStockError)[] = [OperationError],
 ) {
   return builder.errorUnion(name, { types: [success, ...errors], resolveType: () => success });

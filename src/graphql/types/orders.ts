@@ -4,6 +4,7 @@ import { countOrderOutcome } from "../../observability/metrics.ts";
 import { changeOrderStatus } from "../../orders/order-status.ts";
 import { placeOrder } from "../../orders/place-order.ts";
 import { builder } from "../builder.ts";
+import { checkoutRefused } from "../context.ts";
 import { checkOrderRate } from "../order-rate.ts";
 import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
@@ -110,8 +111,10 @@ export const OrderResult = resultUnion("OrderResult", OrderObject);
 builder.mutationFields((t) => ({
   placeOrder: t.field({
     type: PlaceOrderResult,
-    description: "public: the storefront checkout",
+    description: "public: the storefront checkout (a store's own server may send its storefront access token)",
     args: { store: t.arg.string({ required: true }), input: t.arg({ type: PlaceOrderInput, required: true }) },
+    authScopes: (_root, args) => ({ checkoutOf: args.store }),
+    unauthorizedError: checkoutRefused,
     resolve: async (_root, args, context) => {
       const store = args.store.trim().toLowerCase();
       await checkOrderRate(context, store);
