@@ -1,3 +1,4 @@
+import { insertBulkItems } from "../test/support/bulk-items.ts";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -48,19 +49,8 @@ export type BenchStore = { id: string; slug: string; token: string; itemIds: str
 export async function seedStore(pool: pg.Pool, slug: string, items: number, quantity: number): Promise<BenchStore> {
   const store = await createStore(new PrismaClient({ adapter: new PrismaPg(pool) }), { slug, name: `Bench ${slug}` });
   if (!("adminToken" in store)) throw new Error(store.message);
-  const { rows } = await pool.query<{ id: string }>(
-    `WITH created AS (
-       INSERT INTO items (store_id, sku, name, type, price, track_inventory, quantity, availability)
-       SELECT $1, 'SKU-' || g, 'Item ' || g, 'PRODUCT', 19.90, true, $3, 'IN_STOCK' FROM generate_series(1, $2) g
-       RETURNING id, quantity
-     ), counted AS (
-       INSERT INTO stock_movements (store_id, item_id, delta, quantity_after, reason)
-       SELECT $1, id, quantity, quantity, 'INITIAL_COUNT' FROM created
-     )
-     SELECT id FROM created ORDER BY id`,
-    [store.id, items, quantity],
-  );
-  return { id: store.id, slug: store.slug, token: store.adminToken, itemIds: rows.map((row) => row.id) };
+  const itemIds = await insertBulkItems(pool, store.id, items, quantity);
+  return { id: store.id, slug: store.slug, token: store.adminToken, itemIds };
 }
 
 /**

@@ -136,7 +136,8 @@ describe("connecting the accounting system", () => {
 describe("a sync", () => {
   it("takes the main warehouse's quantity, for items on the second page too; unmatched items keep their count and are reported", async () => {
     emulator.warehouses[0]!.isDefault = false;
-    emulator.warehouses[1]!.isDefault = true; // "Bodega norte" is the default, so the main warehouse
+    // "Bodega norte" is the accounting default: it maps onto the store's main warehouse (SPEC section 8)
+    emulator.warehouses[1]!.isDefault = true;
     const s = await store();
     const matched: { id: string; accountingId: string; expected: number }[] = [];
     for (let n = 1; n <= 35; n++) {
@@ -155,7 +156,7 @@ describe("a sync", () => {
     const settings = await updateSettings(s, { accountingSync: true });
     expect(settings).toMatchObject({
       accountingSync: true,
-      mainWarehouse: { accountingId: "2", name: "Bodega norte", isMain: true },
+      mainWarehouse: { accountingId: "2", name: "Principal", isMain: true },
       lastSync: { status: "SUCCEEDED", trigger: "SYNC_ENABLED", itemsMatched: 35, itemsUpdated: 35, itemsUnmatched: 3, error: null },
     });
     expect(emulator.requests).toContain("GET /items?start=30&limit=30");

@@ -1,3 +1,4 @@
+import { insertBulkItems } from "./support/bulk-items.ts";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../src/db/pool.ts";
@@ -41,18 +42,9 @@ async function serverProcess(env: Record<string, string>): Promise<ServerProcess
   return server;
 }
 
-/**
- * Many sold-out items at once, straight into the table (a setup shortcut: no movements needed at
- * 0), then ANALYZE, as autovacuum would do soon after: planning for the empty table it thinks
- * there is, PostgreSQL would join these thousands of rows in ways that outlast the statement timeout.
- */
+/** Many sold-out items at once (test/support/bulk-items.ts). */
 async function addSoldOutItems(store: TestStore, count: number) {
-  await db.pool.query(
-    `INSERT INTO items (store_id, name, type, price, track_inventory, quantity, availability)
-     SELECT $1, 'Agotado ' || n, 'PRODUCT', 10, true, 0, 'SOLD_OUT' FROM generate_series(1, $2) AS n`,
-    [store.id, count],
-  );
-  await db.pool.query("ANALYZE items");
+  await insertBulkItems(db.pool, store.id, count, 0, { name: "Agotado" });
 }
 
 describe.skipIf(!redisUp)("a subscriber that stops reading", () => {

@@ -196,5 +196,10 @@ export async function mirrorAccountingWarehouses(
     if (created instanceof OperationError) throw new Error(`store ${storeId}: ${created.message}`);
     for (const warehouse of created) mapped.set(warehouse.accountingId!, warehouse.id);
   }
+  // Item.warehouse: where an item's stock is kept once synced, the main warehouse (items locked by the sync)
+  await tx.query(
+    sql`UPDATE items i SET warehouse_id = w.id, updated_at = now() FROM warehouses w
+         WHERE i.store_id = ${storeId}::uuid AND w.store_id = i.store_id AND w.is_main AND i.warehouse_id IS DISTINCT FROM w.id`,
+  );
   return mapped;
 }
