@@ -7,8 +7,6 @@ import type { Sql } from "./sql.ts";
 export type Tx = {
   /** Runs one statement, written with the `sql` tag of ./sql.ts. */
   query<R extends pg.QueryResultRow = any>(statement: Sql): Promise<pg.QueryResult<R>>;
-  /** @deprecated during the move to the `sql` tag: text with numbered parameters */
-  query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   readonly events: StockEvent[];
   /** Ends the transaction with ROLLBACK and makes `inTransaction` return `value`. */
   rollbackWith<V>(value: V): never;
@@ -38,8 +36,7 @@ export async function inTransaction<T>(
     const events: StockEvent[] = [];
     const tx: Tx = {
       // pg takes the statement as a query config: its `text` with numbered parameters and `values`
-      query: (statement: Sql | string, params?: unknown[]) =>
-        typeof statement === "string" ? client.query(statement, params) : client.query(statement),
+      query: (statement: Sql) => client.query(statement),
       events,
       rollbackWith(value) {
         throw new RollbackWith(value);
