@@ -1,6 +1,8 @@
 import { builder } from "./builder.ts";
 import "./types/errors.ts";
 import "./types/items.ts";
+import "./types/variants.ts";
+import "./types/warehouses.ts";
 import "./types/stores.ts";
 import "./types/orders.ts";
 import "./types/live-updates.ts";

@@ -22,6 +22,7 @@ builder.objectType(OperationError, {
 const StockShortageType = builder.objectRef<InsufficientStockError["shortages"][number]>("StockShortage").implement({
   fields: (t) => ({
     itemId: t.exposeID("itemId"),
+    variantId: t.exposeID("variantId", { nullable: true, description: "the variant short of units" }),
     requested: t.exposeInt("requested"),
     available: t.exposeInt("available"),
   }),

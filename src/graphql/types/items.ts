@@ -24,19 +24,13 @@ export const AvailabilityEnum = builder.enumType(Availability, {
 });
 const StockMovementReasonEnum = builder.enumType(StockMovementReason, { name: "StockMovementReason" });
 
-export const WarehouseType = builder.prismaObject("Warehouse", {
-  fields: (t) => ({
-    id: t.exposeID("id"),
-    name: t.exposeString("name"),
-    accountingId: t.exposeID("accountingId", { nullable: true }),
-    isMain: t.exposeBoolean("isMain"),
-  }),
-});
-
 builder.prismaObject("StockMovement", {
   fields: (t) => ({
     id: t.id({ resolve: (movement) => String(movement.id) }),
     itemId: t.exposeID("itemId"),
+    variantId: t.exposeID("variantId"),
+    warehouseId: t.exposeID("warehouseId"),
+    transferId: t.exposeID("transferId", { nullable: true, description: "both movements of a transfer share it" }),
     delta: t.exposeInt("delta", { description: "change of `quantity`" }),
     quantityAfter: t.exposeInt("quantityAfter"),
     reason: t.expose("reason", { type: StockMovementReasonEnum }),
@@ -137,6 +131,23 @@ builder.queryFields((t) => ({
 
 const ItemResult = resultUnion("ItemResult", ItemObject);
 
+const ItemOptionInput = builder.inputType("ItemOptionInput", {
+  fields: (t) => ({ name: t.string({ required: true }), values: t.stringList({ required: true }) }),
+});
+
+const VariantOptionValueInput = builder.inputType("VariantOptionValueInput", {
+  fields: (t) => ({ name: t.string({ required: true }), value: t.string({ required: true }) }),
+});
+
+export const VariantInput = builder.inputType("VariantInput", {
+  fields: (t) => ({
+    options: t.field({ type: [VariantOptionValueInput], required: true, description: "one value of each of the item's options" }),
+    sku: t.string(),
+    price: t.field({ type: "Decimal" }),
+    quantity: t.int({ description: "initial count in the main warehouse, recorded as INITIAL_COUNT" }),
+  }),
+});
+
 const CreateItemInput = builder.inputType("CreateItemInput", {
   fields: (t) => ({
     name: t.string({ required: true }),
@@ -146,6 +157,11 @@ const CreateItemInput = builder.inputType("CreateItemInput", {
     trackInventory: t.boolean({ description: "default: true for PRODUCT, always false for SERVICE" }),
     quantity: t.int({ description: "initial count when tracked (default 0), recorded as INITIAL_COUNT" }),
     sellWithoutStock: t.boolean({ description: "default false" }),
+    options: t.field({
+      type: [ItemOptionInput],
+      description: "with options, `variants` lists the combinations sold and `quantity` is not allowed",
+    }),
+    variants: t.field({ type: [VariantInput] }),
   }),
 });
 
@@ -166,6 +182,8 @@ const SetItemQuantityInput = builder.inputType("SetItemQuantityInput", {
     quantity: t.int({ required: true }),
     expectedQuantity: t.int({ description: "when given, the write happens only if the current quantity equals it" }),
     note: t.string(),
+    variantId: t.id({ description: "required when the item has options" }),
+    warehouseId: t.id({ description: "default: the main warehouse; expectedQuantity compares that level's quantity" }),
   }),
 });
 
@@ -174,7 +192,16 @@ const AdjustItemQuantityInput = builder.inputType("AdjustItemQuantityInput", {
     itemId: t.id({ required: true }),
     delta: t.int({ required: true }),
     note: t.string(),
+    variantId: t.id(),
+    warehouseId: t.id(),
   }),
+});
+
+/** The level a count names, its ids as strings. */
+const levelOf = (input: { itemId: string | number; variantId?: string | number | null; warehouseId?: string | number | null }) => ({
+  itemId: String(input.itemId),
+  variantId: input.variantId == null ? null : String(input.variantId),
+  warehouseId: input.warehouseId == null ? null : String(input.warehouseId),
 });
 
 builder.mutationFields((t) => {
@@ -197,14 +224,14 @@ builder.mutationFields((t) => {
       description: "(admin) MANUAL_SET",
       args: { input: t.arg({ type: SetItemQuantityInput, required: true }) },
       resolve: (_root, { input }, { deps, adminStoreId }) =>
-        setItemQuantity(deps, adminStoreId, { ...input, itemId: String(input.itemId) }),
+        setItemQuantity(deps, adminStoreId, { ...input, ...levelOf(input) }),
     }),
     adjustItemQuantity: admin.field({
       type: ItemResult,
       description: "(admin) MANUAL_ADJUSTMENT",
       args: { input: t.arg({ type: AdjustItemQuantityInput, required: true }) },
       resolve: (_root, { input }, { deps, adminStoreId }) =>
-        adjustItemQuantity(deps, adminStoreId, { ...input, itemId: String(input.itemId) }),
+        adjustItemQuantity(deps, adminStoreId, { ...input, ...levelOf(input) }),
     }),
   };
 });

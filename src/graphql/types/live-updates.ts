@@ -12,6 +12,11 @@ const StockUpdateType = builder.objectRef<StockEvent>("StockUpdate").implement({
     availability: t.expose("availability", { type: AvailabilityEnum }),
     availableQuantity: t.exposeInt("availableQuantity", { nullable: true }),
     version: t.exposeInt("version"),
+    variantId: t.exposeID("variantId", {
+      description: "the variant whose stock changed (the default variant for an item without options)",
+    }),
+    variantAvailability: t.expose("variantAvailability", { type: AvailabilityEnum }),
+    variantAvailableQuantity: t.exposeInt("variantAvailableQuantity", { nullable: true }),
     at: t.expose("at", { type: "DateTime" }),
   }),
 });

@@ -9,6 +9,7 @@ import { checkOrderRate } from "../order-rate.ts";
 import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 import { recordKey } from "./items.ts";
+import { deletedWarehouse, WarehouseType } from "./warehouses.ts";
 
 const OrderStatusEnum = builder.enumType(OrderStatus, {
   name: "OrderStatus",
@@ -28,8 +29,34 @@ const InvoiceType = builder
 builder.prismaObject("OrderLine", {
   fields: (t) => ({
     item: t.relation("item"),
+    variant: t.relation("variant"),
     quantity: t.exposeInt("quantity"),
     unitPrice: t.expose("unitPrice", { type: "Decimal" }),
+    allocations: t.relation("allocations", {
+      description: "(admin) where the line's units were taken from",
+      authScopes: (line) => ({ adminOf: line.storeId }),
+    }),
+  }),
+});
+
+builder.prismaObject("OrderLineAllocation", {
+  fields: (t) => ({
+    // Allocations keep no foreign key to their warehouse (the history outlives a deleted, empty
+    // one), so the warehouses of a whole answer come in one query through a dataloader.
+    warehouse: t.loadable({
+      type: WarehouseType,
+      load: async (keys: string[], { deps }) => {
+        const pairs = keys.map((key) => key.split("/") as [string, string]);
+        const found = await deps.db.prisma.warehouse.findMany({
+          where: { storeId: { in: [...new Set(pairs.map(([storeId]) => storeId))] }, id: { in: pairs.map(([, id]) => id) } },
+        });
+        return pairs.map(
+          ([storeId, id]) => found.find((w) => w.storeId === storeId && w.id === id) ?? deletedWarehouse(storeId, id),
+        );
+      },
+      resolve: (allocation) => `${allocation.storeId}/${allocation.warehouseId}`,
+    }),
+    quantity: t.exposeInt("quantity"),
   }),
 });
 
@@ -38,7 +65,7 @@ export const OrderObject = builder.prismaObject("Order", {
     id: t.exposeID("id"),
     number: t.exposeInt("number"),
     status: t.expose("status", { type: OrderStatusEnum }),
-    lines: t.relation("lines", { query: { orderBy: { itemId: "asc" } } }),
+    lines: t.relation("lines", { query: { orderBy: [{ itemId: "asc" }, { variant: { position: "asc" } }] } }),
     total: t.expose("total", { type: "Decimal" }),
     invoice: t.field({
       type: InvoiceType,
@@ -89,7 +116,11 @@ builder.queryFields((t) => {
 });
 
 const OrderLineInput = builder.inputType("OrderLineInput", {
-  fields: (t) => ({ itemId: t.id({ required: true }), quantity: t.int({ required: true }) }),
+  fields: (t) => ({
+    itemId: t.id({ required: true }),
+    quantity: t.int({ required: true }),
+    variantId: t.id({ description: "required when the item has options" }),
+  }),
 });
 
 const PlaceOrderInput = builder.inputType("PlaceOrderInput", {
@@ -118,7 +149,11 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, context) => {
       const store = args.store.trim().toLowerCase();
       await checkOrderRate(context, store);
-      const lines = args.input.lines.map((line) => ({ itemId: String(line.itemId), quantity: line.quantity }));
+      const lines = args.input.lines.map((line) => ({
+        itemId: String(line.itemId),
+        variantId: line.variantId == null ? null : String(line.variantId),
+        quantity: line.quantity,
+      }));
       return countOrderOutcome(await placeOrder(context.deps, store, { ...args.input, lines }));
     },
   }),

@@ -5,7 +5,8 @@ import { isStoreSlug } from "../../validation.ts";
 import { builder } from "../builder.ts";
 import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
-import { catalogQuery, ItemConnection, recordKey, WarehouseType } from "./items.ts";
+import { catalogQuery, ItemConnection, recordKey } from "./items.ts";
+import { WAREHOUSE_ORDER, WarehouseType } from "./warehouses.ts";
 
 export const OutOfStockBehaviorEnum = builder.enumType(OutOfStockBehavior, {
   name: "OutOfStockBehavior",
@@ -28,6 +29,15 @@ export const InventorySettingsType = builder.objectRef<InventorySettings>("Inven
       load: (storeIds: string[], { deps }) =>
         deps.db.prisma.warehouse.findMany({ where: { storeId: { in: storeIds }, isMain: true } }),
       sort: (warehouse) => warehouse.storeId,
+      resolve: (settings) => settings.storeId,
+    }),
+    warehouses: t.loadableList({
+      type: WarehouseType,
+      description: "every warehouse of the store, main first, then by priority",
+      load: async (storeIds: string[], { deps }) => {
+        const warehouses = await deps.db.prisma.warehouse.findMany({ where: { storeId: { in: storeIds } }, orderBy: [...WAREHOUSE_ORDER] });
+        return storeIds.map((storeId) => warehouses.filter((warehouse) => warehouse.storeId === storeId));
+      },
       resolve: (settings) => settings.storeId,
     }),
   }),
