@@ -14,6 +14,7 @@ import {
   duplicateSku,
   insertVariants,
   MAX_VARIANTS,
+  onDuplicateSku,
   OptionsRule,
   skuTaken,
   VariantRule,
@@ -102,16 +103,6 @@ function newVariants(valid: z.infer<typeof CreateItem>, options: ItemOption[], t
     variants.push({ ...combination, sku: variant.sku ?? null, price: variant.price ?? null, quantity: variant.quantity ?? 0, isDefault: false });
   }
   return variants;
-}
-
-/** A SKU taken by a racing request shows as a unique violation: the same answer as one taken before. */
-async function onDuplicateSku<T>(work: Promise<T>): Promise<T | OperationError> {
-  try {
-    return await work;
-  } catch (error) {
-    if ((error as { code?: string }).code === "23505") return invalidInput("another item or variant of this store already has this SKU", "sku");
-    throw error;
-  }
 }
 
 export type UpdateItemInput = {

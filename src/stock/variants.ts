@@ -148,6 +148,16 @@ export const managedByAccounting = () =>
 export const duplicateSku = (sku: string | null | undefined, field = "sku") =>
   invalidInput(`another item or variant of this store already has SKU "${sku}"`, field);
 
+/** A SKU taken by a racing request shows as a unique violation: the same answer as one taken before. */
+export async function onDuplicateSku<T>(work: Promise<T>, field = "sku"): Promise<T | OperationError> {
+  try {
+    return await work;
+  } catch (error) {
+    if ((error as { code?: string }).code === "23505") return invalidInput("another item or variant of this store already has this SKU", field);
+    throw error;
+  }
+}
+
 /** Whether a SKU is free in the store among items and variants, but for `exceptItemId`'s own. */
 export async function skuTaken(tx: Tx, storeId: string, sku: string, exceptItemId?: string): Promise<boolean> {
   const { rows } = await tx.query(
@@ -167,7 +177,7 @@ export async function addVariant(
   if (!isRecordId(input.itemId)) return notFound("Item", "itemId");
   const variant = check(VariantRule, input.variant);
   if (variant instanceof OperationError) return new OperationError(variant.code, variant.message, `variant.${variant.field}`);
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+  const added = inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     await lockItems(tx, storeId, [input.itemId]);
     const { rows } = await tx.query<{ options: ItemOption[]; tracked: boolean; count: number }>(
       sql`SELECT i.options, (i.type = 'PRODUCT' AND i.track_inventory) AS tracked,
@@ -196,6 +206,7 @@ export async function addVariant(
     if (ids instanceof OperationError) return tx.rollbackWith(ids);
     return loadVariant(tx, storeId, ids[0]!);
   });
+  return onDuplicateSku(added, "variant.sku");
 }
 
 /** `updateVariant`: its SKU (empty clears it) or its own price. The default variant's SKU is its item's. */
@@ -207,16 +218,17 @@ export async function updateVariant(
   if (!isRecordId(input.id)) return notFound("Variant", "id");
   const valid = check(z.object({ sku: z.union([z.literal(""), rules.sku]).nullish(), price: rules.price.nullish() }), input);
   if (valid instanceof OperationError) return valid;
-  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-    const { rows } = await tx.query<{ itemId: string; isDefault: boolean }>(
-      sql`SELECT item_id AS "itemId", is_default AS "isDefault" FROM variants WHERE store_id = ${storeId}::uuid AND id = ${input.id}::uuid`,
+  const updated = inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+    const { rows } = await tx.query<{ itemId: string; isDefault: boolean; sku: string | null }>(
+      sql`SELECT item_id AS "itemId", is_default AS "isDefault", sku FROM variants WHERE store_id = ${storeId}::uuid AND id = ${input.id}::uuid`,
     );
     const found = rows[0];
     if (!found) return tx.rollbackWith(notFound("Variant", "id"));
     await lockItems(tx, storeId, [found.itemId]);
     if (valid.sku != null) {
       const sku = valid.sku === "" ? null : valid.sku;
-      if (sku && (await skuTaken(tx, storeId, sku, found.isDefault ? found.itemId : undefined))) {
+      // its own SKU again is no clash
+      if (sku && sku !== found.sku && (await skuTaken(tx, storeId, sku, found.isDefault ? found.itemId : undefined))) {
         return tx.rollbackWith(duplicateSku(sku));
       }
       await tx.query(sql`UPDATE variants SET sku = ${sku}, updated_at = now() WHERE store_id = ${storeId}::uuid AND id = ${input.id}::uuid`);
@@ -231,6 +243,7 @@ export async function updateVariant(
     }
     return loadVariant(tx, storeId, input.id);
   });
+  return onDuplicateSku(updated);
 }
 
 /** Reads a variant back inside the transaction, as Prisma reads it. */
