@@ -31,9 +31,8 @@ export async function inTransaction<T>(
   publisher: StockEventPublisher,
   work: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  return retried(publisher, async (events) => {
     const client = await pool.connect();
-    const events: StockEvent[] = [];
     const tx: Tx = {
       // pg takes the statement as a query config: its `text` with numbered parameters and `values`
       query: (statement: Sql) => client.query(statement),
@@ -47,23 +46,51 @@ export async function inTransaction<T>(
       await client.query("BEGIN");
       const result = await work(tx);
       await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      if (!(error instanceof RollbackWith)) throw error;
+      events.length = 0; // nothing happened: nothing to tell
+      return error.value as T;
+    } finally {
+      // A connection whose ROLLBACK failed is in an unknown state: drop it instead of reusing it.
+      client.release(broken);
+    }
+  });
+}
+
+/**
+ * Runs `work`, which sends exactly one statement: its own transaction, committed by PostgreSQL as
+ * it ends, so no round trip to this process holds its locks (the checkout, a server-side
+ * function). Retried like inTransaction; the stock events `work` queues are published once the
+ * statement has returned, that is committed.
+ */
+export async function inOneStatement<T>(
+  pool: pg.Pool,
+  publisher: StockEventPublisher,
+  work: (statement: Pick<Tx, "query" | "events">) => Promise<T>,
+): Promise<T> {
+  return retried(publisher, (events) => work({ query: (statement: Sql) => pool.query(statement), events }));
+}
+
+/** One attempt after another while they fail with a retryable error; the events of the one that succeeded are published. */
+async function retried<T>(publisher: StockEventPublisher, attempt: (events: StockEvent[]) => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    const events: StockEvent[] = [];
+    try {
+      const result = await attempt(events);
       if (events.length > 0) {
         publisher.publish(events);
         stockEventsPublishedTotal.inc(events.length);
       }
       return result;
     } catch (error) {
-      await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
-      if (error instanceof RollbackWith) return error.value as T;
       const code = (error as { code?: string }).code;
-      if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
-        await sleep(5 * attempt + Math.random() * 10 * attempt);
+      if (code && RETRYABLE.has(code) && n < MAX_ATTEMPTS) {
+        await sleep(5 * n + Math.random() * 10 * n);
         continue;
       }
       throw error;
-    } finally {
-      // A connection whose ROLLBACK failed is in an unknown state: drop it instead of reusing it.
-      client.release(broken);
     }
   }
 }

@@ -2,12 +2,10 @@ import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Prisma, type Order } from "../generated/prisma/client.ts";
 import type { Deps } from "../deps.ts";
-import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
-import { inTransaction } from "../db/transaction.ts";
+import { inOneStatement } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
-import { tracksInventory, UNORDERABLE } from "../stock/availability.ts";
-import { changeStockThen, lockItemsForOrder, type LockedItem, type LockedVariant, type StockChange } from "../stock/stock-ledger.ts";
+import { queueStockEvents, type StockAnswer } from "../stock/stock-ledger.ts";
 import { storeIdForSlug } from "../stores/stores.ts";
 import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
 
@@ -33,16 +31,6 @@ const PlaceOrder = z.object({
 
 /** A line as asked: `index` is its first position in the request, for the field of an error. */
 type LineRequest = { index: number; itemId: string; variantId: string | null; quantity: number };
-
-/** A line once its item is locked: the variant it sells and where its units come from. */
-type OrderLine = {
-  item: LockedItem;
-  variant: LockedVariant;
-  quantity: number;
-  unitPrice: Prisma.Decimal;
-  takesStock: boolean;
-  allocations: { warehouseId: string; quantity: number }[];
-};
 
 /**
  * The storefront checkout: takes the stock of every line and records the order, all lines or
@@ -75,60 +63,19 @@ export async function placeOrder(
   }
 
   try {
-    return await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-      const locked = await lockItemsForOrder(tx, storeId, [...new Set(requested.map((line) => line.itemId))]);
-      const lines = resolveLines(requested, new Map(locked.map((item) => [item.id, item])));
-      if (!Array.isArray(lines)) return tx.rollbackWith(lines);
-      if (totalCents(lines) > MAX_ORDER_TOTAL_CENTS) {
-        return tx.rollbackWith(invalidInput("the order's total would be more than 999999999999.99", "lines"));
-      }
-
-      const orderId = randomUUID();
-      const changes: StockChange[] = lines.flatMap((line) =>
-        line.allocations.map((allocation) => ({ variantId: line.variant.id, warehouseId: allocation.warehouseId, take: allocation.quantity })),
+    return await inOneStatement(deps.db.pool, deps.publisher, async (statement) => {
+      const { rows } = await statement.query<{ answer: CheckoutAnswer }>(
+        sql`SELECT place_order(
+              ${storeId}::uuid, ${randomUUID()}::uuid, ${requested.map((line) => line.itemId)}::uuid[],
+              ${requested.map((line) => line.variantId)}::uuid[], ${requested.map((line) => line.quantity)}::int[],
+              ${valid.customerName || null}, ${valid.customerEmail || null}, ${key}, ${requestHash}
+            ) AS answer`,
       );
-      const allocations = lines.flatMap((line) => line.allocations.map((allocation) => ({ ...allocation, variantId: line.variant.id })));
-      // The stock is taken and the order written in one statement: one round trip while the
-      // items are locked. The store's accounting_sync is read by that statement, after the locks
-      // (switching sync locks every item of the store first), for the take and holds_committed alike.
-      const { stock, result: order } = await changeStockThen<Order>(
-        tx,
-        storeId,
-        changes,
-        { keepAvailableNonNegative: true, refuseWhenSynced: false },
-        { reason: "ORDER_PLACED", orderId },
-        sql`next AS (
-             UPDATE stores SET last_order_number = last_order_number + 1
-              WHERE id = ${storeId}::uuid AND (SELECT count(*) FROM changed_levels) = ${changes.length}
-             RETURNING last_order_number, accounting_sync
-           ), line AS (
-             SELECT * FROM unnest(${lines.map((line) => line.item.id)}::uuid[], ${lines.map((line) => line.variant.id)}::uuid[],
-                                  ${lines.map((line) => line.quantity)}::int[], ${lines.map((line) => line.unitPrice.toFixed(2))}::numeric[],
-                                  ${lines.map((line) => line.takesStock)}::bool[])
-               AS l(item_id, variant_id, quantity, unit_price, stock_taken)
-           ), created AS (
-             INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
-             SELECT ${storeId}::uuid, ${orderId}::uuid, next.last_order_number, (SELECT coalesce(sum(unit_price * quantity), 0) FROM line),
-                    ${valid.customerName || null}, ${valid.customerEmail || null}, ${key}, ${requestHash}, next.accounting_sync
-               FROM next
-             RETURNING *
-           ), created_lines AS (
-             INSERT INTO order_lines (store_id, order_id, item_id, variant_id, quantity, unit_price, stock_taken)
-             SELECT ${storeId}::uuid, ${orderId}::uuid, item_id, variant_id, quantity, unit_price, stock_taken
-               FROM line WHERE EXISTS (SELECT FROM created)
-           ), created_allocations AS (
-             INSERT INTO order_line_allocations (store_id, order_id, variant_id, warehouse_id, quantity)
-             SELECT ${storeId}::uuid, ${orderId}::uuid, a.variant_id, a.warehouse_id, a.quantity
-               FROM unnest(${allocations.map((a) => a.variantId)}::uuid[], ${allocations.map((a) => a.warehouseId)}::uuid[],
-                           ${allocations.map((a) => a.quantity)}::int[]) AS a(variant_id, warehouse_id, quantity)
-              WHERE EXISTS (SELECT FROM created)
-           ), result AS (
-             SELECT ${columnsOf(Prisma.OrderScalarFieldEnum)} FROM created
-           )`,
-      );
-      // Under the row locks taken above nothing can differ from what the allocation saw.
-      if (!order || stock.levels !== changes.length) throw new Error("stock changed under lock while placing an order");
-      return order;
+      const answer = rows[0]!.answer;
+      if ("error" in answer) return new OperationError(answer.error.code, answer.error.message, fieldOfRequest(answer.error.field, requested));
+      if ("shortages" in answer) return new InsufficientStockError(answer.shortages);
+      queueStockEvents(statement, storeId, answer.stock);
+      return orderRecord(answer.order);
     });
   } catch (error) {
     // The same key committed meanwhile by a racing request: answer with that order.
@@ -140,83 +87,35 @@ export async function placeOrder(
   }
 }
 
-/**
- * Each requested line with its variant and allocations, or why the order cannot be placed: an
- * item or variant that is not the store's (NOT_FOUND), an item with options without a variant
- * (INVALID_INPUT), or every short line (InsufficientStockError).
- */
-function resolveLines(requested: readonly LineRequest[], items: Map<string, LockedItem>): OrderLine[] | OperationError | InsufficientStockError {
-  const byVariant = new Map<string, OrderLine>();
-  for (const line of requested) {
-    const item = items.get(line.itemId);
-    if (!item) return notFound("Item", `lines.${line.index}.itemId`);
-    let variant: LockedVariant | undefined;
-    if (line.variantId) {
-      variant = item.variants.find((candidate) => candidate.id === line.variantId);
-      if (!variant) return notFound("Variant", `lines.${line.index}.variantId`);
-    } else if (item.hasOptions) {
-      return invalidInput("this item is sold in variants: say which one (variantId)", `lines.${line.index}.variantId`);
-    } else {
-      variant = item.variants.find((candidate) => candidate.isDefault)!;
-    }
-    const same = byVariant.get(variant.id);
-    const quantity = (same?.quantity ?? 0) + line.quantity;
-    if (quantity > MAX_UNITS_PER_LINE) return invalidInput(`at most ${MAX_UNITS_PER_LINE} units of one variant per order`, "lines");
-    byVariant.set(variant.id, {
-      item,
-      variant,
-      quantity,
-      unitPrice: variant.price ? new Prisma.Decimal(variant.price) : item.price,
-      takesStock: tracksInventory(item),
-      allocations: [],
-    });
-  }
-  const lines = [...byVariant.values()];
-  const shortages: StockShortage[] = [];
-  for (const line of lines) {
-    if (!line.takesStock) continue;
-    const allocated = allocate(line);
-    if (allocated) line.allocations = allocated;
-    else {
-      const available = levelsOf(line).reduce((sum, level) => sum + level.available, 0);
-      shortages.push({ itemId: line.item.id, variantId: line.variant.id, requested: line.quantity, available: Math.max(0, available) });
-    }
-  }
-  return shortages.length > 0 ? new InsufficientStockError(shortages) : lines;
+/** What place_order() answers (the migration 20261129200000_stock_functions). */
+type CheckoutAnswer =
+  | { order: OrderJson; stock: StockAnswer }
+  | { shortages: StockShortage[] }
+  | { error: { code: "NOT_FOUND" | "INVALID_INPUT"; field: string; message: string } };
+
+/** place_order() numbers the lines it was given; the caller knows them by their place in its request. */
+function fieldOfRequest(field: string, requested: readonly LineRequest[]): string {
+  const line = /^lines\.(\d+)\.(\w+)$/.exec(field);
+  return line ? `lines.${requested[Number(line[1])]!.index}.${line[2]}` : field;
 }
 
-const levelsOf = (line: OrderLine) => line.item.levels.filter((level) => level.variantId === line.variant.id);
+/** The orders row as json_build_object gives it: money as text, times as ISO strings. */
+type OrderJson = Omit<Order, "total" | "invoicedAt" | "createdAt" | "updatedAt"> & {
+  total: string;
+  invoicedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
 
-/**
- * Where a line's units come from: the fulfilling warehouses in ascending priority, each giving
- * what it has; with "Vender sin Stock" the rest from the first, which goes negative. Null when
- * the line cannot be served: a sold-out or hidden variant, or too few units without "Vender sin
- * Stock".
- */
-function allocate(line: OrderLine): { warehouseId: string; quantity: number }[] | null {
-  const levels = levelsOf(line);
-  if (!line.item.sellWithoutStock && UNORDERABLE.has(line.variant.availability)) return null;
-  const allocations: { warehouseId: string; quantity: number }[] = [];
-  let rest = line.quantity;
-  for (const level of levels) {
-    const quantity = Math.min(rest, Math.max(0, level.available));
-    if (quantity > 0) allocations.push({ warehouseId: level.warehouseId, quantity });
-    rest -= quantity;
-    if (rest === 0) return allocations;
-  }
-  if (!line.item.sellWithoutStock || levels.length === 0) return null;
-  const first = allocations.find((allocation) => allocation.warehouseId === levels[0]!.warehouseId);
-  if (first) first.quantity += rest;
-  else allocations.unshift({ warehouseId: levels[0]!.warehouseId, quantity: rest });
-  return allocations;
-}
-
-/** orders.total is DECIMAL(14,2): no order can be worth more. */
-const MAX_ORDER_TOTAL_CENTS = 99_999_999_999_999n;
-
-/** The order's total in exact cents. */
-function totalCents(lines: readonly OrderLine[]): bigint {
-  return lines.reduce((sum, line) => sum + BigInt(line.unitPrice.mul(100).toFixed(0)) * BigInt(line.quantity), 0n);
+/** The order in the shape Prisma reads it. */
+function orderRecord(order: OrderJson): Order {
+  return {
+    ...order,
+    total: new Prisma.Decimal(order.total),
+    invoicedAt: order.invoicedAt === null ? null : new Date(order.invoicedAt),
+    createdAt: new Date(order.createdAt),
+    updatedAt: new Date(order.updatedAt),
+  };
 }
 
 /** Repeated lines of one item (and variant) in one order are one line with their quantities summed. */

@@ -110,7 +110,9 @@ export async function lockItemsOfVariants(tx: Tx, storeId: string, variantIds: r
  * Applies `changes` to stock levels of tracked products of the store, locking their items first.
  * A change whose level is missing, whose item is untracked, or that `guard` or its
  * expectedQuantity refuses, is left out and its level untouched; a caller that needs
- * all-or-nothing compares `levels` with the number of changes and rolls back.
+ * all-or-nothing compares `levels` with the number of changes and rolls back. The statement is
+ * the SQL function stock_change() (migration 20261129200000_stock_functions), which the checkout's
+ * place_order() calls too: one definition of a stock change.
  */
 export async function changeStock(
   tx: Tx,
@@ -121,119 +123,28 @@ export async function changeStock(
 ): Promise<StockResult> {
   if (changes.length === 0) return { levels: 0, variants: [] };
   await lockItemsOfVariants(tx, storeId, [...new Set(changes.map((change) => change.variantId))]);
-  const { rows } = await tx.query<{ levels: number; variants: ChangedRow[] }>(
-    sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)}
-        SELECT (SELECT count(*) FROM changed_levels)::int AS levels, ${changedVariantsJson}`,
+  const column = <K extends keyof StockChange>(key: K) => changes.map((change) => change[key] ?? null);
+  const { rows } = await tx.query<{ result: StockAnswer }>(
+    sql`SELECT stock_change(
+          ${storeId}::uuid, ${column("variantId")}::uuid[], ${column("warehouseId")}::uuid[], ${column("setQuantity")}::int[],
+          ${column("addQuantity")}::int[], ${column("addCommitted")}::int[], ${column("expectedQuantity")}::int[], ${column("take")}::int[],
+          ${guard.keepAvailableNonNegative}, ${guard.neverBelowZero ?? false}, ${guard.refuseWhenSynced}, ${guard.onlyTracked ?? true},
+          ${movement.reason}::"StockMovementReason", ${movement.orderId ?? null}::uuid, ${movement.transferId ?? null}::uuid,
+          ${movement.note ?? null}
+        ) AS result`,
   );
-  return { levels: rows[0]!.levels, variants: rows[0]!.variants.map((row) => queueEvent(tx, storeId, row)) };
+  return queueStockEvents(tx, storeId, rows[0]!.result);
 }
 
-/**
- * changeStock on items the caller has locked already, and in the same SQL statement
- * `following`: more CTEs written after the stock change's, which may read the changed levels as
- * `changed_levels`, and whose CTE named `result` gives the answer. One statement while the items
- * are locked (the checkout takes the stock and writes the order this way). Returns the stock
- * result and the first row of `result`; when there is no such row nothing is reported, and the
- * caller rolls back.
- */
-export async function changeStockThen<R extends object>(
-  tx: Tx,
-  storeId: string,
-  changes: readonly StockChange[],
-  guard: StockGuard,
-  movement: MovementInfo,
-  following: Sql,
-): Promise<{ stock: StockResult; result: R | undefined }> {
-  const { rows } = await tx.query<R & { levels: number; variants: ChangedRow[] }>(
-    sql`WITH ${stockChangeCtes(storeId, changes, guard, movement)}, ${following}
-        SELECT r.*, (SELECT count(*) FROM changed_levels)::int AS levels, ${changedVariantsJson} FROM result r`,
-  );
-  if (!rows[0]) return { stock: { levels: 0, variants: [] }, result: undefined };
-  const { levels, variants, ...result } = rows[0];
-  return { stock: { levels, variants: variants.map((row) => queueEvent(tx, storeId, row)) }, result: result as R };
+/** What stock_change() answers: the levels it changed, and one row per changed variant. */
+export type StockAnswer = { levels: number; variants: ChangedRow[] };
+
+/** The StockResult of a stock_change() answer, its events queued for after COMMIT. */
+export function queueStockEvents(tx: Pick<Tx, "events">, storeId: string, answer: StockAnswer): StockResult {
+  return { levels: answer.levels, variants: answer.variants.map((row) => queueEvent(tx, storeId, row)) };
 }
 
 const changedVariantsJson = sql`(SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS variants`;
-
-/**
- * The stock change as CTEs, the items locked: `c` the changes; `changed_levels` the levels
- * updated (guarded), with their deltas; `variant_deltas` what that adds to each variant over
- * its fulfilling warehouses; `changed_variants` and `changed_items` the variants and items
- * updated (availability recomputed, versions bumped); `moved` the movements; `changed` one row
- * per changed variant with its item's aggregate. The self-joins (`o`, `ov`, `oi`) read the rows
- * as they were before this statement: under the item locks nobody else changed them.
- */
-function stockChangeCtes(storeId: string, changes: readonly StockChange[], guard: StockGuard, movement: MovementInfo): Sql {
-  const column = <K extends keyof StockChange>(key: K, otherwise: number | null) => changes.map((change) => change[key] ?? otherwise);
-  const quantityAfter = sql`coalesce(c.set_quantity, l.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END)`;
-  const committedAfter = sql`(l.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END)`;
-  const allowsNegative = guard.neverBelowZero ? sql`false` : sql`i.sell_without_stock`;
-  return sql`c AS (
-       SELECT * FROM unnest(${column("variantId", null)}::uuid[], ${column("warehouseId", null)}::uuid[],
-                            ${column("setQuantity", null)}::int[], ${column("addQuantity", 0)}::int[],
-                            ${column("addCommitted", 0)}::int[], ${column("expectedQuantity", null)}::int[],
-                            ${column("take", 0)}::int[])
-         AS c(variant_id, warehouse_id, set_quantity, add_quantity, add_committed, expected_quantity, take)
-     ), changed_levels AS (
-       UPDATE stock_levels l SET quantity = ${quantityAfter}, committed_quantity = ${committedAfter}
-         FROM c, stock_levels o, variants v, items i, stores s, warehouses w
-        WHERE l.store_id = ${storeId}::uuid AND l.variant_id = c.variant_id AND l.warehouse_id = c.warehouse_id
-          AND o.store_id = l.store_id AND o.variant_id = l.variant_id AND o.warehouse_id = l.warehouse_id
-          AND v.store_id = l.store_id AND v.id = l.variant_id
-          AND i.store_id = l.store_id AND i.id = v.item_id
-          AND s.id = l.store_id
-          AND w.store_id = l.store_id AND w.id = l.warehouse_id
-          AND i.type = 'PRODUCT' AND (NOT ${guard.onlyTracked ?? true} OR i.track_inventory)
-          AND (NOT ${guard.refuseWhenSynced} OR NOT s.accounting_sync)
-          AND (c.expected_quantity IS NULL OR o.quantity = c.expected_quantity)
-          AND (NOT ${guard.keepAvailableNonNegative} OR ${allowsNegative} OR ${quantityAfter} - ${committedAfter} >= 0)
-          AND abs(${quantityAfter}::bigint) <= ${MAX_ABS_QUANTITY}
-       RETURNING l.variant_id, l.warehouse_id, v.item_id, w.fulfils_online_orders AS fulfils, l.quantity,
-                 l.quantity - o.quantity AS delta, l.committed_quantity - o.committed_quantity AS committed_delta,
-                 (c.set_quantity IS NOT NULL OR c.add_quantity <> 0 OR (c.take <> 0 AND NOT s.accounting_sync)) AS moves_quantity
-     ), variant_deltas AS (
-       SELECT variant_id, item_id,
-              coalesce(sum(delta) FILTER (WHERE fulfils), 0)::int AS quantity,
-              coalesce(sum(committed_delta) FILTER (WHERE fulfils), 0)::int AS committed
-         FROM changed_levels GROUP BY variant_id, item_id
-     ), changed_variants AS (
-       UPDATE variants v SET
-         quantity = v.quantity + d.quantity,
-         committed_quantity = v.committed_quantity + d.committed,
-         availability = ${availabilitySql({ quantity: sql`(v.quantity + d.quantity)`, committed: sql`(v.committed_quantity + d.committed)` })},
-         version = v.version + 1,
-         updated_at = now()
-         FROM variant_deltas d, variants ov, items i, stores s
-        WHERE v.store_id = ${storeId}::uuid AND v.id = d.variant_id AND ov.store_id = v.store_id AND ov.id = v.id
-          AND i.store_id = v.store_id AND i.id = v.item_id AND s.id = v.store_id
-       RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, ov.availability AS availability_before
-     ), item_deltas AS (
-       SELECT item_id, sum(quantity)::int AS quantity, sum(committed)::int AS committed FROM variant_deltas GROUP BY item_id
-     ), changed_items AS (
-       UPDATE items i SET
-         quantity = i.quantity + d.quantity,
-         committed_quantity = i.committed_quantity + d.committed,
-         -- the best of its variants': the changed ones as they are now, the others as they were
-         availability = (SELECT min(a) FROM (
-             SELECT cv.availability AS a FROM changed_variants cv WHERE cv.item_id = i.id
-             UNION ALL
-             SELECT v2.availability FROM variants v2
-              WHERE v2.store_id = i.store_id AND v2.item_id = i.id AND v2.id NOT IN (SELECT id FROM changed_variants)) best),
-         version = i.version + 1,
-         updated_at = now()
-         FROM item_deltas d, items oi
-        WHERE i.store_id = ${storeId}::uuid AND i.id = d.item_id AND oi.store_id = i.store_id AND oi.id = i.id
-       RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
-                 oi.availability AS availability_before
-     ), moved AS (
-       INSERT INTO stock_movements (store_id, item_id, variant_id, warehouse_id, delta, quantity_after, reason, order_id, transfer_id, note)
-       SELECT ${storeId}::uuid, item_id, variant_id, warehouse_id, delta, quantity, ${movement.reason}::"StockMovementReason",
-              ${movement.orderId ?? null}::uuid, ${movement.transferId ?? null}::uuid, ${movement.note ?? null}
-         FROM changed_levels WHERE moves_quantity
-     ), changed AS (
-       SELECT ${CHANGED_COLUMNS} FROM changed_variants v JOIN changed_items i ON i.id = v.item_id
-     )`;
-}
 
 /** The columns of ChangedRow, from a variant `v` and its item `i` (each with availability_before). */
 const CHANGED_COLUMNS = sql`v.id, v.item_id AS "itemId", v.quantity, v.committed_quantity AS "committedQuantity",
@@ -324,39 +235,7 @@ export function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<Sto
   return refreshVariants(tx, storeId, null);
 }
 
-export type LockedVariant = {
-  id: string;
-  itemId: string;
-  isDefault: boolean;
-  options: { name: string; value: string }[];
-  /** its own price as text, or null for the item's */
-  price: string | null;
-  availability: Availability;
-};
-
-export type LockedLevel = { variantId: string; warehouseId: string; available: number };
-
-export type LockedItem = Pick<Item, "id" | "type" | "trackInventory" | "sellWithoutStock" | "availability" | "price"> & {
-  hasOptions: boolean;
-  variants: LockedVariant[];
-  /** the levels of its variants in the warehouses that fulfil online orders, in ascending priority */
-  levels: LockedLevel[];
-};
-
-/**
- * Locks the store's items among `itemIds` in id order for the rest of the transaction and reads
- * what an order needs to decide on them: their variants and the fulfilling levels of those, in
- * the order orders take from them. Ids of no item of the store are left out.
- */
-export async function lockItemsForOrder(tx: Tx, storeId: string, itemIds: readonly string[]): Promise<LockedItem[]> {
-  // lock_items_for_order() (the migration 20261129100000): the locks, then the read, as two statements in one round trip
-  const { rows } = await tx.query<{ item: Omit<LockedItem, "price"> & { price: string } }>(
-    sql`SELECT lock_items_for_order(${storeId}::uuid, ${itemIds}::uuid[]) AS item`,
-  );
-  return rows.map(({ item }) => ({ ...item, price: new Prisma.Decimal(item.price) }));
-}
-
-function queueEvent(tx: Tx, storeId: string, row: ChangedRow): StockedVariant {
+function queueEvent(tx: Pick<Tx, "events">, storeId: string, row: ChangedRow): StockedVariant {
   const tracked = tracksInventory(row);
   const event: StockEvent = {
     storeId,

@@ -153,29 +153,3 @@ ALTER TABLE "order_lines" ADD CONSTRAINT "order_lines_store_id_variant_id_fkey" 
 -- AddForeignKey
 ALTER TABLE "order_line_allocations" ADD CONSTRAINT "order_line_allocations_store_id_order_id_variant_id_fkey" FOREIGN KEY ("store_id", "order_id", "variant_id") REFERENCES "order_lines"("store_id", "order_id", "variant_id") ON DELETE CASCADE ON UPDATE CASCADE;
 
--- What the checkout decides on, read under the items' locks (Prisma does not model functions):
--- locks the store's items among item_ids in id order, then reads each with its variants and the
--- levels of those in the warehouses that fulfil online orders, in ascending priority. A function,
--- so that the read is a statement of its own (READ COMMITTED: it sees what committed before the
--- locks were granted) in the same round trip as the locks.
-CREATE FUNCTION lock_items_for_order(p_store_id UUID, p_item_ids UUID[]) RETURNS SETOF JSON
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    PERFORM 1 FROM items WHERE store_id = p_store_id AND id = ANY(p_item_ids) ORDER BY id FOR UPDATE;
-    RETURN QUERY
-    SELECT json_build_object(
-               'id', i.id, 'type', i.type, 'trackInventory', i.track_inventory, 'sellWithoutStock', i.sell_without_stock,
-               'availability', i.availability, 'price', i.price::text, 'hasOptions', jsonb_array_length(i.options) > 0,
-               'variants', (SELECT coalesce(json_agg(json_build_object('id', v.id, 'itemId', v.item_id, 'isDefault', v.is_default,
-                                'options', v.options, 'price', v.price::text, 'availability', v.availability)
-                                ORDER BY v.position, v.id), '[]'::json)
-                              FROM variants v WHERE v.store_id = i.store_id AND v.item_id = i.id),
-               'levels', (SELECT coalesce(json_agg(json_build_object('variantId', l.variant_id, 'warehouseId', l.warehouse_id,
-                              'available', l.quantity - l.committed_quantity) ORDER BY w.priority, w.id), '[]'::json)
-                            FROM variants v JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
-                            JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id AND w.fulfils_online_orders
-                           WHERE v.store_id = i.store_id AND v.item_id = i.id))
-      FROM items i WHERE i.store_id = p_store_id AND i.id = ANY(p_item_ids)
-     ORDER BY i.id;
-END
-$$;
