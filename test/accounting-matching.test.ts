@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AccountingItem } from "../src/accounting/accounting-api.ts";
-import { matchItems } from "../src/accounting/matching.ts";
+import { matchVariants } from "../src/accounting/matching.ts";
 
 const accounting = (id: string, reference: string | null): AccountingItem => ({
   id,
@@ -9,16 +9,16 @@ const accounting = (id: string, reference: string | null): AccountingItem => ({
   inventory: { availableQuantity: 1, warehouses: [{ id: "1", availableQuantity: 1 }] },
 });
 
-describe("matching store items to accounting items", () => {
+describe("matching store variants to accounting items", () => {
   it("prefers the kept accounting id, else the SKU as reference", () => {
-    const { matches, unmatched } = matchItems(
+    const { matches, unmatched } = matchVariants(
       [
         { id: "a", sku: "OLD-SKU", accountingId: "10" },
         { id: "b", sku: "B-1", accountingId: null },
       ],
       [accounting("10", "SOMETHING-ELSE"), accounting("11", "B-1"), accounting("12", "OLD-SKU")],
     );
-    expect(matches.map((m) => [m.itemId, m.accountingItem.id])).toEqual([
+    expect(matches.map((m) => [m.variant.id, m.accountingItem.id])).toEqual([
       ["a", "10"],
       ["b", "11"],
     ]);
@@ -26,7 +26,7 @@ describe("matching store items to accounting items", () => {
   });
 
   it("leaves ambiguous and impossible matches unmatched, each with its reason", () => {
-    const { matches, unmatched } = matchItems(
+    const { matches, unmatched } = matchVariants(
       [
         { id: "kept", sku: null, accountingId: "1" },
         { id: "claims-kept", sku: "REF-1", accountingId: null },
@@ -37,14 +37,14 @@ describe("matching store items to accounting items", () => {
       ],
       [accounting("1", "REF-1"), accounting("2", "DUP"), accounting("3", "DUP")],
     );
-    expect(matches.map((m) => m.itemId)).toEqual(["kept"]);
-    expect(Object.fromEntries(unmatched.map((u) => [u.itemId, u.reason]))).toEqual({
+    expect(matches.map((m) => m.variant.id)).toEqual(["kept"]);
+    expect(Object.fromEntries(unmatched.map((u) => [u.variant.id, u.reason]))).toEqual({
       "claims-kept": "ALREADY_MATCHED",
       dup: "DUPLICATE_REFERENCE",
       "no-sku": "NO_SKU",
       gone: "NO_SKU",
       nowhere: "NO_ACCOUNTING_ITEM",
     });
-    expect(unmatched.find((u) => u.itemId === "gone")!.detail).toContain("99 no longer exists");
+    expect(unmatched.find((u) => u.variant.id === "gone")!.detail).toContain("99 no longer exists");
   });
 });

@@ -1,16 +1,15 @@
-import type { Deps } from "../deps.ts";
 import type { Tx } from "../db/transaction.ts";
-import type { Item } from "../generated/prisma/client.ts";
 import type { Logger } from "../logger.ts";
 import { allocationsOf } from "../orders/order-lines.ts";
-import { tracksInventory } from "../stock/availability.ts";
+import type { LevelCount, VariantToLink, WarehouseToCount } from "../stock/accounting-levels.ts";
 import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
-import { defaultVariantsOf } from "../stock/store-items.ts";
+import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 
 /**
- * How the accounting system's stock becomes the store's: which warehouse is the main one, what an
- * accounting item holds there, and the ACCOUNTING_SYNC write of those counts.
+ * How the accounting system's stock becomes the store's: which warehouse is the main one, what
+ * each level of a matched variant takes from its accounting item, and the deduction of the units
+ * orders held while an invoice or the end of sync settles them.
  */
 
 /** The main warehouse ("bodega principal"): the default one; else the first active one; else the first. */
@@ -28,60 +27,50 @@ export function pickMainWarehouse(warehouses: readonly AccountingWarehouse[], lo
   );
 }
 
-/** The accounting id of the store's main warehouse, or null before the first sync. */
-export async function mainWarehouseOf(deps: Deps, storeId: string): Promise<string | null> {
-  const main = await deps.db.prisma.warehouse.findFirst({ where: { storeId, isMain: true }, select: { accountingId: true } });
-  return main?.accountingId ?? null;
-}
-
-/**
- * What an accounting item holds in `warehouseId`, in whole units (a fractional count is rounded
- * down: the store sells whole units only). Null for an item that does not track inventory. When
- * the item lists no warehouses (the doc's assumed case) its overall available quantity is used.
- */
-export function quantityInWarehouse(item: AccountingItem, warehouseId: string): number | null {
-  if (!item.inventory) return null;
-  const perWarehouse = item.inventory.warehouses;
-  const quantity = perWarehouse
-    ? (perWarehouse.find((warehouse) => warehouse.id === warehouseId)?.availableQuantity ?? 0)
-    : (item.inventory.availableQuantity ?? 0);
-  return Math.floor(quantity);
-}
-
-/** Whether `quantityInWarehouse` had to fall back to the item's overall quantity. */
+/** Whether an accounting item gives only its overall quantity (the doc's assumed case), not one per warehouse. */
 export const lacksWarehouseBreakdown = (item: AccountingItem) => Boolean(item.inventory && !item.inventory.warehouses);
 
 /**
- * Sets each tracked item's stock in `warehouseId` (the store's main warehouse) to the count the
- * accounting system gave for it (absolute values, so a repeated or late reading cannot add up
- * twice), one ACCOUNTING_SYNC movement per item whose count differs. The items must already be
- * locked by the caller's transaction. Returns how many changed.
+ * What each stock level of the matched variants takes from its accounting item (SPEC section
+ * 8): a level in a warehouse carrying an accounting id takes that accounting warehouse's
+ * quantity (0 when the item lists none there); levels in the store's own warehouses (no
+ * accounting id) are left out. An accounting item without a warehouse breakdown gives its overall
+ * quantity to the main warehouse only. Counts are whole units (a fraction is rounded down: the
+ * store sells whole units) within the store's bounds. Variants of items that do not track
+ * inventory, and accounting items that do not (services), give nothing.
  */
-export async function setCountsFromAccounting(
-  tx: Tx,
-  storeId: string,
-  items: readonly Pick<Item, "id" | "type" | "trackInventory" | "quantity">[],
-  counts: ReadonlyMap<string, number>,
-  note: string,
-  warehouseId: string,
-): Promise<number> {
-  const counted = items.filter((item) => tracksInventory(item) && counts.has(item.id) && counts.get(item.id) !== item.quantity);
-  const variants = await defaultVariantsOf(tx, storeId, counted.map((item) => item.id));
-  const changes = counted.map((item) => ({ variantId: variants.get(item.id)!, warehouseId, setQuantity: counts.get(item.id)! }));
-  const changed = await changeStock(
-    tx,
-    storeId,
-    changes,
-    { keepAvailableNonNegative: false, refuseWhenSynced: false },
-    { reason: "ACCOUNTING_SYNC", note },
-  );
-  return changed.levels;
+export function levelCounts(
+  matches: readonly { variant: Pick<VariantToLink, "id" | "tracked">; accountingItem: AccountingItem }[],
+  warehouses: readonly WarehouseToCount[],
+): LevelCount[] {
+  const main = warehouses.find((warehouse) => warehouse.isMain);
+  const counts: LevelCount[] = [];
+  for (const { variant, accountingItem } of matches) {
+    const inventory = accountingItem.inventory;
+    if (!variant.tracked || !inventory) continue;
+    const breakdown = inventory.warehouses;
+    if (!breakdown) {
+      if (main) counts.push({ variantId: variant.id, warehouseId: main.id, quantity: wholeUnits(inventory.availableQuantity ?? 0) });
+      continue;
+    }
+    for (const warehouse of warehouses) {
+      if (warehouse.accountingId === null) continue;
+      const held = breakdown.find((entry) => entry.id === warehouse.accountingId)?.availableQuantity ?? 0;
+      counts.push({ variantId: variant.id, warehouseId: warehouse.id, quantity: wholeUnits(held) });
+    }
+  }
+  return counts;
+}
+
+function wholeUnits(quantity: number): number {
+  if (Number.isNaN(quantity)) return 0;
+  return Math.max(-MAX_ABS_QUANTITY, Math.min(MAX_ABS_QUANTITY, Math.floor(quantity)));
 }
 
 /**
- * Deducts from `quantity` the units the orders held as committed and releases them, one movement
- * per order (ORDER_INVOICED when the invoice is issued, SYNC_DISABLED when sync is switched off),
- * so `availableQuantity` never moves. The callers have ended the orders' holds in the same
+ * Deducts from `quantity` the units the orders held as committed and releases them, from each
+ * stock level they were allocated from: one movement per allocation (ORDER_INVOICED when the
+ * invoice is issued, SYNC_DISABLED when sync is switched off), so `availableQuantity` never moves. The callers have ended the orders' holds in the same
  * transaction (src/orders/committed-orders.ts).
  */
 export async function deductHeldUnits(

@@ -5,14 +5,20 @@ import { inTransaction } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { syncRunsTotal } from "../observability/metrics.ts";
-import { lockStoreItemRecords, linkItemsToAccounting } from "../stock/store-items.ts";
+import {
+  linkVariantsToAccounting,
+  lockVariantsToLink,
+  setLevelsFromAccounting,
+  warehousesToCount,
+  type VariantToLink,
+} from "../stock/accounting-levels.ts";
 import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
 import { mirrorAccountingWarehouses } from "../stock/warehouses.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { lacksWarehouseBreakdown, pickMainWarehouse, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, levelCounts, pickMainWarehouse } from "./accounting-stock.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
-import { matchItems } from "./matching.ts";
+import { matchVariants, type UnmatchedItem, type VariantMismatch } from "./matching.ts";
 import { failRun, finishRun, startRun, type SyncOutcome } from "./sync-runs.ts";
 
 export type SyncOptions = {
@@ -32,12 +38,12 @@ class SyncAborted extends Error {}
 
 /**
  * A sync ("Sincronizar ahora"): reads the accounting warehouses and every accounting item, page by
- * page, before touching the database; then, in one transaction, makes the main warehouse every
- * item's warehouse, links each matched item to its accounting item and sets its quantity to what
- * the main warehouse holds (ACCOUNTING_SYNC movements); then records the run with its counts and
- * unmatched items. Any failure leaves every item untouched and the run FAILED with its error.
- * One accounting operation per store runs at a time; a sync that cannot get its turn within
- * `waitMs` answers ACCOUNTING_UNAVAILABLE.
+ * page, before touching the database; then, in one transaction, maps the accounting warehouses
+ * onto the store's (creating those missing), links each matched variant to its accounting item
+ * and sets each of its stock levels to what that accounting warehouse holds (ACCOUNTING_SYNC
+ * movements); then records the run with its counts and unmatched variants. Any failure leaves
+ * every level untouched and the run FAILED with its error. One accounting operation per store
+ * runs at a time; a sync that cannot get its turn within `waitMs` answers ACCOUNTING_UNAVAILABLE.
  */
 export async function syncInventory(deps: Deps, storeId: string, options: SyncOptions): Promise<SyncRun | OperationError> {
   const link = await openAccountingLink(deps, storeId);
@@ -80,40 +86,44 @@ async function readAccounting(link: AccountingLink, logger: Logger): Promise<Acc
   const items = await link.api.allItems();
   const withoutBreakdown = items.filter(lacksWarehouseBreakdown).length;
   if (withoutBreakdown > 0) {
-    logger.warn({ items: withoutBreakdown }, "accounting items list no warehouses: their overall available quantity was used");
+    logger.warn({ items: withoutBreakdown }, "accounting items list no warehouses: their overall available quantity went to the main warehouse only");
   }
   return { warehouses, main, items };
 }
 
 /**
- * The sync's transaction, with every item of the store locked (and so its stock settings). Makes
- * the main warehouse every item's warehouse, links each matched item to its accounting item, sets
- * its quantity to what the main warehouse holds (ACCOUNTING_SYNC movements) and, when switching
- * on, hands the stock to accounting. All of it or nothing.
+ * The sync's transaction, with every item of the store locked (and so its stock settings and
+ * variants). Maps the accounting warehouses onto the store's (the accounting default onto the
+ * main one), matches each variant to an accounting item (SPEC sections 4 and 8), links the
+ * matched ones, sets each of their levels in a mapped warehouse to that warehouse's count
+ * (ACCOUNTING_SYNC movements) and, when switching on, hands the stock to accounting. All of it or
+ * nothing. `matched` and `updated` count variants: an item without options is its one variant.
  */
 function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, turnSyncOn: boolean) {
   return inTransaction(deps.db.pool, deps.publisher, async (tx): Promise<SyncOutcome> => {
-    const items = await lockStoreItemRecords(tx, storeId);
+    const variants = await lockVariantsToLink(tx, storeId);
     const store = await readStoreStockSettings(tx, storeId);
     if (!store.accountingSync && !turnSyncOn) throw new SyncAborted("inventory sync was switched off while the sync ran");
 
-    const warehouses = await mirrorAccountingWarehouses(tx, storeId, snapshot.warehouses, snapshot.main.id);
-    const { matches, unmatched } = matchItems(items, snapshot.items);
-    await linkItemsToAccounting(
+    const mirrored = await mirrorAccountingWarehouses(tx, storeId, snapshot.warehouses, snapshot.main.id);
+    if (mirrored instanceof OperationError) throw new SyncAborted(`the accounting warehouses cannot all be kept: ${mirrored.message}`);
+    const { matches, unmatched } = matchVariants(variants, snapshot.items);
+    await linkVariantsToAccounting(
       tx,
       storeId,
-      matches.map((match) => ({ itemId: match.itemId, accountingId: match.accountingItem.id })),
+      matches.map((match) => ({ variantId: match.variant.id, accountingId: match.accountingItem.id })),
     );
-    const counts = new Map<string, number>();
-    for (const match of matches) {
-      const quantity = quantityInWarehouse(match.accountingItem, snapshot.main.id);
-      if (quantity !== null) counts.set(match.itemId, quantity);
-    }
-    const mainWarehouseId = warehouses.get(snapshot.main.id)!;
-    const updated = await setCountsFromAccounting(tx, storeId, items, counts, `sync ${runId}`, mainWarehouseId);
+    const counts = levelCounts(matches, await warehousesToCount(tx, storeId));
+    const changed = await setLevelsFromAccounting(tx, storeId, counts, `sync ${runId}`);
     if (turnSyncOn) await setManagedByAccounting(tx, storeId, true);
-    return { matched: matches.length, updated, unmatched };
+    return { matched: matches.length, updated: changed.variants.length, unmatched: unmatched.map(unmatchedReport) };
   });
+}
+
+/** A variant left unmatched as the run reports it; a variant of an item with options is named in the detail. */
+function unmatchedReport({ variant, reason, detail }: VariantMismatch<VariantToLink>): UnmatchedItem {
+  const named = variant.isDefault ? detail : `variant "${variant.label}" of "${variant.itemName}": ${detail}`;
+  return { itemId: variant.itemId, variantId: variant.id, sku: variant.sku, reason, detail: named };
 }
 
 /** What a failed run records: the outage or refusal as told, anything else only as "internal". */

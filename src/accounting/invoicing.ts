@@ -7,21 +7,24 @@ import { orderInvoicingKey } from "../orders/order-locks.ts";
 import { isRecordId } from "../validation.ts";
 import { AccountingUnavailable, type InvoiceRequest, type IssuedInvoice } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { deductHeldUnits, mainWarehouseOf } from "./accounting-stock.ts";
+import { deductHeldUnits } from "./accounting-stock.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
 import { accountingBusy } from "./inventory-sync.ts";
 
 type OrderToInvoice = NonNullable<Awaited<ReturnType<typeof loadOrderToInvoice>>>;
+type InvoiceLine = InvoiceRequest["items"][number];
 
 /**
  * `invoiceOrder`: issues the order's sales invoice in the accounting system (POST /invoices, one
- * line per order line with the item's accounting id, its price and quantity, from the main
- * warehouse), then in one transaction records the invoice on the order and, for units the order
- * holds as committed, deducts them from `quantity` and releases them (ORDER_INVOICED movements),
- * so `availableQuantity` never rises in between. An order is invoiced once; a failed call to the
- * accounting system changes nothing. The store's accounting lock keeps a sync or a notification
- * from reading the lowered accounting count before the deduction is recorded, and the order's
- * invoicing lock keeps it from being cancelled meanwhile.
+ * line per allocation of each order line: the variant's accounting id, the line's price, the
+ * units taken from that warehouse and the warehouse's accounting id, so the accounting system
+ * deducts from the warehouses the units came from), then in one transaction records the invoice
+ * on the order and, for units the order holds as committed, deducts them from each level they
+ * were allocated from and releases them (ORDER_INVOICED movements), so `availableQuantity` never
+ * rises in between. An order is invoiced once; a failed call to the accounting system changes
+ * nothing. The store's accounting lock keeps a sync or a notification from reading the lowered
+ * accounting count before the deduction is recorded, and the order's invoicing lock keeps it
+ * from being cancelled meanwhile.
  */
 export async function invoiceOrder(deps: Deps, storeId: string, orderId: string): Promise<Order | OperationError> {
   if (!isRecordId(orderId)) return notFound("Order", "orderId");
@@ -70,13 +73,24 @@ function whyNotInvoiceable(order: OrderToInvoice): OperationError | null {
   if (order.status === "CANCELLED") {
     return new OperationError("INVALID_STATUS_TRANSITION", "a cancelled order cannot be invoiced", "orderId");
   }
-  if (!order.mainWarehouseId) return invalidInput("the main warehouse is not known yet: sync the inventory first", "orderId");
-  const unlinked = order.lines.find((line) => !line.item.accountingId);
+  const unlinked = order.lines.find((line) => !line.variant.accountingId);
   if (unlinked) {
     return invalidInput(
-      `item "${unlinked.item.name}" is not matched to an accounting item: give it the SKU of its accounting reference and sync`,
+      `${variantName(unlinked)} is not matched to an accounting item: give it the SKU of its accounting reference and sync`,
       "orderId",
     );
+  }
+  for (const line of order.lines) {
+    for (const warehouseId of warehousesOf(line, order.mainWarehouseId)) {
+      const warehouse = order.warehouses.get(warehouseId);
+      if (warehouse?.accountingId) continue;
+      return invalidInput(
+        warehouse
+          ? `warehouse "${warehouse.name}", which ${variantName(line)} was taken from, is not an accounting warehouse: sync the inventory, or move the stock to one that is`
+          : `${variantName(line)} was taken from a warehouse that no longer exists`,
+        "orderId",
+      );
+    }
   }
   return null;
 }
@@ -87,33 +101,72 @@ function invoiceRequest(order: OrderToInvoice, clientId: string): InvoiceRequest
     date: today,
     dueDate: today,
     client: { id: clientId },
-    items: order.lines.map((line) => ({
-      id: line.item.accountingId!,
-      price: line.unitPrice.toNumber(),
-      quantity: line.quantity,
-      warehouse: { id: order.mainWarehouseId! },
-    })),
+    items: order.lines.flatMap((line) => invoiceLines(line, order)),
     observations: `Pedido #${order.number} de la tienda ${order.store.name}`,
     status: "open",
   };
 }
 
+/**
+ * An order line's invoice lines: one per warehouse its units were taken from. Units it took from
+ * no warehouse (a service, an untracked product) are invoiced from the main warehouse, where
+ * the accounting system keeps what the store does not count.
+ */
+function invoiceLines(line: OrderToInvoice["lines"][number], order: OrderToInvoice): InvoiceLine[] {
+  const price = line.unitPrice.toNumber();
+  const id = line.variant.accountingId!;
+  const lines = line.allocations.map((allocation) => ({
+    id,
+    price,
+    quantity: allocation.quantity,
+    warehouse: { id: order.warehouses.get(allocation.warehouseId)!.accountingId! },
+  }));
+  const unallocated = line.quantity - line.allocations.reduce((sum, allocation) => sum + allocation.quantity, 0);
+  if (unallocated > 0) lines.push({ id, price, quantity: unallocated, warehouse: { id: order.warehouses.get(order.mainWarehouseId)!.accountingId! } });
+  return lines;
+}
+
+/** The store warehouses an order line's invoice lines name. */
+function warehousesOf(line: OrderToInvoice["lines"][number], mainWarehouseId: string): string[] {
+  const allocated = line.allocations.map((allocation) => allocation.warehouseId);
+  const unallocated = line.quantity > line.allocations.reduce((sum, allocation) => sum + allocation.quantity, 0);
+  return unallocated ? [...allocated, mainWarehouseId] : allocated;
+}
+
+/** "item "Camiseta", variant Talla M" for a variant of an item with options; "item "Bolso"" otherwise. */
+function variantName(line: OrderToInvoice["lines"][number]): string {
+  const values = line.variant.options as { name: string; value: string }[];
+  const label = values.map((value) => `${value.name} ${value.value}`).join(" / ");
+  return line.variant.isDefault ? `item "${line.item.name}"` : `item "${line.item.name}", variant ${label || line.variant.sku},`;
+}
+
 async function loadOrderToInvoice(deps: Deps, storeId: string, orderId: string) {
-  const order = await deps.db.prisma.order.findUnique({
-    where: { storeId_id: { storeId, id: orderId } },
-    select: {
-      number: true,
-      status: true,
-      invoiceAccountingId: true,
-      invoiceNumber: true,
-      store: { select: { name: true } },
-      lines: {
-        select: { quantity: true, unitPrice: true, item: { select: { name: true, accountingId: true } } },
-        orderBy: { itemId: "asc" },
+  const [order, warehouses] = await Promise.all([
+    deps.db.prisma.order.findUnique({
+      where: { storeId_id: { storeId, id: orderId } },
+      select: {
+        number: true,
+        status: true,
+        invoiceAccountingId: true,
+        invoiceNumber: true,
+        store: { select: { name: true } },
+        lines: {
+          select: {
+            quantity: true,
+            unitPrice: true,
+            item: { select: { name: true } },
+            variant: { select: { accountingId: true, isDefault: true, options: true, sku: true } },
+            allocations: { select: { warehouseId: true, quantity: true }, orderBy: { warehouseId: "asc" } },
+          },
+          orderBy: [{ itemId: "asc" }, { variantId: "asc" }],
+        },
       },
-    },
-  });
-  return order && { ...order, mainWarehouseId: await mainWarehouseOf(deps, storeId) };
+    }),
+    deps.db.prisma.warehouse.findMany({ where: { storeId }, select: { id: true, name: true, accountingId: true, isMain: true } }),
+  ]);
+  const main = warehouses.find((warehouse) => warehouse.isMain);
+  if (!order || !main) return null;
+  return { ...order, warehouses: new Map(warehouses.map((warehouse) => [warehouse.id, warehouse])), mainWarehouseId: main.id };
 }
 
 /**

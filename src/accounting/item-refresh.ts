@@ -1,9 +1,10 @@
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
-import { lockStoreItemRecords } from "../stock/store-items.ts";
+import { lockVariantsToLink, setLevelsFromAccounting, warehousesToCount } from "../stock/accounting-levels.ts";
 import { readStoreStockSettings } from "../stock/store-stock-settings.ts";
+import type { AccountingItem } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { lacksWarehouseBreakdown, quantityInWarehouse, setCountsFromAccounting } from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, levelCounts } from "./accounting-stock.ts";
 import { openAccountingLink, type AccountingLink } from "./connection.ts";
 import { syncIsOn } from "./inventory-sync.ts";
 
@@ -12,38 +13,39 @@ export const BACKGROUND_WAIT_MS = 60_000;
 
 /**
  * After a notification: re-reads the named accounting items through the API (the payload is only
- * a hint) and sets each linked store item to what the main warehouse holds now. Absolute counts
- * make a duplicated, late or reordered notification harmless: it sets the same count again, which
- * changes nothing. Runs under the store's accounting lock, so it never interleaves with a sync or
- * an invoice. Items not linked yet are left to the next sync. Throws AccountingUnavailable when
- * the API fails.
+ * a hint) and sets every stock level of the variants linked to them, in every warehouse mapped to
+ * an accounting warehouse, to what that warehouse holds now (as a sync does). Absolute counts
+ * make a duplicated, late or reordered notification harmless: it sets the same counts again,
+ * which changes nothing. Runs under the store's accounting lock, so it never interleaves with a
+ * sync or an invoice. Variants not linked yet are left to the next sync. Throws
+ * AccountingUnavailable when the API fails.
  */
 export async function refreshItems(deps: Deps, storeId: string, accountingIds: readonly string[]): Promise<void> {
   const link = await openAccountingLink(deps, storeId);
   if (!link || !(await syncIsOn(deps, storeId))) return;
   const outcome = await deps.accounting.locks.run(deps.db.pool, storeId, BACKGROUND_WAIT_MS, async () => {
-    const main = await deps.db.prisma.warehouse.findFirst({ where: { storeId, isMain: true }, select: { id: true, accountingId: true } });
-    if (!main?.accountingId) return;
-    const counts = await readCounts(deps, link, accountingIds, main.accountingId);
+    const accountingItems = await readItems(deps, link, accountingIds);
+    if (accountingItems.size === 0) return;
     await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
-      const items = await lockStoreItemRecords(tx, storeId, { accountingIds: [...counts.keys()] });
+      const variants = await lockVariantsToLink(tx, storeId, { accountingIds: [...accountingItems.keys()] });
       if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
-      const byItem = new Map(items.map((item) => [item.id, counts.get(item.accountingId!)!]));
-      await setCountsFromAccounting(tx, storeId, items, byItem, "accounting notification", main.id);
+      const matches = variants.map((variant) => ({ variant, accountingItem: accountingItems.get(variant.accountingId!)! }));
+      await setLevelsFromAccounting(tx, storeId, levelCounts(matches, await warehousesToCount(tx, storeId)), "accounting notification");
     });
   });
   if (outcome === BUSY) deps.logger.warn({ storeId }, "accounting notification dropped: the store stayed busy; the reconciliation repairs it");
 }
 
-/** The main-warehouse count of each accounting item that still exists and tracks inventory. */
-async function readCounts(deps: Deps, link: AccountingLink, accountingIds: readonly string[], warehouseId: string) {
-  const counts = new Map<string, number>();
+/** The named accounting items that still exist and track inventory, by id. */
+async function readItems(deps: Deps, link: AccountingLink, accountingIds: readonly string[]) {
+  const items = new Map<string, AccountingItem>();
   for (const id of accountingIds) {
     const item = await link.api.item(id);
-    if (!item) continue;
-    if (lacksWarehouseBreakdown(item)) deps.logger.warn({ item: id }, "accounting item lists no warehouses: its overall quantity was used");
-    const quantity = quantityInWarehouse(item, warehouseId);
-    if (quantity !== null) counts.set(id, quantity);
+    if (!item?.inventory) continue;
+    if (lacksWarehouseBreakdown(item)) {
+      deps.logger.warn({ item: id }, "accounting item lists no warehouses: its overall quantity went to the main warehouse only");
+    }
+    items.set(id, item);
   }
-  return counts;
+  return items;
 }

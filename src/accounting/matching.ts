@@ -1,14 +1,15 @@
 import type { AccountingItem } from "./accounting-api.ts";
 
 /**
- * Which accounting item each store item is (SPEC section 4): the one whose id the store item keeps
- * from an earlier sync; else the one whose `reference` is the store item's SKU. A match must be
- * unambiguous, since a wrong one would overwrite a count with another product's: a reference that
- * two accounting items carry, or an accounting item already matched to another store item, leaves
- * the store item unmatched, with its reason for the merchant to fix.
+ * Which accounting item each store variant is (SPEC sections 4 and 8): the one whose id the
+ * variant keeps from an earlier sync; else the one whose `reference` is the variant's SKU. An
+ * item without options is matched through its default variant, whose SKU and accounting id are
+ * the item's. A match must be unambiguous, since a wrong one would overwrite a count with another
+ * product's: a reference that two accounting items carry, or an accounting item already matched
+ * to another variant, leaves the variant unmatched, with its reason for the merchant to fix.
  */
 
-/** Why a store item was left unmatched: declared once here, the GraphQL enum is derived from it. */
+/** Why a store variant was left unmatched: declared once here, the GraphQL enum is derived from it. */
 export const UnmatchedReason = {
   NO_SKU: "NO_SKU",
   NO_ACCOUNTING_ITEM: "NO_ACCOUNTING_ITEM",
@@ -17,49 +18,52 @@ export const UnmatchedReason = {
 } as const;
 export type UnmatchedReason = (typeof UnmatchedReason)[keyof typeof UnmatchedReason];
 
-export type UnmatchedItem = { itemId: string; sku: string | null; reason: UnmatchedReason; detail: string };
+/** What a sync run reports of each variant left unmatched (runs recorded before variants lack `variantId`). */
+export type UnmatchedItem = { itemId: string; variantId?: string; sku: string | null; reason: UnmatchedReason; detail: string };
 
-export type StoreItemToMatch = { id: string; sku: string | null; accountingId: string | null };
+export type VariantToMatch = { id: string; sku: string | null; accountingId: string | null };
 
-export type ItemMatch = { itemId: string; accountingItem: AccountingItem };
+export type VariantMatch<V> = { variant: V; accountingItem: AccountingItem };
 
-export function matchItems(
-  storeItems: readonly StoreItemToMatch[],
+export type VariantMismatch<V> = { variant: V; reason: UnmatchedReason; detail: string };
+
+export function matchVariants<V extends VariantToMatch>(
+  variants: readonly V[],
   accountingItems: readonly AccountingItem[],
-): { matches: ItemMatch[]; unmatched: UnmatchedItem[] } {
+): { matches: VariantMatch<V>[]; unmatched: VariantMismatch<V>[] } {
   const byId = new Map(accountingItems.map((item) => [item.id, item]));
   const byReference = groupByReference(accountingItems);
   const matchedTo = new Map<string, string>();
-  const matches: ItemMatch[] = [];
-  const unmatched: UnmatchedItem[] = [];
+  const matches: VariantMatch<V>[] = [];
+  const unmatched: VariantMismatch<V>[] = [];
 
-  for (const item of storeItems) {
-    const kept = item.accountingId ? byId.get(item.accountingId) : undefined;
+  for (const variant of variants) {
+    const kept = variant.accountingId ? byId.get(variant.accountingId) : undefined;
     if (!kept) continue;
-    matchedTo.set(kept.id, item.id);
-    matches.push({ itemId: item.id, accountingItem: kept });
+    matchedTo.set(kept.id, variant.id);
+    matches.push({ variant, accountingItem: kept });
   }
 
-  for (const item of storeItems) {
-    if (item.accountingId && matchedTo.get(item.accountingId) === item.id) continue;
-    const found = matchBySku(item, byReference, matchedTo);
+  for (const variant of variants) {
+    if (variant.accountingId && matchedTo.get(variant.accountingId) === variant.id) continue;
+    const found = matchBySku(variant, byReference, matchedTo);
     if ("reason" in found) {
-      unmatched.push({ itemId: item.id, sku: item.sku, ...found });
+      unmatched.push({ variant, ...found });
     } else {
-      matchedTo.set(found.id, item.id);
-      matches.push({ itemId: item.id, accountingItem: found });
+      matchedTo.set(found.id, variant.id);
+      matches.push({ variant, accountingItem: found });
     }
   }
   return { matches, unmatched };
 }
 
 function matchBySku(
-  item: StoreItemToMatch,
+  variant: VariantToMatch,
   byReference: Map<string, AccountingItem[]>,
   matchedTo: Map<string, string>,
 ): AccountingItem | { reason: UnmatchedReason; detail: string } {
-  const gone = item.accountingId ? `its accounting item ${item.accountingId} no longer exists and ` : "";
-  const sku = item.sku?.trim();
+  const gone = variant.accountingId ? `its accounting item ${variant.accountingId} no longer exists and ` : "";
+  const sku = variant.sku?.trim();
   if (!sku) return { reason: "NO_SKU", detail: `${gone}it has no SKU to find it by reference` };
   const candidates = byReference.get(sku) ?? [];
   if (candidates.length === 0) {
@@ -71,7 +75,7 @@ function matchBySku(
   }
   const candidate = candidates[0]!;
   if (matchedTo.has(candidate.id)) {
-    return { reason: "ALREADY_MATCHED", detail: `accounting item ${candidate.id} is already matched to another store item` };
+    return { reason: "ALREADY_MATCHED", detail: `accounting item ${candidate.id} is already matched to another store item or variant` };
   }
   return candidate;
 }

@@ -168,14 +168,15 @@ export async function lockStoreItems(tx: Tx, storeId: string): Promise<void> {
  * The accounting system's warehouses in the store (SPEC section 8): each is the store warehouse
  * carrying its accounting id, created (not fulfilling online orders, after the others) where
  * missing; the accounting default is the store's main warehouse, which takes its id while no
- * other warehouse has it. Answers accounting id -> store warehouse id.
+ * other warehouse has it. Answers accounting id -> store warehouse id, or INVALID_INPUT when the
+ * missing ones would take the store past MAX_WAREHOUSES (nothing is created then).
  */
 export async function mirrorAccountingWarehouses(
   tx: Tx,
   storeId: string,
   warehouses: readonly { id: string; name: string }[],
   defaultAccountingId: string,
-): Promise<Map<string, string>> {
+): Promise<Map<string, string> | OperationError> {
   await lockWarehouses(tx, storeId, "exclusive");
   await tx.query(
     sql`UPDATE warehouses SET accounting_id = ${defaultAccountingId}
@@ -193,7 +194,7 @@ export async function mirrorAccountingWarehouses(
       storeId,
       missing.map((w) => ({ name: w.name || `Bodega ${w.id}`, accountingId: w.id, fulfilsOnlineOrders: false, priority: null })),
     );
-    if (created instanceof OperationError) throw new Error(`store ${storeId}: ${created.message}`);
+    if (created instanceof OperationError) return created;
     for (const warehouse of created) mapped.set(warehouse.accountingId!, warehouse.id);
   }
   // Item.warehouse: where an item's stock is kept once synced, the main warehouse (items locked by the sync)

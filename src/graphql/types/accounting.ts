@@ -26,17 +26,21 @@ const SyncTriggerEnum = builder.enumType(SyncTrigger, {
 const UnmatchedReasonEnum = builder.enumType(UnmatchedReason, {
   name: "UnmatchedReason",
   values: {
-    NO_SKU: { description: "the store item has no SKU (and no accounting id) to be matched by" },
+    NO_SKU: { description: "the store item or variant has no SKU (and no accounting id) to be matched by" },
     NO_ACCOUNTING_ITEM: { description: "no accounting item has the SKU as its reference" },
     DUPLICATE_REFERENCE: { description: "several accounting items have the SKU as their reference" },
-    ALREADY_MATCHED: { description: "the accounting item is matched to another store item" },
+    ALREADY_MATCHED: { description: "the accounting item is matched to another store item or variant" },
   },
 });
 
 const UnmatchedItemType = builder.objectRef<UnmatchedItem>("UnmatchedItem").implement({
-  description: "A store item a sync could not match to an accounting item; its count was left as it was.",
+  description: "A store item or variant a sync could not match to an accounting item; its counts were left as they were.",
   fields: (t) => ({
     itemId: t.exposeID("itemId"),
+    variantId: t.exposeID("variantId", {
+      nullable: true,
+      description: "the variant left unmatched (an item without options: its default variant); null in runs older than variants",
+    }),
     sku: t.exposeString("sku", { nullable: true }),
     reason: t.expose("reason", { type: UnmatchedReasonEnum }),
     detail: t.exposeString("detail"),
