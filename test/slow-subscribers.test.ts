@@ -3,9 +3,12 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../src/db/pool.ts";
 import { createLogger } from "../src/logger.ts";
+import { OperationError } from "../src/errors.ts";
 import { LocalStockEvents } from "../src/realtime/local-events.ts";
 import type { StockEvent } from "../src/realtime/stock-events.ts";
-import { MAX_WAITING_ITEMS, streamStockUpdates, SubscriberTooSlowError } from "../src/realtime/stock-update-stream.ts";
+import { MAX_WAITING_VARIANTS, streamStockUpdates, SubscriberTooSlowError } from "../src/realtime/stock-update-stream.ts";
+import { adjustItemQuantity } from "../src/stock/counts.ts";
+import { createItem } from "../src/stock/items.ts";
 import { databaseUrl, newItem, newStore, startTestServer, type TestStore } from "./support/harness.ts";
 import {
   adjustQuantity,
@@ -155,7 +158,7 @@ describe("a subscriber further behind than its buffer holds", () => {
     const server = await startTestServer();
     onTestFinished(() => server.close());
     const store = await newStore(db);
-    await addSoldOutItems(store, MAX_WAITING_ITEMS + 2);
+    await addSoldOutItems(store, MAX_WAITING_VARIANTS + 2);
     const client = liveClient(server.url);
     onTestFinished(() => client.dispose());
     const live = stockUpdates(client, store.slug);
@@ -170,9 +173,48 @@ describe("a subscriber further behind than its buffer holds", () => {
   });
 });
 
+describe("a stalled subscriber of an item sold in sizes", () => {
+  it("gets each size's own newest update when it reads again, not only the last size that changed", async () => {
+    const server = await startTestServer();
+    onTestFinished(() => server.close());
+    const store = await newStore(db);
+    const shirt = await createItem(server.deps, store.id, {
+      name: "Camiseta",
+      type: "PRODUCT",
+      price: "45000",
+      options: [{ name: "Talla", values: ["S", "M", "L"] }],
+      variants: ["S", "M", "L"].map((size) => ({ options: [{ name: "Talla", value: size }], quantity: 3 })),
+    });
+    if (shirt instanceof OperationError) throw shirt;
+    const variantOf = async (size: string) =>
+      (await db.pool.query<{ id: string }>(`SELECT id FROM variants WHERE item_id = $1 AND options->0->>'value' = $2`, [shirt.id, size])).rows[0]!.id;
+    const [m, l] = [await variantOf("M"), await variantOf("L")];
+    const stalled = streamStockUpdates(server.deps.stockEvents, { storeId: store.id });
+    onTestFinished(() => void stalled.return!());
+
+    // it reads nothing while M sells out and L sells one unit
+    for (const change of [
+      { variantId: m, delta: -1 },
+      { variantId: l, delta: -1 },
+      { variantId: m, delta: -2 },
+    ]) {
+      expect(await adjustItemQuantity(server.deps, store.id, { itemId: shirt.id, ...change })).not.toBeInstanceOf(OperationError);
+    }
+
+    const first = (await stalled.next()).value as StockEvent;
+    const second = (await stalled.next()).value as StockEvent;
+    expect([first, second].map(({ variantId, variantAvailability, variantAvailableQuantity }) => ({ variantId, variantAvailability, variantAvailableQuantity }))).toEqual([
+      { variantId: m, variantAvailability: "SOLD_OUT", variantAvailableQuantity: 0 },
+      { variantId: l, variantAvailability: "IN_STOCK", variantAvailableQuantity: 2 },
+    ]);
+    // both with the item as it is now: S and L still sell, 5 units in all
+    for (const update of [first, second]) expect(update).toMatchObject({ availability: "IN_STOCK", availableQuantity: 5, version: shirt.version + 3 });
+  });
+});
+
 describe("one subscription's buffer", () => {
   const storeId = "4f9d2c1e-0000-4000-8000-000000000001";
-  const update = (itemId: string, version: number): StockEvent => ({
+  const update = (itemId: string, version: number, variant: Partial<StockEvent> = {}): StockEvent => ({
     storeId,
     itemId,
     variantId: itemId,
@@ -183,6 +225,7 @@ describe("one subscription's buffer", () => {
     variantAvailableQuantity: version,
     availabilityChanged: false,
     at: "2026-11-28T10:00:00.000Z",
+    ...variant,
   });
 
   it("keeps only the newest waiting update per item, in the order the items first changed", async () => {
@@ -194,7 +237,44 @@ describe("one subscription's buffer", () => {
     await stream.return!();
   });
 
-  it("ends with SUBSCRIBER_TOO_SLOW when more items wait than it may hold, and stops listening", async () => {
+  it("keeps the newest update of each variant: two variants of one item both reach a stalled subscriber", async () => {
+    const bus = new LocalStockEvents(logger);
+    const stream = streamStockUpdates(bus, { storeId });
+    const soldOutM = update("shirt", 2, { variantId: "shirt-m", variantAvailability: "SOLD_OUT", variantAvailableQuantity: 0, availableQuantity: 7 });
+    const fewerL = update("shirt", 3, { variantId: "shirt-l", variantAvailableQuantity: 2, availableQuantity: 6 });
+    bus.publish([update("shirt", 1, { variantId: "shirt-m", variantAvailableQuantity: 1 }), soldOutM, fewerL]);
+    expect((await stream.next()).value).toMatchObject({ variantId: "shirt-m", variantAvailability: "SOLD_OUT", variantAvailableQuantity: 0 });
+    expect((await stream.next()).value).toEqual(fewerL);
+    await stream.return!();
+  });
+
+  it("hands out a waiting variant's update with its item's newest state, so the item never goes back in time", async () => {
+    const bus = new LocalStockEvents(logger);
+    const stream = streamStockUpdates(bus, { storeId });
+    bus.publish([
+      update("shirt", 4, { variantId: "shirt-m", variantAvailability: "SOLD_OUT", variantAvailableQuantity: 0, availableQuantity: 3 }),
+      update("shirt", 5, { variantId: "shirt-s", variantAvailability: "SOLD_OUT", variantAvailableQuantity: 0, availableQuantity: 2 }),
+      update("shirt", 6, { variantId: "shirt-l", variantAvailability: "SOLD_OUT", variantAvailableQuantity: 0, availability: "SOLD_OUT", availableQuantity: 0 }),
+    ]);
+    const taken = [(await stream.next()).value, (await stream.next()).value, (await stream.next()).value];
+    expect(taken.map((event) => [event.variantId, event.variantAvailability, event.availability, event.availableQuantity, event.version])).toEqual([
+      ["shirt-m", "SOLD_OUT", "SOLD_OUT", 0, 6],
+      ["shirt-s", "SOLD_OUT", "SOLD_OUT", 0, 6],
+      ["shirt-l", "SOLD_OUT", "SOLD_OUT", 0, 6],
+    ]);
+    await stream.return!();
+  });
+
+  it("counts its limit in variants waiting, not in updates", async () => {
+    const bus = new LocalStockEvents(logger);
+    const stream = streamStockUpdates(bus, { storeId }, 2);
+    bus.publish([update("shirt", 1, { variantId: "shirt-m" }), update("shirt", 2, { variantId: "shirt-l" }), update("shirt", 3, { variantId: "shirt-m" })]);
+    expect((await stream.next()).value).toMatchObject({ variantId: "shirt-m", version: 3 });
+    bus.publish([update("shirt", 4, { variantId: "shirt-s" }), update("shirt", 5, { variantId: "shirt-xl" })]);
+    expect(await stream.next().catch((failure: unknown) => failure)).toBeInstanceOf(SubscriberTooSlowError);
+  });
+
+  it("ends with SUBSCRIBER_TOO_SLOW when more variants wait than it may hold, and stops listening", async () => {
     const bus = new LocalStockEvents(logger);
     const stream = streamStockUpdates(bus, { storeId }, 2);
     bus.publish([update("a", 1), update("b", 1), update("c", 1)]);

@@ -11,11 +11,12 @@ export type StockUpdateQuery = {
 };
 
 /**
- * How many items may wait for one subscriber. Waiting updates are one per item, so this is only
- * reached by a subscriber that stopped reading while more than this many items of its store
- * changed; it then gets SubscriberTooSlowError instead of a memory that grows without end.
+ * How many variants may wait for one subscriber. Waiting updates are one per variant (an item
+ * without options has one), so this is only reached by a subscriber that stopped reading while
+ * more than this many variants of its store changed; it then gets SubscriberTooSlowError instead
+ * of a memory that grows without end.
  */
-export const MAX_WAITING_ITEMS = 10_000;
+export const MAX_WAITING_VARIANTS = 10_000;
 
 /**
  * Ends a subscription that fell too far behind: the client queries again and subscribes again.
@@ -23,9 +24,9 @@ export const MAX_WAITING_ITEMS = 10_000;
  */
 export class SubscriberTooSlowError extends Error {
   readonly code = "SUBSCRIBER_TOO_SLOW";
-  constructor(waitingItems: number) {
+  constructor(waitingVariants: number) {
     super(
-      `This subscription fell behind by more than ${waitingItems} items and was ended; ` +
+      `This subscription fell behind on more than ${waitingVariants} variants and was ended; ` +
         "query the items again and subscribe again",
     );
   }
@@ -34,19 +35,19 @@ export class SubscriberTooSlowError extends Error {
 /**
  * The stock updates of one subscription, as an async iterator that the GraphQL server pulls as
  * fast as the client's socket takes them. Listening starts at once (not at the first pull), the
- * updates wait in a LatestPerItem buffer, and `return()` stops listening at once even while a
+ * updates wait in a LatestPerVariant buffer, and `return()` stops listening at once even while a
  * pull is waiting (an async generator would wait for the next event first, and leak until then).
  */
 export function streamStockUpdates(
   source: StockEventSource,
   query: StockUpdateQuery,
-  maxWaitingItems = MAX_WAITING_ITEMS,
+  maxWaitingVariants = MAX_WAITING_VARIANTS,
 ): AsyncIterableIterator<StockEvent> {
-  return new StockUpdateStream(source, query, maxWaitingItems);
+  return new StockUpdateStream(source, query, maxWaitingVariants);
 }
 
 class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
-  private readonly waiting: LatestPerItem;
+  private readonly waiting: LatestPerVariant;
   /** the pull waiting for the next update; only one, as `for await` never pulls twice at once */
   private pull: ((result: IteratorResult<StockEvent>) => void) | null = null;
   private failure: Error | null = null;
@@ -54,8 +55,8 @@ class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
   private readonly stopListening: () => void;
   private readonly field: string;
 
-  constructor(source: StockEventSource, query: StockUpdateQuery, maxWaitingItems: number) {
-    this.waiting = new LatestPerItem(maxWaitingItems);
+  constructor(source: StockEventSource, query: StockUpdateQuery, maxWaitingVariants: number) {
+    this.waiting = new LatestPerVariant(maxWaitingVariants);
     this.field = query.availabilityChangesOnly ? "availabilityChanges" : "stockUpdates";
     openSubscriptions.inc({ field: this.field });
     const wanted = matcherFor(query);
@@ -121,38 +122,60 @@ function matcherFor(query: StockUpdateQuery): (event: StockEvent) => boolean {
 }
 
 /**
- * The updates a subscriber has not taken yet, at most one per item: for stock only the newest
- * matters. A newer update of a waiting item replaces it and keeps its place in line, an update
- * not newer than the waiting one is dropped, so a slow subscriber costs memory in proportion to
- * the items that changed, not to the number of changes.
+ * The updates a subscriber has not taken yet, at most one per variant: for stock only the newest
+ * matters, and a storefront shows each variant's own (a sold-out size), so updates of different
+ * variants of one item never replace each other. A newer update of a waiting variant replaces it
+ * and keeps its place in line, one not newer is dropped (versions are the item's, and every
+ * change of a variant bumps its item's, so of one variant's updates the highest version is the
+ * newest), so a slow subscriber costs memory in proportion to the variants that changed, not to
+ * the number of changes.
+ *
+ * An update handed out carries the newest item-level state (availability, availableQuantity,
+ * version) that reached the buffer for its item: the variant waiting longest may hold item
+ * fields older than a later variant's, and a client applying updates in arrival order must not
+ * see its item go back in time.
  */
-export class LatestPerItem {
-  private readonly byItem = new Map<string, StockEvent>();
+export class LatestPerVariant {
+  private readonly byVariant = new Map<string, StockEvent>();
+  /** for each item with variants waiting: its newest update seen, and how many of its variants wait */
+  private readonly items = new Map<string, { newest: StockEvent; waiting: number }>();
 
   constructor(readonly capacity: number) {}
 
-  /** false when the update is for one more item and `capacity` items already wait */
+  /** false when the update is for one more variant and `capacity` variants already wait */
   offer(event: StockEvent): boolean {
-    const waiting = this.byItem.get(event.itemId);
+    const waiting = this.byVariant.get(event.variantId);
     if (waiting) {
-      if (event.version > waiting.version) this.byItem.set(event.itemId, event);
-      return true;
+      if (event.version <= waiting.version) return true;
+      this.byVariant.set(event.variantId, event);
+    } else {
+      if (this.byVariant.size >= this.capacity) return false;
+      this.byVariant.set(event.variantId, event);
     }
-    if (this.byItem.size >= this.capacity) return false;
-    this.byItem.set(event.itemId, event);
+    const item = this.items.get(event.itemId);
+    if (!item) this.items.set(event.itemId, { newest: event, waiting: 1 });
+    else {
+      if (!waiting) item.waiting++;
+      if (event.version > item.newest.version) item.newest = event;
+    }
     return true;
   }
 
-  /** The update that has waited longest. */
+  /** The update of the variant that has waited longest, with its item's newest state. */
   take(): StockEvent | undefined {
-    for (const [itemId, event] of this.byItem) {
-      this.byItem.delete(itemId);
-      return event;
+    for (const [variantId, event] of this.byVariant) {
+      this.byVariant.delete(variantId);
+      const item = this.items.get(event.itemId)!;
+      if (--item.waiting === 0) this.items.delete(event.itemId);
+      const { newest } = item;
+      if (newest.version <= event.version) return event;
+      return { ...event, availability: newest.availability, availableQuantity: newest.availableQuantity, version: newest.version, at: newest.at };
     }
     return undefined;
   }
 
   clear() {
-    this.byItem.clear();
+    this.byVariant.clear();
+    this.items.clear();
   }
 }
