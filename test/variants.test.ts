@@ -341,6 +341,25 @@ describe("what the public sees", () => {
     expect((await publicItem(server, s, shirt.id)).variants.map((v: any) => v.availability)).toEqual(["BACKORDER", "IN_STOCK"]);
   });
 
+  it("a search by a variant's SKU finds its item; the public's, only by the variants it lists", async () => {
+    const s = await store();
+    await gqlData(server.url, `mutation { updateInventorySettings(input: { outOfStockBehavior: HIDE }) { __typename } }`, {}, s.token);
+    const shirt = await tshirt(server, s, { "S/Negro": 0, "M/Negro": 2 });
+    await newItem(server, s, { name: "Bolso" });
+    const search = async (term: string, token?: string) =>
+      (
+        await gqlData(server.url, `query($slug: String!, $term: String) { store(slug: $slug) { items(search: $term) { edges { node { id } } } } }`, {
+          slug: s.slug,
+          term,
+        }, token)
+      ).store.items.edges.map((edge: any) => edge.node.id);
+    const visible = variantOf(shirt, "M/Negro").sku!;
+    const hidden = variantOf(shirt, "S/Negro").sku!;
+    expect(await search(visible.toLowerCase())).toEqual([shirt.id]);
+    expect(await search(hidden)).toEqual([]);
+    expect(await search(hidden, s.token)).toEqual([shirt.id]);
+  });
+
   it("stock levels and Query.variant are the admin's only", async () => {
     const s = await store();
     const other = await store();

@@ -81,7 +81,7 @@ export const ItemConnection = builder.connectionObject({ type: ItemObject, name:
 
 /**
  * The items a page of a store's catalog reads: by name (then id, so that equal names page
- * steadily), those whose name contains `search` or whose SKU is it, without HIDDEN ones for the public.
+ * steadily), those whose name contains `search` or whose SKU (or a variant's) is it, without HIDDEN ones for the public.
  */
 export function catalogQuery(storeId: string, search: string | null | undefined, includeHidden: boolean) {
   const term = search == null ? null : check(rules.search, search);
@@ -90,7 +90,16 @@ export function catalogQuery(storeId: string, search: string | null | undefined,
     where: {
       storeId,
       ...(includeHidden ? {} : { availability: { not: "HIDDEN" } }),
-      ...(term ? { OR: [{ name: { contains: term, mode: "insensitive" } }, { sku: { equals: term, mode: "insensitive" } }] } : {}),
+      ...(term
+        ? {
+            OR: [
+              { name: { contains: term, mode: "insensitive" } },
+              { sku: { equals: term, mode: "insensitive" } },
+              // an item with options carries its SKUs on its variants (for the public, the ones it lists)
+              { variants: { some: { sku: { equals: term, mode: "insensitive" }, ...(includeHidden ? {} : { availability: { not: "HIDDEN" } }) } } },
+            ],
+          }
+        : {}),
     },
     orderBy: [{ name: "asc" }, { id: "asc" }],
   } satisfies Prisma.ItemFindManyArgs;
