@@ -11,16 +11,16 @@ import { build } from "esbuild";
 const root = new URL("..", import.meta.url).pathname;
 const SRC = join(root, "src");
 const OUT = join(root, "dist");
-// The storefront's browser code is bundled by the server itself on first use (src/storefront/bundle.ts),
-// so it ships as its sources, next to the file that bundles it.
-const BROWSER_CODE = join(SRC, "storefront", "client");
+// The storefront's and the console's browser code is bundled by the server itself on first use
+// (src/storefront/bundle.ts, src/admin/bundle.ts), so it ships as its sources, next to the file that bundles it.
+const BROWSER_CODE = [join(SRC, "storefront", "client"), join(SRC, "admin", "client")];
 
 async function sourceFiles(dir) {
   const files = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (path !== BROWSER_CODE) files.push(...(await sourceFiles(path)));
+      if (!BROWSER_CODE.includes(path)) files.push(...(await sourceFiles(path)));
     } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) {
       files.push(path);
     }
@@ -64,7 +64,7 @@ await build({
   sourcemap: "linked",
   logLevel: "warning",
 });
-await cp(BROWSER_CODE, join(OUT, relative(SRC, BROWSER_CODE)), { recursive: true });
+for (const dir of BROWSER_CODE) await cp(dir, join(OUT, relative(SRC, dir)), { recursive: true });
 await mkdir(OUT, { recursive: true });
 // read by src/observability/build-info.ts: what /health and /metrics report as the commit
 await writeFile(join(OUT, "build-info.json"), JSON.stringify({ commit: commitBuilt(), builtAt: new Date().toISOString() }) + "\n");

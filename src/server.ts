@@ -15,6 +15,7 @@ import { observeRequests, serveMetrics, useGraphQLErrorMetrics } from "./observa
 import { buildInfo } from "./observability/build-info.ts";
 import { lastAppliedMigration } from "./db/migrate.ts";
 import { handleStorefront } from "./storefront/routes.ts";
+import { handleAdmin } from "./admin/routes.ts";
 import { withinBodyLimit } from "./http/body-limit.ts";
 import { clientAddressOf } from "./http/client-address.ts";
 
@@ -71,6 +72,7 @@ export function createApp(
     if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
     if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res, () => lastAppliedMigration(deps.db.pool));
     if (handleStorefront(deps, req, res)) return;
+    if (handleAdmin(deps, req, res)) return;
     if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
     return handleGraphQL(req, res);
   }));

@@ -1,0 +1,174 @@
+/**
+ * The console's one door to the service: the public GraphQL API at this origin's /graphql, over
+ * HTTP with the admin token in the Authorization header, and live StockUpdates over WebSocket
+ * (graphql-ws). Every operation the console sends is written here, with the shapes it reads.
+ */
+import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError } from "@urql/core";
+import { createClient as createSocket } from "graphql-ws/client";
+
+export type Session = { slug: string; token: string };
+export type Availability = "IN_STOCK" | "BACKORDER" | "SOLD_OUT" | "HIDDEN";
+export type OrderStatus = "PENDING" | "CONFIRMED" | "SHIPPED" | "DELIVERED" | "CANCELLED";
+export type PageInfo = { hasNextPage: boolean; endCursor: string | null };
+export type Connection<T> = { edges: { node: T }[]; pageInfo: PageInfo };
+
+/** What went wrong, as the console shows it: an error value of the API, or the network failing. */
+export type ApiError = { code: string; message: string; field?: string | null };
+
+export type Api = { client: Client; close(): void };
+
+/**
+ * A client for one signed-in session. `onAuthLost` hears of a refused token (revoked meanwhile,
+ * say); `onLive` of the live connection coming and going (after a retry, updates may have been
+ * missed). The token goes only in headers: never in a URL, never to the console.
+ */
+export function createApi(session: Session, events: { onAuthLost(): void; onLive(state: "live" | "reconnecting", wasRetry: boolean): void }): Api {
+  const socket = createSocket({
+    url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql`,
+    lazy: false,
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: () => true,
+    on: {
+      connected: (_socket, _payload, wasRetry) => events.onLive("live", wasRetry),
+      closed: () => events.onLive("reconnecting", false),
+    },
+  });
+  const client = new Client({
+    url: "/graphql",
+    preferGetMethod: false,
+    requestPolicy: "cache-and-network",
+    fetchOptions: () => ({ headers: { authorization: `Bearer ${session.token}` } }),
+    exchanges: [
+      mapExchange({ onError: (error) => void (isAuthError(error) && events.onAuthLost()) }),
+      cacheExchange,
+      fetchExchange,
+      subscriptionExchange({
+        forwardSubscription: (request) => ({
+          subscribe: (sink) => ({ unsubscribe: socket.subscribe({ ...request, query: request.query ?? "" }, sink) }),
+        }),
+      }),
+    ],
+  });
+  return { client, close: () => void socket.dispose() };
+}
+
+/** Checks a slug and token with one query, before they are kept: null when they are good. */
+export async function checkSignIn(session: Session): Promise<"NO_STORE" | "BAD_TOKEN" | "OTHER_STORE" | "NETWORK" | null> {
+  try {
+    const response = await fetch("/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${session.token}` },
+      body: JSON.stringify({ query: SIGN_IN, variables: { slug: session.slug } }),
+    });
+    const body = (await response.json()) as { data?: { store: unknown } | null; errors?: { extensions?: { code?: string } }[] };
+    const code = body.errors?.[0]?.extensions?.code;
+    if (code === "UNAUTHENTICATED") return "BAD_TOKEN";
+    if (code === "FORBIDDEN" || code === "NOT_FOUND") return "OTHER_STORE";
+    if (body.errors?.length) return "NETWORK";
+    return body.data?.store ? null : "NO_STORE";
+  } catch {
+    return "NETWORK";
+  }
+}
+
+const isAuthError = (error: CombinedError) =>
+  error.graphQLErrors.some((e) => e.extensions?.code === "UNAUTHENTICATED" || e.extensions?.code === "FORBIDDEN");
+
+/** The error of a finished operation: a top-level or network one, or the error value in `result`. */
+export function errorOf(outcome: { error?: CombinedError }, result?: { __typename?: string } & Partial<ApiError>): ApiError | null {
+  if (outcome.error) return { code: outcome.error.networkError ? "NETWORK" : "INTERNAL", message: outcome.error.graphQLErrors[0]?.message ?? "" };
+  if (result && result.__typename !== undefined && "code" in result) return result as ApiError;
+  return null;
+}
+
+const ERRORS = `... on OperationError { code message field }`;
+
+// ---------- the store and its settings ----------
+
+const SIGN_IN = `query SignIn($slug: String!) { store(slug: $slug) { name inventorySettings { accountingSync } } }`;
+
+const RUN = `id status trigger startedAt finishedAt itemsMatched itemsUpdated itemsUnmatched error unmatched { itemId sku reason detail }`;
+const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync webhookUrl mainWarehouse { id name }`;
+
+export type SyncRun = {
+  id: string; status: string; trigger: string; startedAt: string; finishedAt: string | null;
+  itemsMatched: number; itemsUpdated: number; itemsUnmatched: number; error: string | null;
+  unmatched: { itemId: string; sku: string | null; reason: string; detail: string }[];
+};
+export type Warehouse = { id: string; name: string };
+export type InventorySettings = {
+  outOfStockBehavior: "MARK_SOLD_OUT" | "HIDE";
+  accountingConnected: boolean;
+  accountingSync: boolean;
+  webhookUrl: string | null;
+  mainWarehouse: Warehouse | null;
+};
+
+/** The store's name and settings: the header, the order screen's "Facturar" and the settings screen. */
+export const STORE = `query Store($slug: String!) { store(slug: $slug) { name inventorySettings { ${SETTINGS_FIELDS} } } }`;
+export type StoreData = { store: { name: string; inventorySettings: InventorySettings } | null };
+
+export const SYNC_RUNS = `query SyncRuns { syncRuns(first: 5) { ${RUN} } }`;
+export type SyncRunsData = { syncRuns: SyncRun[] };
+
+const SETTINGS_RESULT = `__typename ... on InventorySettings { ${SETTINGS_FIELDS} } ${ERRORS}`;
+export const UPDATE_SETTINGS = `mutation UpdateSettings($input: UpdateInventorySettingsInput!) { updateInventorySettings(input: $input) { ${SETTINGS_RESULT} } }`;
+export const CONNECT_ACCOUNTING = `mutation ConnectAccounting($input: ConnectAccountingInput!) { connectAccounting(input: $input) { ${SETTINGS_RESULT} } }`;
+export const SYNC_NOW = `mutation SyncNow { syncInventoryNow { __typename ... on SyncRun { ${RUN} } ${ERRORS} } }`;
+
+// ---------- items ----------
+
+const ITEM_ROW = `id name sku type trackInventory sellWithoutStock quantity committedQuantity availableQuantity availability version`;
+export type ItemRow = {
+  id: string; name: string; sku: string | null; type: "PRODUCT" | "SERVICE"; trackInventory: boolean; sellWithoutStock: boolean;
+  quantity: number | null; committedQuantity: number; availableQuantity: number | null; availability: Availability; version: number;
+};
+
+export const ITEMS = `query Items($first: Int!, $after: String, $search: String) {
+  items(first: $first, after: $after, search: $search) { edges { node { ${ITEM_ROW} } } pageInfo { hasNextPage endCursor } }
+}`;
+export type ItemsData = { items: Connection<ItemRow> };
+
+export const ITEM = `query Item($id: ID!) { item(id: $id) { ${ITEM_ROW} price warehouse { id name } } }`;
+export type ItemDetail = ItemRow & { price: string; warehouse: Warehouse | null };
+export type ItemData = { item: ItemDetail | null };
+
+const MOVEMENT = `id delta quantityAfter reason orderId note createdAt`;
+export type Movement = { id: string; delta: number; quantityAfter: number; reason: string; orderId: string | null; note: string | null; createdAt: string };
+export const MOVEMENTS = `query Movements($id: ID!, $first: Int!, $after: String) {
+  item(id: $id) { id stockMovements(first: $first, after: $after) { edges { node { ${MOVEMENT} } } pageInfo { hasNextPage endCursor } } }
+}`;
+export type MovementsData = { item: { id: string; stockMovements: Connection<Movement> } | null };
+
+const ITEM_RESULT = `__typename ... on Item { ${ITEM_ROW} } ${ERRORS}`;
+export const CREATE_ITEM = `mutation CreateItem($input: CreateItemInput!) { createItem(input: $input) { ${ITEM_RESULT} } }`;
+export const UPDATE_ITEM = `mutation UpdateItem($input: UpdateItemInput!) { updateItem(input: $input) { ${ITEM_RESULT} } }`;
+export const SET_QUANTITY = `mutation SetQuantity($input: SetItemQuantityInput!) { setItemQuantity(input: $input) { ${ITEM_RESULT} } }`;
+export const ADJUST_QUANTITY = `mutation AdjustQuantity($input: AdjustItemQuantityInput!) { adjustItemQuantity(input: $input) { ${ITEM_RESULT} } }`;
+export type ItemResult = ({ __typename: "Item" } & ItemRow) | ({ __typename: "OperationError" } & ApiError);
+
+export type StockUpdate = { itemId: string; availability: Availability; availableQuantity: number | null; version: number };
+export const STOCK_UPDATES = `subscription StockUpdates($slug: String!) { stockUpdates(store: $slug) { itemId availability availableQuantity version } }`;
+
+// ---------- orders ----------
+
+export type OrderRow = { id: string; number: number; status: OrderStatus; total: string; createdAt: string; invoice: { number: string | null } | null };
+export const ORDERS = `query Orders($first: Int!, $after: String, $status: OrderStatus) {
+  orders(first: $first, after: $after, status: $status) { edges { node { id number status total createdAt invoice { number } } } pageInfo { hasNextPage endCursor } }
+}`;
+export type OrdersData = { orders: Connection<OrderRow> };
+
+const ORDER_FIELDS = `id number status total createdAt updatedAt invoice { accountingId number issuedAt }
+  lines { quantity unitPrice item { id name sku } }`;
+export type OrderLine = { quantity: number; unitPrice: string; item: { id: string; name: string; sku: string | null } };
+export type OrderDetail = Omit<OrderRow, "invoice"> & {
+  updatedAt: string;
+  invoice: { accountingId: string; number: string | null; issuedAt: string } | null;
+  lines: OrderLine[];
+};
+export const ORDER = `query Order($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
+export type OrderData = { order: OrderDetail | null };
+
+const ORDER_RESULT = `__typename ... on Order { ${ORDER_FIELDS} } ${ERRORS}`;
+export const CHANGE_STATUS = `mutation ChangeStatus($input: ChangeOrderStatusInput!) { changeOrderStatus(input: $input) { ${ORDER_RESULT} } }`;
+export const INVOICE_ORDER = `mutation InvoiceOrder($orderId: ID!) { invoiceOrder(orderId: $orderId) { ${ORDER_RESULT} } }`;

@@ -1,0 +1,48 @@
+/**
+ * Live stock on the page: the one stockUpdates subscription (started by the shell) hands each
+ * update to the screens showing that item, which re-read it; after the socket comes back they
+ * re-read everything, since updates sent meanwhile were lost.
+ */
+import { useEffect, useRef } from "preact/hooks";
+import type { StockUpdate } from "./api.ts";
+
+type Listener = { onUpdate(update: StockUpdate): void; onResync(): void };
+const listeners = new Set<Listener>();
+
+export function publishUpdate(update: StockUpdate) {
+  for (const listener of listeners) listener.onUpdate(update);
+}
+
+export function publishResync() {
+  for (const listener of listeners) listener.onResync();
+}
+
+/**
+ * Calls `refresh` (at most every 200 ms) when an update is newer than what the screen shows:
+ * `shownVersion` gives the version on screen for an item, undefined for items not shown.
+ */
+export function useLiveRefresh(shownVersion: (itemId: string) => number | undefined, refresh: () => void) {
+  const latest = useRef({ shownVersion, refresh });
+  latest.current = { shownVersion, refresh };
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const soon = () => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        latest.current.refresh();
+      }, 200);
+    };
+    const listener: Listener = {
+      onUpdate: (update) => {
+        const shown = latest.current.shownVersion(update.itemId);
+        if (shown !== undefined && update.version > shown) soon();
+      },
+      onResync: soon,
+    };
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      clearTimeout(timer);
+    };
+  }, []);
+}

@@ -1,0 +1,138 @@
+/**
+ * The merchant's console (bundled by src/admin/bundle.ts): sign in with the store's admin token,
+ * then Productos, Pedidos and Configuración -> Inventario, every screen through the public
+ * GraphQL API (api.ts). Screens live in the URL's fragment (#/productos/<id>...), so that the
+ * browser's back button and links work without the server knowing the screens.
+ */
+import "./styles.css";
+import { render } from "preact";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { Provider, useQuery, useSubscription } from "@urql/preact";
+import { createApi, STOCK_UPDATES, STORE, type Session, type StockUpdate, type StoreData } from "./api.ts";
+import { publishResync, publishUpdate } from "./live.ts";
+import { focusTitleOnArrival } from "./ui.tsx";
+import { forgetSession, readSession, saveSession } from "./session.ts";
+import { SignIn } from "./screens/sign-in.tsx";
+import { Products } from "./screens/products.tsx";
+import { NewItem } from "./screens/new-item.tsx";
+import { ItemScreen } from "./screens/item.tsx";
+import { Orders } from "./screens/orders.tsx";
+import { OrderScreen } from "./screens/order.tsx";
+import { Settings } from "./screens/settings.tsx";
+
+type LiveState = "connecting" | "live" | "reconnecting";
+
+function App() {
+  const [session, setSession] = useState(readSession);
+  const [signedOutBecause, setSignedOutBecause] = useState<string | null>(null);
+  const [live, setLive] = useState<LiveState>("connecting");
+
+  const signOut = (reason: string | null) => {
+    forgetSession();
+    setSession(null);
+    setSignedOutBecause(reason);
+  };
+  const api = useMemo(
+    () =>
+      session &&
+      createApi(session, {
+        onAuthLost: () => signOut("El token ya no es válido para esta tienda. Entra de nuevo."),
+        onLive: (state, wasRetry) => {
+          setLive(state);
+          if (state === "live" && wasRetry) publishResync();
+        },
+      }),
+    [session],
+  );
+  useEffect(() => () => api?.close(), [api]);
+
+  if (!session || !api) {
+    return (
+      <SignIn
+        reason={signedOutBecause}
+        onSignedIn={(entered: Session) => {
+          saveSession(entered);
+          setLive("connecting");
+          setSession(entered);
+        }}
+      />
+    );
+  }
+  return (
+    <Provider value={api.client}>
+      <Shell slug={session.slug} live={live} onSignOut={() => signOut(null)} />
+    </Provider>
+  );
+}
+
+function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSignOut(): void }) {
+  const route = useRoute();
+  const [store] = useQuery<StoreData>({ query: STORE, variables: { slug } });
+  useSubscription<{ stockUpdates: StockUpdate }>({ query: STOCK_UPDATES, variables: { slug } }, (_previous, data) => {
+    publishUpdate(data.stockUpdates);
+    return data;
+  });
+  const settings = store.data?.store?.inventorySettings;
+
+  const [section, id] = route;
+  return (
+    <>
+      <header class="top">
+        <p class="store-name">{store.data?.store?.name ?? slug}</p>
+        <nav aria-label="Secciones">
+          <a href="#/productos" aria-current={section === "productos" ? "page" : undefined}>Productos</a>
+          <a href="#/pedidos" aria-current={section === "pedidos" ? "page" : undefined}>Pedidos</a>
+          <a href="#/configuracion/inventario" aria-current={section === "configuracion" ? "page" : undefined}>Configuración</a>
+        </nav>
+        <p class="live-status" data-state={live} role="status">
+          {live === "live" ? "En vivo" : live === "connecting" ? "Conectando…" : "Sin conexión en vivo: reintentando…"}
+        </p>
+        <button type="button" class="link-button" onClick={onSignOut}>
+          Salir
+        </button>
+      </header>
+      <main>
+        {section === "pedidos" && id ? (
+          <OrderScreen id={id} accountingSync={settings?.accountingSync ?? false} />
+        ) : section === "pedidos" ? (
+          <Orders />
+        ) : section === "configuracion" ? (
+          <Settings slug={slug} />
+        ) : section === "productos" && id === "nuevo" ? (
+          <NewItem />
+        ) : section === "productos" && id ? (
+          <ItemScreen id={id} accountingSync={settings?.accountingSync ?? false} />
+        ) : (
+          <Products />
+        )}
+      </main>
+    </>
+  );
+}
+
+/** The screen's path from the URL's fragment: "#/productos/12" -> ["productos", "12"]. */
+function useRoute(): string[] {
+  const read = () => location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeSafely);
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const onChange = () => {
+      focusTitleOnArrival();
+      setRoute(read());
+    };
+    addEventListener("hashchange", onChange);
+    return () => removeEventListener("hashchange", onChange);
+  }, []);
+  return route.length ? route : ["productos"];
+}
+
+function decodeSafely(part: string) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+const root = document.getElementById("admin")!;
+root.replaceChildren();
+render(<App />, root);

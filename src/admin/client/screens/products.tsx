@@ -1,0 +1,79 @@
+/** "Productos": the store's items with their counts and badge, searchable, a page at a time, live. */
+import { useState } from "preact/hooks";
+import { useQuery } from "@urql/preact";
+import { ITEMS, errorOf, type ItemsData } from "../api.ts";
+import { errorText, formatCount } from "../labels.ts";
+import { useLiveRefresh } from "../live.ts";
+import { Badge, Loading, PagerNav, usePager, Title } from "../ui.tsx";
+
+const PAGE_SIZE = 20;
+
+export function Products() {
+  const [typed, setTyped] = useState("");
+  const [search, setSearch] = useState<string | null>(null);
+  const pager = usePager();
+  const [result, reexecute] = useQuery<ItemsData>({ query: ITEMS, variables: { first: PAGE_SIZE, after: pager.after, search } });
+  const items = result.data?.items.edges.map((edge) => edge.node) ?? [];
+  useLiveRefresh(
+    (itemId) => items.find((item) => item.id === itemId)?.version,
+    () => reexecute({ requestPolicy: "network-only" }),
+  );
+  const error = errorOf(result);
+
+  return (
+    <section>
+      <div class="screen-head">
+        <Title>Productos</Title>
+        <a class="button" href="#/productos/nuevo">Nuevo producto</a>
+      </div>
+      <form
+        class="search"
+        role="search"
+        onSubmit={(event) => {
+          event.preventDefault();
+          setSearch(typed.trim() || null);
+          pager.reset();
+        }}
+      >
+        <label for="search">Buscar por nombre o SKU</label>
+        <input id="search" type="search" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
+        <button type="submit">Buscar</button>
+      </form>
+      {error && <p class="form-error" role="alert">{errorText(error)}</p>}
+      {result.fetching && !result.data ? (
+        <Loading />
+      ) : items.length === 0 ? (
+        <p class="empty">{search ? `Ningún producto coincide con «${search}».` : "Aún no hay productos."}</p>
+      ) : (
+        <table class="items">
+          <thead>
+            <tr>
+              <th scope="col">Producto</th>
+              <th scope="col">SKU</th>
+              <th scope="col" class="number">Cantidad</th>
+              <th scope="col" class="number">Comprometida</th>
+              <th scope="col" class="number">Disponible</th>
+              <th scope="col">Estado</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((item) => (
+              <tr key={item.id} data-item-id={item.id}>
+                <td>
+                  <a href={`#/productos/${item.id}`} class="item-name">{item.name}</a>
+                  {item.type === "SERVICE" && <small class="tag">Servicio</small>}
+                </td>
+                <td>{item.sku ?? "—"}</td>
+                <td class="number quantity">{formatCount(item.quantity)}</td>
+                <td class="number committed">{item.trackInventory ? item.committedQuantity : "—"}</td>
+                <td class="number available">{formatCount(item.availableQuantity)}</td>
+                <td><Badge availability={item.availability} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <PagerNav pager={pager} pageInfo={result.data?.items.pageInfo} label="Páginas de productos" />
+    </section>
+  );
+}

@@ -1,0 +1,221 @@
+/**
+ * "Configuración -> Inventario": what a sold-out product shows ("Ocultar producto" / "Marcar como
+ * agotado"), the link with Alegra Contabilidad, "Sincronizar inventario de todos los productos
+ * con Alegra Contabilidad", "Sincronizar ahora", and the last runs with what they could not match.
+ */
+import { useState } from "preact/hooks";
+import { useMutation, useQuery } from "@urql/preact";
+import {
+  CONNECT_ACCOUNTING, STORE, SYNC_NOW, SYNC_RUNS, UPDATE_SETTINGS, errorOf,
+  type ApiError, type InventorySettings, type StoreData, type SyncRun, type SyncRunsData,
+} from "../api.ts";
+import { errorText, formatDate, SYNC_STATUS, SYNC_TRIGGER, UNMATCHED_REASON } from "../labels.ts";
+import { Button, describedBy, errorFor, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
+
+const BEHAVIOR = { MARK_SOLD_OUT: "Marcar como agotado", HIDE: "Ocultar producto" } as const;
+
+export function Settings({ slug }: { slug: string }) {
+  const [store] = useQuery<StoreData>({ query: STORE, variables: { slug } });
+  const [runs, reexecuteRuns] = useQuery<SyncRunsData>({ query: SYNC_RUNS });
+  const settings = store.data?.store?.inventorySettings;
+  const error = errorOf(store);
+  const refreshRuns = () => reexecuteRuns({ requestPolicy: "network-only" });
+  return (
+    <section>
+      <p class="breadcrumb">Configuración</p>
+      <Title>Inventario</Title>
+      {error && <p class="form-error" role="alert">{errorText(error)}</p>}
+      {!settings ? (
+        <Loading />
+      ) : (
+        <>
+          <InventorySection settings={settings} onSynced={refreshRuns} />
+          <AccountingSection settings={settings} />
+          <SyncRuns runs={runs.data?.syncRuns} />
+        </>
+      )}
+    </section>
+  );
+}
+
+function InventorySection({ settings, onSynced }: { settings: InventorySettings; onSynced(): void }) {
+  const [editing, setEditing] = useState(false);
+  const [saving, updateSettings] = useMutation(UPDATE_SETTINGS);
+  const [syncing, syncNow] = useMutation(SYNC_NOW);
+  const [sync, setSync] = useState(settings.accountingSync);
+  const [behavior, setBehavior] = useState(settings.outOfStockBehavior);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const startsSync = sync && !settings.accountingSync;
+
+  async function save(event: Event) {
+    event.preventDefault();
+    setNotice(null);
+    const outcome = await updateSettings({ input: { accountingSync: sync, outOfStockBehavior: behavior } });
+    const failure = errorOf(outcome, outcome.data?.updateInventorySettings);
+    setError(failure);
+    if (startsSync) onSynced();
+    if (failure) return;
+    setEditing(false);
+    setNotice(startsSync ? "Inventario sincronizado con Alegra Contabilidad." : "Cambios guardados.");
+  }
+
+  async function runSync() {
+    setNotice(null);
+    const outcome = await syncNow({});
+    const failure = errorOf(outcome, outcome.data?.syncInventoryNow);
+    setError(failure);
+    onSynced();
+    if (!failure) setNotice(outcome.data?.syncInventoryNow.status === "FAILED" ? "La sincronización falló: revisa la última ejecución." : "Inventario sincronizado.");
+  }
+
+  if (!editing) {
+    return (
+      <section class="panel" aria-labelledby="inventory-settings-title">
+        <div class="screen-head">
+          <h2 id="inventory-settings-title">Inventario</h2>
+          <button type="button" onClick={() => {
+            setSync(settings.accountingSync);
+            setBehavior(settings.outOfStockBehavior);
+            setError(null);
+            setEditing(true);
+          }}>Editar</button>
+        </div>
+        <dl class="facts">
+          <dt>Cuando se acabe un producto</dt><dd class="behavior">{BEHAVIOR[settings.outOfStockBehavior]}</dd>
+          <dt>Sincronización con Alegra Contabilidad</dt><dd class="sync-state">{settings.accountingSync ? "Activa" : "Inactiva"}</dd>
+          <dt>Bodega principal</dt><dd>{settings.mainWarehouse?.name ?? "—"}</dd>
+        </dl>
+        {settings.accountingSync && (
+          <Button type="button" busy={syncing.fetching} busyLabel="Sincronizando…" onClick={runSync}>Sincronizar ahora</Button>
+        )}
+        <FormError error={error} />
+        {notice && <Notice>{notice}</Notice>}
+      </section>
+    );
+  }
+  return (
+    <form class="panel" onSubmit={save} aria-labelledby="inventory-settings-title">
+      <h2 id="inventory-settings-title">Inventario</h2>
+      <label class="check">
+        <input type="checkbox" checked={sync} disabled={!settings.accountingConnected && !settings.accountingSync}
+          aria-describedby="sync-hint" onChange={(e) => setSync(e.currentTarget.checked)} />
+        Sincronizar inventario de todos los productos con Alegra Contabilidad
+      </label>
+      <p id="sync-hint" class="hint">
+        {settings.accountingConnected
+          ? "Asegúrate de tener el inventario actualizado en Alegra Contabilidad antes de sincronizar. Mientras esté activa, las cantidades se gestionan desde allí."
+          : "Conecta Alegra Contabilidad (abajo) para poder sincronizar."}
+      </p>
+      {errorFor(error, "accountingSync") && <p class="field-error" role="alert">{errorText(error!)}</p>}
+      <fieldset>
+        <legend>Cuando se acabe el inventario de un producto</legend>
+        {(Object.keys(BEHAVIOR) as (keyof typeof BEHAVIOR)[]).map((value) => (
+          <label class="check" key={value}>
+            <input type="radio" name="out-of-stock" value={value} checked={behavior === value} onChange={() => setBehavior(value)} />
+            {BEHAVIOR[value]}
+          </label>
+        ))}
+      </fieldset>
+      <FormError error={error} fields={["accountingSync"]} />
+      <div class="actions">
+        <Button busy={saving.fetching} busyLabel={startsSync ? "Sincronizando…" : "Guardando…"}>{startsSync ? "Sincronizar ahora" : "Guardar"}</Button>
+        <button type="button" class="link-button" onClick={() => setEditing(false)}>Cancelar</button>
+      </div>
+    </form>
+  );
+}
+
+function AccountingSection({ settings }: { settings: InventorySettings }) {
+  const [state, connect] = useMutation(CONNECT_ACCOUNTING);
+  const [open, setOpen] = useState(!settings.accountingConnected);
+  const [form, setForm] = useState({ email: "", token: "", baseUrl: "" });
+  const [error, setError] = useState<ApiError | null>(null);
+  const set = (changes: Partial<typeof form>) => setForm({ ...form, ...changes });
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    const outcome = await connect({ input: { email: form.email.trim(), token: form.token.trim(), baseUrl: form.baseUrl.trim() || undefined } });
+    const failure = errorOf(outcome, outcome.data?.connectAccounting);
+    setError(failure);
+    if (failure) return;
+    setForm({ email: "", token: "", baseUrl: "" });
+    setOpen(false);
+  }
+
+  const field = (name: string) => errorFor(error, name);
+  return (
+    <section class="panel" aria-labelledby="accounting-title">
+      <h2 id="accounting-title">Alegra Contabilidad</h2>
+      {settings.accountingConnected ? (
+        <>
+          <p class="connected">Conectada.</p>
+          {settings.webhookUrl && (
+            <p class="hint">Alegra Contabilidad avisa de los cambios en: <code class="webhook-url">{settings.webhookUrl}</code></p>
+          )}
+          {!open && <button type="button" onClick={() => setOpen(true)}>Cambiar credenciales</button>}
+        </>
+      ) : (
+        <p class="hint">Conecta tu cuenta para sincronizar el inventario y facturar los pedidos.</p>
+      )}
+      {open && (
+        <form onSubmit={submit}>
+          <div class="row">
+            <Field id="accounting-email" label="Correo de la cuenta" error={field("email")}>
+              <input {...describedBy("accounting-email", field("email"))} type="email" required autocomplete="off" value={form.email}
+                onInput={(e) => set({ email: e.currentTarget.value })} />
+            </Field>
+            <Field id="accounting-token" label="Token de la API" error={field("token")}>
+              <input {...describedBy("accounting-token", field("token"))} type="password" required autocomplete="off" value={form.token}
+                onInput={(e) => set({ token: e.currentTarget.value })} />
+            </Field>
+          </div>
+          <Field id="accounting-url" label="Dirección de la API (opcional)" error={field("baseUrl")} hint="Déjala vacía para usar la de Alegra.">
+            <input {...describedBy("accounting-url", field("baseUrl"))} type="url" value={form.baseUrl} onInput={(e) => set({ baseUrl: e.currentTarget.value })} />
+          </Field>
+          <FormError error={error} fields={["email", "token", "baseUrl"]} />
+          <Button busy={state.fetching} busyLabel="Conectando…">Conectar</Button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+function SyncRuns({ runs }: { runs: SyncRun[] | undefined }) {
+  return (
+    <section class="panel" aria-labelledby="runs-title">
+      <h2 id="runs-title">Últimas sincronizaciones</h2>
+      {!runs ? (
+        <Loading />
+      ) : runs.length === 0 ? (
+        <p class="empty">Aún no hay sincronizaciones.</p>
+      ) : (
+        <ol class="runs">
+          {runs.map((run) => (
+            <li key={run.id} class={`run run-${run.status.toLowerCase()}`} data-run-id={run.id}>
+              <p>
+                <strong>{formatDate(run.startedAt)}</strong> · {SYNC_TRIGGER[run.trigger] ?? run.trigger} ·{" "}
+                <span class="run-status">{SYNC_STATUS[run.status] ?? run.status}</span>
+              </p>
+              <p class="run-counts">
+                {run.itemsMatched} enlazados, {run.itemsUpdated} actualizados, {run.itemsUnmatched} sin enlazar
+              </p>
+              {run.error && <p class="field-error">Error: {run.error}</p>}
+              {run.unmatched.length > 0 && (
+                <ul class="unmatched">
+                  {run.unmatched.map((entry) => (
+                    <li key={entry.itemId}>
+                      <a href={`#/productos/${entry.itemId}`}>{entry.sku ? `SKU ${entry.sku}` : "Producto sin SKU"}</a>:{" "}
+                      <span class="reason">{UNMATCHED_REASON[entry.reason] ?? entry.reason}</span>
+                      {entry.detail && <small> ({entry.detail})</small>}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,72 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Deps } from "../deps.ts";
+import { requestIdOf } from "../observability/http.ts";
+import { adminAssets } from "./bundle.ts";
+
+// The console handles an admin token: it runs only its own script, talks only to its own origin,
+// submits no form anywhere (a form sent without the script would put its fields in a URL), is
+// never framed, and no page it links to learns where it came from.
+const PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+const PAGE = `<!doctype html>
+<html lang="es">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Consola de la tienda</title>
+<link rel="stylesheet" href="/admin/app.css">
+<link rel="icon" href="data:,">
+</head>
+<body>
+<div id="admin"><noscript>La consola necesita JavaScript.</noscript></div>
+<script type="module" src="/admin/app.js"></script>
+</body>
+</html>
+`;
+
+const ASSET = /^\/admin\/(app\.(?:js|css))$/;
+
+/**
+ * The merchant's console: GET /admin (one page; its screens are in the URL's fragment) and
+ * GET /admin/app.js|app.css (its client, built on first use). Answers and returns true for those
+ * paths; returns false for anything else.
+ */
+export function handleAdmin(deps: Deps, req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const path = (req.url ?? "/").split("?", 1)[0]!;
+  if (path === "/admin" || path === "/admin/") {
+    res.writeHead(200, PAGE_HEADERS).end(PAGE);
+    return true;
+  }
+  const asset = ASSET.exec(path);
+  if (!asset) return false;
+  serveAsset(req, res, asset[1]!).catch((error: unknown) => {
+    deps.logger.error({ err: error, reqId: requestIdOf(req), path }, "admin console asset failed");
+    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    res.end("Error interno");
+  });
+  return true;
+}
+
+async function serveAsset(req: IncomingMessage, res: ServerResponse, name: string) {
+  const asset = (await adminAssets()).get(name);
+  if (!asset) {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
+    return;
+  }
+  const headers = { etag: asset.etag, "cache-control": "no-cache", "x-content-type-options": "nosniff" };
+  if (req.headers["if-none-match"] === asset.etag) {
+    res.writeHead(304, headers).end();
+    return;
+  }
+  res.writeHead(200, { ...headers, "content-type": asset.contentType }).end(asset.body);
+}

@@ -1,0 +1,316 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { openSubscriptions } from "../src/observability/metrics.ts";
+import { AccountingEmulator } from "./support/accounting-emulator.ts";
+import { gqlData, newItem, newStore, placeOrder, startTestServer, stockOf, type TestServer, type TestStore } from "./support/harness.ts";
+
+/**
+ * The merchant's console at /admin in a real browser (Debian's Chromium through playwright-core,
+ * as test/storefront-browser.test.ts): the help article's three flows end to end, a count changing
+ * live, a stale write caught, and HTML in a name shown as text. Without Chromium the test is
+ * skipped with a note, except under CI=true, where a missing browser fails the run.
+ */
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const SCREENSHOT = "test-results/admin-console.png";
+/** How long the page may take to show a change (a loaded CI machine is slow, not wrong). */
+const SHOWN_WITHIN = { timeout: 15_000 };
+const runsInCI = Boolean(process.env.CI) && process.env.CI !== "false";
+const canRun = existsSync(CHROMIUM) || runsInCI;
+if (!canRun) {
+  console.warn(`admin console browser test skipped: no Chromium at ${CHROMIUM} (install it with: apt-get install -y chromium)`);
+}
+
+const SET_QUANTITY = `mutation($input: SetItemQuantityInput!) {
+  setItemQuantity(input: $input) { __typename ... on OperationError { code message } }
+}`;
+const ITEM = `query($id: ID!) { item(id: $id) { trackInventory sellWithoutStock quantity availability
+  stockMovements(first: 1) { edges { node { reason note quantityAfter } } } } }`;
+
+describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let problems: string[];
+
+  beforeAll(async () => {
+    server = await startTestServer({ accounting: { http: { timeoutMs: 2_000, maxAttempts: 2, retryDelayMs: 5 } } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  /** A fresh page that records script errors, CSP violations and every URL it asks for. */
+  async function openConsole(store: TestStore) {
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    problems = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error" || message.text().includes(store.token)) problems.push(message.text());
+    });
+    page.on("dialog", (dialog) => {
+      problems.push(`dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    page.on("request", (request) => {
+      if (request.url().includes(store.token)) problems.push(`token in a URL: ${request.url()}`);
+    });
+    await page.goto(`${server.url}/admin`);
+    return page;
+  }
+
+  async function signIn(store: TestStore) {
+    await openConsole(store);
+    await page.getByLabel("Dirección de la tienda").fill(store.slug);
+    await page.getByLabel("Token de administrador").fill(store.token);
+    await page.keyboard.press("Enter");
+    await page.getByRole("navigation", { name: "Secciones" }).waitFor(SHOWN_WITHIN);
+  }
+
+  afterEach(async () => {
+    expect(problems).toEqual([]);
+    await page?.close();
+  });
+
+  /** Waits until `count` live subscriptions run on the server, so no change slips past the page. */
+  async function untilSubscribed(count = 1) {
+    await expect
+      .poll(async () => (await openSubscriptions.get()).values.reduce((sum, sample) => sum + sample.value, 0), SHOWN_WITHIN)
+      .toBeGreaterThanOrEqual(count);
+  }
+
+  /** A section of the top bar ("Productos", "Pedidos", "Configuración"), followed by keyboard. */
+  async function goTo(section: string) {
+    await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: section }).press("Enter");
+  }
+
+  const itemRow = (itemId: string) => page.locator(`tr[data-item-id="${itemId}"]`);
+  const countInput = () => page.getByLabel(/^Cantidad disponible en /);
+
+  it("Entrar: a wrong token says so; the right one lives in the tab's session storage only, never in a URL", async () => {
+    const store = await newStore(server.db);
+    const other = await newStore(server.db);
+    await openConsole(store);
+    const response = await page.goto(`${server.url}/admin`);
+    expect(response!.headers()["content-security-policy"]).toContain("script-src 'self'");
+    expect(response!.headers()["content-security-policy"]).toContain("default-src 'none'");
+
+    const slug = page.getByLabel("Dirección de la tienda");
+    const token = page.getByLabel("Token de administrador");
+    const enter = page.getByRole("button", { name: "Entrar" });
+    await slug.fill(store.slug);
+    await token.fill("sk_not-a-real-token");
+    await enter.click();
+    await expect.poll(() => page.locator("#token-error").textContent(), SHOWN_WITHIN).toBe("El token de administrador no es válido.");
+    expect(await token.getAttribute("aria-invalid")).toBe("true");
+
+    await token.fill(other.token);
+    await enter.click();
+    await expect.poll(() => page.locator("#token-error").textContent(), SHOWN_WITHIN).toBe("Ese token no es de esta tienda.");
+
+    await slug.fill("no-such-store-here");
+    await token.fill(store.token);
+    await enter.click();
+    await expect.poll(() => page.locator("#slug-error").textContent(), SHOWN_WITHIN).toBe("No existe ninguna tienda con esa dirección.");
+
+    await slug.fill(store.slug);
+    await token.press("Enter");
+    await page.getByRole("heading", { name: "Productos" }).waitFor(SHOWN_WITHIN);
+    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).toContain(store.token);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(page.url()).not.toContain(store.token);
+
+    // a reload keeps the tab signed in; "Salir" forgets the token
+    await page.reload();
+    await page.getByRole("heading", { name: "Productos" }).waitFor(SHOWN_WITHIN);
+    await page.getByRole("button", { name: "Salir" }).click();
+    await page.getByLabel("Token de administrador").waitFor(SHOWN_WITHIN);
+    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(store.token);
+  });
+
+  it('"Productos -> ítem -> Inventario -> Registrar cantidad disponible / Vender sin Stock -> Guardar"; counts change live; HTML in a name is text', async () => {
+    const store = await newStore(server.db);
+    const bag = await newItem(server, store, { name: "Bolso de cuero", sku: "BOL-001", trackInventory: false });
+    const trap = await newItem(server, store, { name: "<img src=x onerror=alert(1)>", sku: "TRAP", quantity: 2 });
+    await newItem(server, store, { name: "Envío a domicilio", type: "SERVICE", price: "10000" });
+    await signIn(store);
+
+    // the list, with a name that is HTML shown as text
+    await expect.poll(() => itemRow(trap.id).locator(".quantity").textContent(), SHOWN_WITHIN).toBe("2");
+    expect(await itemRow(trap.id).locator(".item-name").textContent()).toBe("<img src=x onerror=alert(1)>");
+    expect(await page.locator("main img").count()).toBe(0);
+    expect(await itemRow(bag.id).locator(".quantity").textContent()).toBe("—");
+
+    // a count changed elsewhere shows without a reload
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    await untilSubscribed();
+    await gqlData(server.url, SET_QUANTITY, { input: { itemId: trap.id, quantity: 0 } }, store.token);
+    await expect.poll(() => itemRow(trap.id).locator(".quantity").textContent(), SHOWN_WITHIN).toBe("0");
+    await expect.poll(() => itemRow(trap.id).locator(".badge").textContent(), SHOWN_WITHIN).toBe("Agotado");
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+
+    // searching
+    await page.getByLabel("Buscar por nombre o SKU").fill("bolso");
+    await page.getByRole("button", { name: "Buscar" }).click();
+    await expect.poll(() => page.locator("tbody tr").count(), SHOWN_WITHIN).toBe(1);
+
+    // the article's steps
+    await page.getByRole("link", { name: "Bolso de cuero" }).click();
+    await page.getByRole("heading", { name: "Inventario" }).waitFor(SHOWN_WITHIN);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe("Bolso de cuero");
+    await page.getByLabel("Registrar cantidad disponible").check();
+    await countInput().fill("5");
+    await page.getByLabel("Vender sin Stock").check();
+    await page.getByLabel("Nota (opcional)").fill("Conteo de apertura");
+    await page.getByRole("button", { name: "Guardar" }).click();
+    await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+    const saved = (await gqlData(server.url, ITEM, { id: bag.id }, store.token)).item;
+    expect(saved).toMatchObject({ trackInventory: true, sellWithoutStock: true, quantity: 5, availability: "IN_STOCK" });
+    expect(saved.stockMovements.edges[0].node).toEqual({ reason: "MANUAL_SET", note: "Conteo de apertura", quantityAfter: 5 });
+    await expect.poll(() => page.locator(".movements tbody tr").first().textContent(), SHOWN_WITHIN).toContain("Conteo de apertura");
+
+    // an adjustment by a number of units, and the API's error in words next to the field
+    await page.getByLabel("Unidades (+ entran, − salen)").fill("-2");
+    await page.getByRole("button", { name: "Ajustar" }).click();
+    await page.getByText("Ajuste de -2 guardado.").waitFor(SHOWN_WITHIN);
+    expect((await stockOf(server.db, store.id, bag.id)).quantity).toBe(3);
+
+    await mkdir("test-results", { recursive: true });
+    await page.goto(`${server.url}/admin#/productos`);
+    await itemRow(bag.id).waitFor(SHOWN_WITHIN);
+    await page.screenshot({ path: SCREENSHOT });
+  });
+
+  it("a count that changed while the merchant typed is not overwritten: the new count is shown and the merchant asked again", async () => {
+    const store = await newStore(server.db);
+    const mug = await newItem(server, store, { name: "Taza de cerámica", quantity: 5 });
+    await signIn(store);
+    await page.goto(`${server.url}/admin#/productos/${mug.id}`);
+    await untilSubscribed();
+    await expect.poll(() => page.locator(".levels .quantity").textContent(), SHOWN_WITHIN).toBe("5");
+
+    await countInput().fill("8");
+    // an order (here, another admin) takes two units meanwhile
+    await gqlData(server.url, SET_QUANTITY, { input: { itemId: mug.id, quantity: 3 } }, store.token);
+    await expect.poll(() => page.locator(".levels .quantity").textContent(), SHOWN_WITHIN).toBe("3");
+    await page.getByRole("button", { name: "Guardar" }).click();
+    await expect.poll(() => page.locator(".stale").textContent(), SHOWN_WITHIN).toContain("la cantidad cambió a 3");
+    expect((await stockOf(server.db, store.id, mug.id)).quantity).toBe(3);
+
+    // asked again, the merchant confirms the count they meant
+    await page.getByRole("button", { name: "Guardar" }).click();
+    await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+    expect((await stockOf(server.db, store.id, mug.id)).quantity).toBe(8);
+  });
+
+  it('"Pedidos -> pedido -> Estado del pedido -> Anulado -> Cambiar estado" gives the units back', async () => {
+    const store = await newStore(server.db);
+    const bag = await newItem(server, store, { name: "Bolso de cuero", quantity: 5 });
+    const order = await placeOrder(server, store, [{ itemId: bag.id, quantity: 2 }]);
+    expect(order.__typename).toBe("Order");
+    expect((await stockOf(server.db, store.id, bag.id)).quantity).toBe(3);
+    await signIn(store);
+
+    await goTo("Pedidos");
+    await page.getByRole("link", { name: "Pedido n.º 1" }).click();
+    const status = page.getByLabel("Estado del pedido");
+    await status.waitFor(SHOWN_WITHIN);
+    // only the states a pending order may move to
+    expect(await status.locator("option:not([disabled])").allTextContents()).toEqual(["Confirmado", "Anulado"]);
+    expect(await page.locator(".lines tbody tr").first().textContent()).toContain("Bolso de cuero");
+    await status.selectOption({ label: "Anulado" });
+    await page.getByRole("button", { name: "Cambiar estado" }).press("Enter");
+    await expect.poll(() => page.locator(".screen-head .status").textContent(), SHOWN_WITHIN).toBe("Anulado");
+    await page.getByText("Estado final: el pedido está anulado.").waitFor(SHOWN_WITHIN);
+    expect((await stockOf(server.db, store.id, bag.id)).quantity).toBe(5);
+
+    // the list by status
+    await goTo("Pedidos");
+    await page.getByLabel("Estado").selectOption({ label: "Confirmado" });
+    await page.getByText("No hay pedidos en estado «Confirmado».").waitFor(SHOWN_WITHIN);
+    await page.getByLabel("Estado").selectOption({ label: "Anulado" });
+    await page.getByRole("link", { name: "Pedido n.º 1" }).waitFor(SHOWN_WITHIN);
+  });
+
+  it('"Configuración -> Inventario -> Sincronizar inventario de todos los productos con Alegra Contabilidad" with "Ocultar producto", its unmatched items, "Facturar"', async () => {
+    const emulator = await AccountingEmulator.start();
+    try {
+      const store = await newStore(server.db);
+      emulator.addItem({ reference: "BOL-001", counts: { "1": 0, "2": 5 } });
+      emulator.addItem({ reference: "TAZ-001", counts: { "1": 4 } });
+      emulator.addItem({ reference: "DUP", counts: { "1": 1 } });
+      emulator.addItem({ reference: "DUP", counts: { "1": 2 } });
+      const bag = await newItem(server, store, { name: "Bolso de cuero", sku: "BOL-001", quantity: 3 });
+      const mug = await newItem(server, store, { name: "Taza de cerámica", sku: "TAZ-001", quantity: 0 });
+      await newItem(server, store, { name: "Gorra", quantity: 1 });
+      await newItem(server, store, { name: "Camisa", sku: "DUP", quantity: 1 });
+      await signIn(store);
+
+      await goTo("Configuración");
+      await page.getByRole("heading", { name: "Alegra Contabilidad" }).waitFor(SHOWN_WITHIN);
+      // credentials the accounting system refuses: said in words, nothing kept
+      await page.getByLabel("Correo de la cuenta").fill(emulator.email);
+      await page.getByLabel("Token de la API").fill("not-the-token");
+      await page.getByLabel("Dirección de la API (opcional)").fill(emulator.baseUrl);
+      await page.getByRole("button", { name: "Conectar" }).click();
+      await expect.poll(() => page.locator(".form-error").textContent(), SHOWN_WITHIN).toContain("No se pudo contactar con Alegra Contabilidad");
+      await page.getByLabel("Token de la API").fill(emulator.token);
+      await page.getByRole("button", { name: "Conectar" }).click();
+      await page.getByText("Conectada.").waitFor(SHOWN_WITHIN);
+
+      // the article's steps: Editar, the sync option, "Ocultar producto", "Sincronizar ahora" (slowed: the spinner shows)
+      emulator.slow(400, { match: /GET \/items/ });
+      await page.getByRole("button", { name: "Editar" }).click();
+      await page.getByLabel("Sincronizar inventario de todos los productos con Alegra Contabilidad").check();
+      await page.getByLabel("Ocultar producto").check();
+      await page.getByRole("button", { name: "Sincronizar ahora" }).click();
+      await page.getByRole("status", { name: "Sincronizando…" }).waitFor(SHOWN_WITHIN);
+      await page.getByText("Inventario sincronizado con Alegra Contabilidad.").waitFor(SHOWN_WITHIN);
+      emulator.heal();
+      expect(await page.locator(".sync-state").textContent()).toBe("Activa");
+      expect(await page.locator(".behavior").textContent()).toBe("Ocultar producto");
+      expect(await stockOf(server.db, store.id, bag.id)).toMatchObject({ quantity: 0, availability: "HIDDEN" });
+      expect(await stockOf(server.db, store.id, mug.id)).toMatchObject({ quantity: 4, availability: "IN_STOCK" });
+
+      // the run, with what it could not match and why
+      const run = page.locator(".run").first();
+      await expect.poll(() => run.textContent(), SHOWN_WITHIN).toContain("Al activar la sincronización");
+      expect(await run.locator(".run-status").textContent()).toBe("Completada");
+      expect(await run.locator(".unmatched .reason").allTextContents()).toEqual(
+        expect.arrayContaining(["El producto no tiene SKU", "Varios ítems de Alegra Contabilidad tienen esta referencia"]),
+      );
+
+      // "Sincronizar ahora" again, from the settings' summary
+      await page.getByRole("button", { name: "Sincronizar ahora" }).click();
+      await page.getByText("Inventario sincronizado.").waitFor(SHOWN_WITHIN);
+      await expect.poll(() => run.textContent(), SHOWN_WITHIN).toContain("Sincronizar ahora");
+
+      // the hidden item is listed for the merchant, and an order is invoiced ("Facturar")
+      await goTo("Productos");
+      await expect.poll(() => itemRow(bag.id).locator(".badge").textContent(), SHOWN_WITHIN).toBe("Oculto");
+      const order = await placeOrder(server, store, [{ itemId: mug.id, quantity: 1 }]);
+      await page.goto(`${server.url}/admin#/pedidos/${order.id}`);
+      await page.getByRole("button", { name: "Facturar" }).click();
+      await expect.poll(() => page.locator(".invoice").textContent(), SHOWN_WITHIN).toContain("FV-");
+      expect(emulator.invoices).toHaveLength(1);
+      expect(await stockOf(server.db, store.id, mug.id)).toMatchObject({ quantity: 3, committedQuantity: 0 });
+    } finally {
+      await emulator.settled();
+      await server.app.accountingWebhooks.idle();
+      await emulator.close();
+    }
+  });
+});
