@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { openSubscriptions } from "../src/observability/metrics.ts";
 import type { StockEvent, StockEventPublisher } from "../src/realtime/stock-events.ts";
-import { gqlData, newItem, newStore, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
+import { gqlData, newItem, newStore, PLACE_ORDER, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
 
 /**
  * The storefront page in a real browser: Debian's Chromium driven by playwright-core (which never
@@ -23,6 +23,7 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 const SCREENSHOT = "test-results/storefront.png";
+const VARIANTS_SCREENSHOT = "test-results/storefront-variants.png";
 /** How long the page may take to show a change (a loaded CI machine is slow, not wrong). */
 const SHOWN_WITHIN = { timeout: 15_000 };
 const runsInCI = Boolean(process.env.CI) && process.env.CI !== "false";
@@ -34,6 +35,18 @@ if (!canRun) {
 const SET_QUANTITY = `mutation($input: SetItemQuantityInput!) {
   setItemQuantity(input: $input) { __typename ... on Item { availability } ... on OperationError { code message } }
 }`;
+const CREATE_ITEM_WITH_OPTIONS = `mutation($input: CreateItemInput!) {
+  createItem(input: $input) {
+    __typename ... on Item { id variants { id options { value } } } ... on OperationError { code message field }
+  }
+}`;
+const CREATE_WAREHOUSE = `mutation($input: CreateWarehouseInput!) {
+  createWarehouse(input: $input) { __typename ... on Warehouse { id } ... on OperationError { code message field } }
+}`;
+const TRANSFER = `mutation($input: TransferStockInput!) {
+  transferStock(input: $input) { __typename ... on OperationError { code message field } ... on InsufficientStockError { code message } }
+}`;
+const ORDER_VARIANTS = `query($first: Int!) { orders(first: $first) { edges { node { lines { quantity variant { id } } } } } }`;
 const SET_BEHAVIOR = `mutation($behavior: OutOfStockBehavior!) {
   updateInventorySettings(input: { outOfStockBehavior: $behavior }) { __typename }
 }`;
@@ -64,9 +77,47 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
   const badge = (page: Page, itemId: string) => page.locator(`li[data-item-id="${itemId}"] .badge`);
   const row = (page: Page, itemId: string) => page.locator(`li[data-item-id="${itemId}"]`);
 
-  async function setQuantity(store: TestStore, itemId: string, quantity: number) {
-    const data = await gqlData(server.url, SET_QUANTITY, { input: { itemId, quantity } }, store.token);
+  async function setQuantity(store: TestStore, itemId: string, quantity: number, variantId?: string, warehouseId?: string) {
+    const data = await gqlData(server.url, SET_QUANTITY, { input: { itemId, quantity, variantId, warehouseId } }, store.token);
     expect(data.setItemQuantity.__typename).toBe("Item");
+  }
+
+  /** A T-shirt in sizes, through the admin API: its id, its sizes' variant ids and the main warehouse. */
+  async function newShirt(store: TestStore, quantities: Record<string, number>) {
+    const sizes = Object.keys(quantities);
+    const data = await gqlData(
+      server.url,
+      CREATE_ITEM_WITH_OPTIONS,
+      {
+        input: {
+          name: "Camiseta",
+          type: "PRODUCT",
+          price: "45000",
+          options: [{ name: "Talla", values: sizes }],
+          variants: sizes.map((size) => ({ options: [{ name: "Talla", value: size }], sku: `CAM-${size}`, quantity: quantities[size] })),
+        },
+      },
+      store.token,
+    );
+    expect(data.createItem.__typename).toBe("Item");
+    const item = data.createItem as { id: string; variants: { id: string; options: { value: string }[] }[] };
+    const settings = await gqlData(server.url, `query($slug: String!) { store(slug: $slug) { inventorySettings { warehouses { id isMain } } } }`, { slug: store.slug }, store.token);
+    return {
+      id: item.id,
+      sizes: Object.fromEntries(item.variants.map((variant) => [variant.options[0]!.value, variant.id])) as Record<string, string>,
+      mainWarehouseId: (settings.store.inventorySettings.warehouses as { id: string; isMain: boolean }[]).find((w) => w.isMain)!.id,
+    };
+  }
+
+  async function newWarehouse(store: TestStore, name: string): Promise<string> {
+    const data = await gqlData(server.url, CREATE_WAREHOUSE, { input: { name } }, store.token);
+    expect(data.createWarehouse.__typename).toBe("Warehouse");
+    return data.createWarehouse.id;
+  }
+
+  async function transfer(store: TestStore, variantId: string, fromWarehouseId: string, toWarehouseId: string, quantity: number) {
+    const data = await gqlData(server.url, TRANSFER, { input: { variantId, fromWarehouseId, toWarehouseId, quantity } }, store.token);
+    expect(data.transferStock.__typename).toBe("Variant");
   }
 
   /** Waits until the page's live subscription is running on the server, so no change slips past it. */
@@ -136,6 +187,88 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
     expect(pageErrors).toEqual([]);
     await mkdir("test-results", { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+
+  it("sells a T-shirt by size: each size's button shows its own stock and \"Agotado\" live, the item's badge only when every size is sold out, and the shopper orders the size picked", async () => {
+    const store = await newStore(server.db);
+    const shirt = await newShirt(store, { S: 2, M: 1, L: 2 });
+    const bag = await newItem(server, store, { name: "Bolso de cuero", quantity: 3 });
+    const size = (page: Page, name: string) => row(page, shirt.id).locator(`button.variant[data-variant-id="${shirt.sizes[name]}"]`);
+    const sizeBadges = async (page: Page) =>
+      (await row(page, shirt.id).locator("button.variant").evaluateAll((buttons) =>
+        buttons.map((button) => `${button.querySelector(".variant-name")!.textContent} ${button.querySelector(".variant-badge")!.textContent}`),
+      )).join(", ");
+
+    const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") pageErrors.push(message.text());
+    });
+    await page.goto(`${server.url}/store/${store.slug}`);
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Disponible: 2, M Disponible: 1, L Disponible: 2");
+    await page.locator('#live-status[data-state="live"]').waitFor(SHOWN_WITHIN);
+    await untilSubscribed();
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    expect(await badge(page, shirt.id).textContent()).toBe("Disponible: 5");
+    expect(await row(page, shirt.id).locator(".variants-label").textContent()).toBe("Talla");
+    // an item without options looks as it always did: no buttons
+    expect(await row(page, bag.id).locator("button.variant").count()).toBe(0);
+    expect(await row(page, bag.id).locator(".variants").isHidden()).toBe(true);
+    expect(await badge(page, bag.id).textContent()).toBe("Disponible: 3");
+
+    // Someone else's order takes the last M: M shows "Agotado" and cannot be picked; S and L still sell.
+    const order = await gqlData(server.url, PLACE_ORDER, { store: store.slug, input: { lines: [{ itemId: shirt.id, variantId: shirt.sizes.M, quantity: 1 }] } });
+    expect(order.placeOrder.__typename).toBe("Order");
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Disponible: 2, M Agotado, L Disponible: 2");
+    expect(await size(page, "M").isDisabled()).toBe(true);
+    expect(await size(page, "L").isEnabled()).toBe(true);
+    expect(await badge(page, shirt.id).textContent()).toBe("Disponible: 4");
+
+    // "Ocultar producto": the sold-out size leaves the buttons, the item stays; and back.
+    await gqlData(server.url, SET_BEHAVIOR, { behavior: "HIDE" }, store.token);
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Disponible: 2, L Disponible: 2");
+    await gqlData(server.url, SET_BEHAVIOR, { behavior: "MARK_SOLD_OUT" }, store.token);
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Disponible: 2, M Agotado, L Disponible: 2");
+
+    // The shopper must pick a size; then the order takes that size.
+    const shirtQuantity = row(page, shirt.id).locator("input.item-quantity");
+    await shirtQuantity.fill("1");
+    await page.getByRole("button", { name: "Realizar pedido" }).click();
+    await expect.poll(() => page.locator(".order-result li").allTextContents(), SHOWN_WITHIN).toEqual(["Camiseta: elige Talla"]);
+    await size(page, "L").click();
+    expect(await size(page, "L").getAttribute("aria-pressed")).toBe("true");
+    await page.getByRole("button", { name: "Realizar pedido" }).click();
+    await expect.poll(() => page.locator(".order-result").textContent(), SHOWN_WITHIN).toContain("Pedido n.º 2 recibido");
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Disponible: 2, M Agotado, L Disponible: 1");
+    expect(await badge(page, shirt.id).textContent()).toBe("Disponible: 3");
+    const placed = await gqlData(server.url, ORDER_VARIANTS, { first: 1 }, store.token);
+    expect(placed.orders.edges[0].node.lines).toEqual([{ quantity: 1, variant: { id: shirt.sizes.L } }]);
+
+    // S and L sell out too: now, and only now, the item itself is "Agotado" and cannot be ordered.
+    await setQuantity(store, shirt.id, 0, shirt.sizes.S);
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Agotado, M Agotado, L Disponible: 1");
+    expect(await badge(page, shirt.id).textContent()).toBe("Disponible: 1");
+    await setQuantity(store, shirt.id, 0, shirt.sizes.L);
+    await expect.poll(() => badge(page, shirt.id).textContent(), SHOWN_WITHIN).toBe("Agotado");
+    expect(await sizeBadges(page)).toBe("S Agotado, M Agotado, L Agotado");
+    expect(await shirtQuantity.isDisabled()).toBe(true);
+    expect(await size(page, "L").getAttribute("aria-pressed")).toBe("false");
+
+    // A second warehouse that does not fulfil online orders: its L units show once transferred to the main one.
+    const north = await newWarehouse(store, "Bodega Norte");
+    await setQuantity(store, shirt.id, 4, shirt.sizes.L, north);
+    await transfer(store, shirt.sizes.L, north, shirt.mainWarehouseId, 2);
+    await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Agotado, M Agotado, L Disponible: 2");
+    expect(await badge(page, shirt.id).textContent()).toBe("Disponible: 2");
+    expect(await shirtQuantity.isEnabled()).toBe(true);
+    await size(page, "L").click();
+
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+    expect(pageErrors).toEqual([]);
+    await mkdir("test-results", { recursive: true });
+    await page.screenshot({ path: VARIANTS_SCREENSHOT, fullPage: true });
     await page.close();
   });
 

@@ -6,7 +6,7 @@ export type StockUpdateQuery = {
   storeId: string;
   /** only these items; all of the store's when absent */
   itemIds?: readonly string[] | null;
-  /** only updates that changed the item's availability (availabilityChanges) */
+  /** only updates that changed the item's or the variant's availability (availabilityChanges) */
   availabilityChangesOnly?: boolean;
 };
 

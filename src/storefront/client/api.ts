@@ -3,9 +3,18 @@
  * live StockUpdates over WebSocket (graphql-ws protocol), all at the same origin's /graphql.
  */
 import { createClient, type Client } from "graphql-ws/client";
-import type { StockUpdate, StorefrontItem } from "./catalog.ts";
+import type { StockUpdate, StorefrontItem, StorefrontVariant } from "./catalog.ts";
 
-const ITEM_FIELDS = "id name type price availability availableQuantity version";
+const ITEM_FIELDS =
+  "id name type price availability availableQuantity version options { name values } " +
+  "variants { id options { name value } price availability availableQuantity }";
+
+/** An item as the API answers it: its variants' states are as of the item's `version`. */
+type ItemRead = Omit<StorefrontItem, "variants"> & { variants: Omit<StorefrontVariant, "version">[] };
+
+function fromRead(item: ItemRead): StorefrontItem {
+  return { ...item, variants: item.variants.map((variant) => ({ ...variant, version: item.version })) };
+}
 
 /** Items are read a page at a time; a store with more than this many pages is cut short. */
 const PAGE_SIZE = 100;
@@ -31,7 +40,7 @@ export async function readVisibleItems(slug: string): Promise<StorefrontItem[]> 
   const items: StorefrontItem[] = [];
   let after: string | null = null;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const data: { store: { items: { edges: { node: StorefrontItem }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null } =
+    const data: { store: { items: { edges: { node: ItemRead }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null } =
       await graphql(
         `query StorefrontItems($slug: String!, $first: Int!, $after: String) {
           store(slug: $slug) { items(first: $first, after: $after) { edges { node { ${ITEM_FIELDS} } } pageInfo { hasNextPage endCursor } } }
@@ -39,7 +48,7 @@ export async function readVisibleItems(slug: string): Promise<StorefrontItem[]> 
         { slug, first: PAGE_SIZE, after },
       );
     if (!data.store) throw new Error(`store ${slug} not found`);
-    items.push(...data.store.items.edges.map((edge) => edge.node));
+    items.push(...data.store.items.edges.map((edge) => fromRead(edge.node)));
     if (!data.store.items.pageInfo.hasNextPage) break;
     after = data.store.items.pageInfo.endCursor;
   }
@@ -48,28 +57,37 @@ export async function readVisibleItems(slug: string): Promise<StorefrontItem[]> 
 
 /** One item as the public sees it now; null when it is HIDDEN (or gone). */
 export async function readItem(slug: string, itemId: string): Promise<StorefrontItem | null> {
-  const data = await graphql<{ store: { item: StorefrontItem | null } | null }>(
+  const data = await graphql<{ store: { item: ItemRead | null } | null }>(
     `query StorefrontItem($slug: String!, $id: ID!) { store(slug: $slug) { item(id: $id) { ${ITEM_FIELDS} } } }`,
     { slug, id: itemId },
   );
-  return data.store?.item ?? null;
+  const item = data.store?.item;
+  return item ? fromRead(item) : null;
 }
 
 export type PlaceOrderResult =
   | { __typename: "Order"; id: string; number: number; total: string; status: string }
-  | { __typename: "InsufficientStockError"; code: string; message: string; shortages: { itemId: string; requested: number; available: number }[] }
+  | {
+      __typename: "InsufficientStockError";
+      code: string;
+      message: string;
+      shortages: { itemId: string; variantId: string | null; requested: number; available: number }[];
+    }
   | { __typename: "OperationError"; code: string; message: string; field: string | null };
+
+/** One line of an order: the variant picked, for an item sold in variants. */
+export type OrderLine = { itemId: string; variantId?: string; quantity: number };
 
 export async function placeOrder(
   slug: string,
-  input: { lines: { itemId: string; quantity: number }[]; customerName?: string; idempotencyKey: string },
+  input: { lines: OrderLine[]; customerName?: string; idempotencyKey: string },
 ): Promise<PlaceOrderResult> {
   const data = await graphql<{ placeOrder: PlaceOrderResult }>(
     `mutation StorefrontCheckout($slug: String!, $input: PlaceOrderInput!) {
       placeOrder(store: $slug, input: $input) {
         __typename
         ... on Order { id number total status }
-        ... on InsufficientStockError { code message shortages { itemId requested available } }
+        ... on InsufficientStockError { code message shortages { itemId variantId requested available } }
         ... on OperationError { code message field }
       }
     }`,
@@ -103,7 +121,7 @@ export function subscribeToStock(slug: string, events: LiveEvents): Client {
   client.subscribe<{ stockUpdates: StockUpdate }>(
     {
       query: `subscription StorefrontStock($slug: String!) {
-        stockUpdates(store: $slug) { itemId availability availableQuantity version at }
+        stockUpdates(store: $slug) { itemId availability availableQuantity version variantId variantAvailability variantAvailableQuantity }
       }`,
       variables: { slug },
     },

@@ -2,7 +2,7 @@
  * What the storefront says to shoppers, in Spanish and in the help article's own terms
  * ("Agotado", "Vender sin Stock"...), kept in one place so wording changes touch one file.
  */
-import type { Availability, StorefrontItem } from "./catalog.ts";
+import type { Availability, ItemOption, OptionValue, StorefrontItem } from "./catalog.ts";
 
 export const TEXT = {
   loading: "Cargando productos…",
@@ -17,12 +17,16 @@ export const TEXT = {
   placeOrder: "Realizar pedido",
   placingOrder: "Enviando pedido…",
   noLines: "Elige la cantidad de al menos un producto.",
+  pickVariant: "Elige una opción de cada producto que pides:",
   insufficientStock: "Stock insuficiente: no se realizó el pedido. Ajusta las cantidades:",
   orderFailed: "No se pudo realizar el pedido",
   networkFailed: "No se pudo conectar con la tienda. Inténtalo de nuevo.",
 } as const;
 
-/** The badge of an item: "Agotado", "Bajo pedido", or "Disponible" with the count when it is tracked. */
+/**
+ * The badge of an item or a variant: "Agotado", "Bajo pedido", or "Disponible" with the count
+ * when it is tracked.
+ */
 export function availabilityLabel(item: Pick<StorefrontItem, "availability" | "availableQuantity">): string {
   switch (item.availability) {
     case "SOLD_OUT":
@@ -48,6 +52,21 @@ export function availabilityHint(availability: Availability): string {
     case "IN_STOCK":
       return "Unidades disponibles para entrega.";
   }
+}
+
+/** A variant by its option values, in the item's order: "M", "M / Negro". */
+export function variantName(options: readonly OptionValue[]): string {
+  return options.map((option) => option.value).join(" / ");
+}
+
+/** What the shopper picks among an item's variants: "Talla", "Talla / Color". */
+export function optionsName(options: readonly ItemOption[]): string {
+  return options.map((option) => option.name).join(" / ");
+}
+
+/** An item with options that has a quantity but no variant picked: "Camiseta: elige Talla". */
+export function unpickedLine(name: string, options: string): string {
+  return `${name}: elige ${options}`;
 }
 
 /** One line of an InsufficientStockError: "Bolso de cuero: pediste 5, disponibles 3 (Agotado)". */

@@ -1,12 +1,13 @@
 /**
  * The storefront page's script (bundled by src/storefront/bundle.ts): shows the store's items
- * with their availability, keeps them current from live StockUpdates without reloading, and
- * places orders through the public placeOrder mutation.
+ * with their availability (and, for items with options, a button per variant with its own),
+ * keeps them current from live StockUpdates without reloading, and places orders through the
+ * public placeOrder mutation.
  */
 import "./styles.css";
 import { placeOrder, readItem, readVisibleItems, subscribeToStock, type PlaceOrderResult } from "./api.ts";
 import { Catalog, type StockUpdate } from "./catalog.ts";
-import { orderPlacedMessage, shortageLine, TEXT } from "./labels.ts";
+import { orderPlacedMessage, shortageLine, TEXT, variantName } from "./labels.ts";
 import { clearQuantities, mountStorefront, orderLines, renderItems, showLiveStatus, showOrderMessage, type OrderMessage } from "./view.ts";
 
 const slug = document.body.dataset.storeSlug!;
@@ -62,7 +63,10 @@ async function refreshAll() {
 // Items being re-read; `true` when another update asked for a new read while one was in flight.
 const readsInFlight = new Map<string, boolean>();
 
-/** Reads an item that became visible again: the page needs its name and price to show it. */
+/**
+ * Reads an item that became visible again, or one of whose variants did: the page needs its
+ * name and price, or the variant's options, to show it.
+ */
 async function refreshItem(itemId: string) {
   if (readsInFlight.has(itemId)) {
     readsInFlight.set(itemId, true);
@@ -86,6 +90,7 @@ function applyUpdate(update: StockUpdate) {
   if (outcome.kind === "changed" || outcome.kind === "removed") render();
   if (outcome.kind === "fetch") void refreshItem(update.itemId);
   if (outcome.kind === "changed" && outcome.missedSome) void refreshAll();
+  else if (outcome.kind === "changed" && outcome.unknownVariant) void refreshItem(update.itemId);
 }
 
 subscribeToStock(slug, {
@@ -120,7 +125,11 @@ function idempotencyKeyFor(request: object): string {
 
 /** Sends the order; the button stays disabled meanwhile so one click makes one order. */
 async function checkout() {
-  const lines = orderLines(page.list);
+  const { lines, unpicked } = orderLines(page.list);
+  if (unpicked.length > 0) {
+    showOrderMessage(page.result, { tone: "error", title: TEXT.pickVariant, details: unpicked });
+    return;
+  }
   if (lines.length === 0) {
     showOrderMessage(page.result, { tone: "error", title: TEXT.noLines });
     return;
@@ -150,11 +159,17 @@ function describeOrderResult(result: PlaceOrderResult): OrderMessage {
       return {
         tone: "error",
         title: TEXT.insufficientStock,
-        details: result.shortages.map((shortage) =>
-          shortageLine(catalog.get(shortage.itemId)?.name ?? shortage.itemId, shortage.requested, shortage.available),
-        ),
+        details: result.shortages.map((shortage) => shortageLine(shortageName(shortage), shortage.requested, shortage.available)),
       };
     case "OperationError":
       return { tone: "error", title: `${TEXT.orderFailed}: ${result.message} (${result.code})` };
   }
+}
+
+/** "Bolso de cuero", or "Camiseta (M)" for a variant of an item with options. */
+function shortageName(shortage: { itemId: string; variantId: string | null }): string {
+  const item = catalog.get(shortage.itemId);
+  if (!item) return shortage.itemId;
+  const variant = item.options.length > 0 ? item.variants.find((candidate) => candidate.id === shortage.variantId) : undefined;
+  return variant ? `${item.name} (${variantName(variant.options)})` : item.name;
 }

@@ -2,8 +2,9 @@
  * The storefront's DOM. Everything a merchant or shopper typed (item names, messages) goes in
  * through textContent, never as HTML, so no item text can run script on the page.
  */
-import type { Availability, StorefrontItem } from "./catalog.ts";
-import { availabilityHint, availabilityLabel, formatPrice, TEXT } from "./labels.ts";
+import type { Availability, StorefrontItem, StorefrontVariant } from "./catalog.ts";
+import type { OrderLine } from "./api.ts";
+import { availabilityHint, availabilityLabel, formatPrice, optionsName, TEXT, unpickedLine, variantName } from "./labels.ts";
 
 const BADGE_CLASS: Record<Availability, string> = {
   IN_STOCK: "badge-in-stock",
@@ -49,6 +50,12 @@ function createItemRow(item: StorefrontItem): HTMLLIElement {
   const description = element("div", "item-description");
   description.append(element("h2", "item-name"), element("p", "item-price"));
   if (item.type === "SERVICE") description.append(element("p", "item-type", TEXT.service));
+  // the variant buttons of an item with options ("S", "M", "L"); empty and hidden otherwise
+  const variants = element("div", "variants");
+  variants.setAttribute("role", "group");
+  variants.hidden = true;
+  variants.append(element("span", "variants-label"));
+  description.append(variants);
 
   const quantity = element("input", "item-quantity");
   quantity.type = "number";
@@ -68,8 +75,9 @@ function createItemRow(item: StorefrontItem): HTMLLIElement {
 function updateItemRow(row: HTMLLIElement, item: StorefrontItem): void {
   row.dataset.availability = item.availability;
   row.dataset.version = String(item.version);
+  row.dataset.price = item.price;
   row.querySelector(".item-name")!.textContent = item.name;
-  row.querySelector(".item-price")!.textContent = formatPrice(item.price);
+  updateVariantButtons(row, item);
   const badge = row.querySelector<HTMLElement>(".badge")!;
   badge.textContent = availabilityLabel(item);
   badge.className = `badge ${BADGE_CLASS[item.availability]}`;
@@ -81,15 +89,91 @@ function updateItemRow(row: HTMLLIElement, item: StorefrontItem): void {
   if (quantity.disabled) quantity.value = "0";
 }
 
-/** The order lines the shopper asked for: every shown item with a quantity above zero. */
-export function orderLines(list: HTMLUListElement): { itemId: string; quantity: number }[] {
-  const lines: { itemId: string; quantity: number }[] = [];
+/**
+ * Makes an item's variant buttons show its variants (HIDDEN ones never reach here), each with
+ * its own badge; a sold-out one cannot be picked, and a pick it loses is dropped.
+ */
+function updateVariantButtons(row: HTMLLIElement, item: StorefrontItem): void {
+  const group = row.querySelector<HTMLElement>(".variants")!;
+  const buttons = new Map<string, HTMLButtonElement>();
+  for (const button of group.querySelectorAll<HTMLButtonElement>("button.variant")) buttons.set(button.dataset.variantId!, button);
+  const offered = item.options.length > 0 ? item.variants : [];
+  group.hidden = item.options.length === 0;
+  const label = optionsName(item.options);
+  group.setAttribute("aria-label", label);
+  group.querySelector(".variants-label")!.textContent = label;
+  let previous: Element = group.querySelector(".variants-label")!;
+  for (const variant of offered) {
+    const button = buttons.get(variant.id) ?? createVariantButton(variant);
+    buttons.delete(variant.id);
+    updateVariantButton(button, variant, item.name);
+    if (previous.nextElementSibling !== button) previous.after(button);
+    previous = button;
+  }
+  for (const gone of buttons.values()) gone.remove();
+  showPick(row);
+}
+
+function createVariantButton(variant: StorefrontVariant): HTMLButtonElement {
+  const button = element("button", "variant");
+  button.type = "button";
+  button.dataset.variantId = variant.id;
+  button.append(element("span", "variant-name"), element("span", "variant-badge"));
+  return button;
+}
+
+function updateVariantButton(button: HTMLButtonElement, variant: StorefrontVariant, itemName: string): void {
+  const name = variantName(variant.options);
+  const badge = availabilityLabel(variant);
+  button.dataset.availability = variant.availability;
+  button.dataset.price = variant.price;
+  button.disabled = variant.availability === "SOLD_OUT";
+  button.title = availabilityHint(variant.availability);
+  button.setAttribute("aria-label", `${itemName} ${name}: ${badge}`);
+  button.querySelector(".variant-name")!.textContent = name;
+  const badgeNode = button.querySelector<HTMLElement>(".variant-badge")!;
+  badgeNode.textContent = badge;
+  badgeNode.className = `variant-badge ${BADGE_CLASS[variant.availability]}`;
+}
+
+/** Picks a variant of its item for the order (a click on one of its buttons). */
+function pickVariant(button: HTMLButtonElement): void {
+  const row = button.closest<HTMLLIElement>("li[data-item-id]");
+  if (!row || button.disabled) return;
+  row.dataset.variantId = button.dataset.variantId!;
+  showPick(row);
+}
+
+/** Marks the picked variant's button pressed, drops a pick no longer offered, shows its price. */
+function showPick(row: HTMLLIElement): void {
+  let picked: HTMLButtonElement | null = null;
+  for (const button of row.querySelectorAll<HTMLButtonElement>("button.variant")) {
+    const isPicked = button.dataset.variantId === row.dataset.variantId && !button.disabled;
+    button.setAttribute("aria-pressed", String(isPicked));
+    if (isPicked) picked = button;
+  }
+  if (!picked) delete row.dataset.variantId;
+  row.querySelector(".item-price")!.textContent = formatPrice(picked?.dataset.price ?? row.dataset.price!);
+}
+
+/**
+ * The order lines the shopper asked for: every shown item with a quantity above zero, with the
+ * variant picked for an item that has options; `unpicked` names those where none was.
+ */
+export function orderLines(list: HTMLUListElement): { lines: OrderLine[]; unpicked: string[] } {
+  const lines: OrderLine[] = [];
+  const unpicked: string[] = [];
   for (const row of list.querySelectorAll<HTMLLIElement>("li[data-item-id]")) {
     const input = row.querySelector<HTMLInputElement>("input.item-quantity")!;
     const quantity = Math.trunc(Number(input.value));
-    if (!input.disabled && Number.isFinite(quantity) && quantity > 0) lines.push({ itemId: row.dataset.itemId!, quantity });
+    if (input.disabled || !Number.isFinite(quantity) || quantity <= 0) continue;
+    const itemId = row.dataset.itemId!;
+    const variants = row.querySelector<HTMLElement>(".variants")!;
+    if (variants.hidden) lines.push({ itemId, quantity });
+    else if (row.dataset.variantId) lines.push({ itemId, variantId: row.dataset.variantId, quantity });
+    else unpicked.push(unpickedLine(row.querySelector(".item-name")!.textContent!, variants.getAttribute("aria-label")!));
   }
-  return lines;
+  return { lines, unpicked };
 }
 
 export function clearQuantities(list: HTMLUListElement): void {
@@ -148,6 +232,10 @@ export function mountStorefront(root: HTMLElement, liveStatus: HTMLElement): Sto
   const result = element("div", "order-result");
   result.setAttribute("aria-live", "polite");
   form.append(list, checkout, result);
+  list.addEventListener("click", (event) => {
+    const button = (event.target as Element).closest<HTMLButtonElement>("button.variant");
+    if (button) pickVariant(button);
+  });
   root.replaceChildren(form);
   showLiveStatus(liveStatus, "connecting");
   return { list, form, customerName, submit, result, liveStatus };
