@@ -48,11 +48,19 @@ function random(seedValue: number) {
 let one: ServerProcess;
 let two: ServerProcess;
 let db: Database;
+/** PostgreSQL's count of deadlocks in the test database before the races */
+let deadlocksBefore: number;
 
 beforeAll(async () => {
   [one, two] = await Promise.all([startServerProcess(), startServerProcess()]);
   db = openDatabase(databaseUrl(), { poolSize: 4, logger: createLogger("silent") });
+  deadlocksBefore = await deadlocks();
 });
+
+async function deadlocks(): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>("SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()");
+  return rows[0]!.n;
+}
 
 afterAll(async () => {
   await db?.close();
@@ -494,5 +502,13 @@ describe("variants and warehouses under concurrency, two service processes on on
     expect(stored.length).toBeGreaterThan(10);
     expect(new Set(madeTransfers.map((t) => t.fromWarehouseId)).size).toBe(2);
     expect(transfers.some((t) => t.answer.__typename === "InsufficientStockError")).toBe(true);
+  });
+
+  it("and PostgreSQL detected no deadlock meanwhile (the service would have retried it out of sight)", async () => {
+    // a server's connections report their statistics when they close: stop both first
+    await Promise.all([one.stop(), two.stop()]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // (the whole test database's count: a deadlock of another file running meanwhile counts too)
+    expect(await deadlocks()).toBe(deadlocksBefore);
   });
 });
