@@ -8,24 +8,30 @@ import type { GraphiQLOptions } from "graphql-yoga";
 // $store has a default: on a first visit GraphiQL (5.x) leaves the first tab's variables pane empty.
 const STOREFRONT = `# The public storefront: what shoppers see (never HIDDEN items).
 # "Agotado" = SOLD_OUT, "Bajo pedido" = BACKORDER ("Vender sin Stock").
+# An item with options (a T-shirt in sizes) lists its variants, each with its own stock.
 query Storefront($store: String! = "ejemplar") {
   store(slug: $store) {
     name
     items(first: 20) {
       edges {
-        node { id name type price availability availableQuantity version }
+        node {
+          id name type price availability availableQuantity version
+          options { name values }
+          variants { id options { name value } price availability availableQuantity }
+        }
       }
     }
   }
 }`;
 
-const PLACE_ORDER = `# The public checkout. Take an item id from the Storefront tab.
-# Asking more than availableQuantity answers InsufficientStockError and changes nothing.
-mutation PlaceOrder($store: String!, $itemId: ID!, $quantity: Int!) {
-  placeOrder(store: $store, input: { lines: [{ itemId: $itemId, quantity: $quantity }] }) {
+const PLACE_ORDER = `# The public checkout. Take an item id from the Storefront tab (and, for an item with
+# options, the id of the variant: a size). Asking more than availableQuantity answers
+# InsufficientStockError and changes nothing.
+mutation PlaceOrder($store: String!, $itemId: ID!, $variantId: ID, $quantity: Int!) {
+  placeOrder(store: $store, input: { lines: [{ itemId: $itemId, variantId: $variantId, quantity: $quantity }] }) {
     __typename
-    ... on Order { id number status total lines { quantity unitPrice item { name } } }
-    ... on InsufficientStockError { code message shortages { itemId requested available } }
+    ... on Order { id number status total lines { quantity unitPrice item { name } variant { options { name value } } } }
+    ... on InsufficientStockError { code message shortages { itemId variantId requested available } }
     ... on OperationError { code message field }
   }
 }`;
@@ -52,7 +58,7 @@ mutation OutOfStockBehavior($behavior: OutOfStockBehavior!) {
 const STOCK_UPDATES = `# Live stock of the store over WebSocket (graphql-ws). Run it, then change a quantity
 # or place an order in another tab: a StockUpdate arrives for every committed change.
 subscription StockUpdates($store: String!) {
-  stockUpdates(store: $store) { itemId availability availableQuantity version at }
+  stockUpdates(store: $store) { itemId variantId availability availableQuantity variantAvailability variantAvailableQuantity version at }
 }`;
 
 const DEMO_VARIABLES = (extra: Record<string, unknown> = {}) =>
@@ -62,7 +68,7 @@ export const graphiqlExamples: Pick<GraphiQLOptions, "defaultQuery" | "defaultTa
   defaultQuery: STOREFRONT,
   defaultTabs: [
     { query: STOREFRONT, variables: DEMO_VARIABLES() },
-    { query: PLACE_ORDER, variables: DEMO_VARIABLES({ itemId: "<item id>", quantity: 1 }) },
+    { query: PLACE_ORDER, variables: DEMO_VARIABLES({ itemId: "<item id>", variantId: null, quantity: 1 }) },
     {
       query: SET_QUANTITY,
       variables: JSON.stringify({ itemId: "<item id>", quantity: 0, behavior: "HIDE" }, null, 2),
