@@ -4,10 +4,11 @@ import type { AddressInfo } from "node:net";
 
 /**
  * An emulator of the accounting API subset (../shared/accounting-api.md), a real HTTP server for
- * the tests. State lives in memory: warehouses, items with per-warehouse counts, invoices (which
- * lower the counts of the warehouse they name) and webhook subscriptions, which it notifies like
- * the real one (an empty POST when one is created, then a POST per event). It checks HTTP Basic
- * credentials, pages lists (`limit` at most 30) and can be told to fail, to be slow, or to hang.
+ * the tests. State lives in memory: warehouses, items with per-warehouse counts, invoices (each
+ * line lowers its item's count in the warehouse it names, which must exist and be active) and
+ * webhook subscriptions, which it notifies like the real one (an empty POST when one is created,
+ * then a POST per event). It checks HTTP Basic credentials, pages lists (`limit` at most 30) and
+ * can be told to fail, to be slow, or to hang.
  */
 
 export type EmulatedWarehouse = { id: string; name: string; isDefault?: boolean; status: string };
@@ -85,6 +86,14 @@ export class AccountingEmulator {
     };
     this.items.set(id, item);
     return item;
+  }
+
+  /** Adds a warehouse ("bodega"); items count 0 in it until told otherwise. */
+  addWarehouse(input: { name: string; isDefault?: boolean; status?: string }) {
+    const id = String(Math.max(0, ...this.warehouses.map((w) => Number(w.id))) + 1);
+    const warehouse: EmulatedWarehouse = { id, isDefault: false, status: "active", ...input };
+    this.warehouses.push(warehouse);
+    return warehouse;
   }
 
   countOf(itemId: string, warehouseId = "1") {
@@ -224,8 +233,10 @@ export class AccountingEmulator {
     for (const line of lines) {
       const item = this.items.get(String(line.id));
       if (!item) return send(res, 400, { message: `el ítem ${line.id} no existe`, code: 400 });
-      if (item.counts && !this.warehouses.some((w) => w.id === String(line.warehouse?.id))) {
-        return send(res, 400, { message: `la bodega ${line.warehouse?.id} no existe`, code: 400 });
+      const warehouse = this.warehouses.find((w) => w.id === String(line.warehouse?.id));
+      if (item.counts && !warehouse) return send(res, 400, { message: `la bodega ${line.warehouse?.id} no existe`, code: 400 });
+      if (item.counts && warehouse!.status !== "active") {
+        return send(res, 400, { message: `la bodega ${warehouse!.name} está inactiva`, code: 400 });
       }
       if (!(line.quantity > 0)) return send(res, 400, { message: "cantidad inválida", code: 400 });
     }
