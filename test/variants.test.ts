@@ -243,6 +243,31 @@ describe("adding and changing variants", () => {
   });
 });
 
+describe("another store's variants", () => {
+  it("are NOT_FOUND to addVariant, updateVariant, counts, transfers and orders, and change nothing", async () => {
+    const s = await store();
+    const theirs = await store();
+    const shirt = await tshirt(server, theirs, { "S/Negro": 2 });
+    const variant = variantOf(shirt, "S/Negro");
+    const main = await mainWarehouseOf(server, s);
+    const before = await rowCounts(server.db, theirs.id);
+    const added = await gqlData(server.url, ADD_VARIANT, { input: { itemId: shirt.id, variant: { options: combination({ Talla: "M", Color: "Negro" }) } } }, s.token);
+    expect(added.addVariant).toMatchObject({ code: "NOT_FOUND", field: "itemId" });
+    const updated = await gqlData(server.url, UPDATE_VARIANT, { input: { id: variant.id, price: "1.00" } }, s.token);
+    expect(updated.updateVariant).toMatchObject({ code: "NOT_FOUND", field: "id" });
+    expect(await countStock(server, s, "setItemQuantity", { itemId: shirt.id, variantId: variant.id, quantity: 9 })).toMatchObject({ code: "NOT_FOUND", field: "itemId" });
+    const moved = await gqlData(
+      server.url,
+      `mutation($input: TransferStockInput!) { transferStock(input: $input) { __typename ... on OperationError { code field } } }`,
+      { input: { variantId: variant.id, fromWarehouseId: main, toWarehouseId: await mainWarehouseOf(server, theirs), quantity: 1 } },
+      s.token,
+    );
+    expect(moved.transferStock).toMatchObject({ code: "NOT_FOUND", field: "variantId" });
+    expect(await orderVariants(server, s, [{ itemId: shirt.id, variantId: variant.id, quantity: 1 }])).toMatchObject({ code: "NOT_FOUND" });
+    expect(await rowCounts(server.db, theirs.id)).toEqual(before);
+  });
+});
+
 describe("SKUs are unique in the store among items and variants", () => {
   it("whichever way a taken SKU comes back, it is INVALID_INPUT at its field and changes nothing", async () => {
     const s = await store();
