@@ -21,10 +21,12 @@ import {
   setQuantity,
   sleep,
   stockUpdates,
+  subscribe,
   untilLive,
   waitForChannelSubscribers,
 } from "./support/live.ts";
 import { startServerProcess, type ServerProcess } from "./support/processes.ts";
+import { countStock, tshirt, variantOf } from "./support/variants.ts";
 
 /** SPEC section 5: live stock and sold-out updates over graphql-ws, across processes through Redis. */
 
@@ -106,6 +108,30 @@ describe("live updates in one process, without Redis", () => {
 
     await live.until((updates) => updates.length >= 1, "the committed change");
     expect(live.updates).toEqual([expect.objectContaining({ itemId: item.id, availableQuantity: 3, version: committed.version })]);
+  });
+
+  it("availabilityChanges fires when one size sells out while the item still sells, and when the last one does; not for plain counts", async () => {
+    const server = await startTestServer();
+    cleanups.push(() => server.close());
+    const store = await newStore(db);
+    const shirt = await tshirt(server, store, { "S/Negro": 1, "M/Negro": 2 });
+    const [small, medium] = [variantOf(shirt, "S/Negro").id, variantOf(shirt, "M/Negro").id];
+    const live = subscribe(
+      client(server),
+      `subscription($store: String!) { availabilityChanges(store: $store) { itemId availability variantId variantAvailability } }`,
+      { store: store.slug },
+    );
+    await eventually(() => (server.deps.stockEvents as LocalStockEvents).hasListeners(store.id), "the subscription to be in place");
+
+    for (const [variantId, delta] of [[medium, -1], [small, -1], [medium, -1]] as const) {
+      expect((await countStock(server, store, "adjustItemQuantity", { itemId: shirt.id, variantId, delta })).__typename).toBe("Item");
+    }
+    await live.until((updates) => updates.length >= 2, "two availability changes");
+    await sleep(200);
+    expect(live.updates).toEqual([
+      { itemId: shirt.id, availability: "IN_STOCK", variantId: small, variantAvailability: "SOLD_OUT" },
+      { itemId: shirt.id, availability: "SOLD_OUT", variantId: medium, variantAvailability: "SOLD_OUT" },
+    ]);
   });
 
   it("a subscription to a store that does not exist is NOT_FOUND", async () => {
