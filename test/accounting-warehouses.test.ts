@@ -302,9 +302,19 @@ describe("invoicing", () => {
   it("an order split across two warehouses is invoiced with one line per allocation, each naming its warehouse, and deducts each", async () => {
     const { s, shirt, bag, accounting } = await clothingStore();
     await norteFulfils(s);
+    const delivery = await must(
+      s,
+      "createItem",
+      "CreateItemInput",
+      { name: "Envío", type: "SERVICE", price: "8000", sku: "ENV" },
+      `... on Item { id }`,
+    );
+    const accountingDelivery = emulator.addItem({ reference: "ENV", counts: null, price: 8000 });
+    expect(await syncNow(s)).toMatchObject({ status: "SUCCEEDED", itemsMatched: 4 });
     const order = await placeOrder(s, [
       { itemId: shirt.id, variantId: shirt.S, quantity: 8 },
       { itemId: bag.id, quantity: 1 },
+      { itemId: delivery.id, quantity: 1 },
     ]);
     expect(order.taken[shirt.S]).toEqual({ Principal: 5, "Bodega norte": 3 });
     expect(await levelsOf(s, shirt.S)).toEqual({ Principal: [5, 5], Vitrina: [2, 0], "Bodega norte": [7, 3] });
@@ -312,12 +322,14 @@ describe("invoicing", () => {
     expect(await invoice(s, order.id)).toMatchObject({ __typename: "Order", invoice: { number: "FV-101" } });
     expect(emulator.invoices).toHaveLength(1);
     const lines = emulator.invoices[0]!.request.items;
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     expect(lines).toEqual(
       expect.arrayContaining([
         { id: accounting.S.id, price: 50000, quantity: 5, warehouse: { id: "1" } },
         { id: accounting.S.id, price: 50000, quantity: 3, warehouse: { id: "2" } },
         { id: accounting.bag.id, price: 120000, quantity: 1, warehouse: { id: "1" } },
+        // a service takes no stock: it is invoiced from the main warehouse
+        { id: accountingDelivery.id, price: 8000, quantity: 1, warehouse: { id: "1" } },
       ]),
     );
     // accounting deducted from the warehouses named; the store from each allocation, in step

@@ -12,6 +12,7 @@ import { notConnected, openAccountingLink, type AccountingLink } from "./connect
 import { accountingBusy } from "./inventory-sync.ts";
 
 type OrderToInvoice = NonNullable<Awaited<ReturnType<typeof loadOrderToInvoice>>>;
+type OrderLineToInvoice = OrderToInvoice["lines"][number];
 type InvoiceLine = InvoiceRequest["items"][number];
 
 /**
@@ -81,7 +82,7 @@ function whyNotInvoiceable(order: OrderToInvoice): OperationError | null {
     );
   }
   for (const line of order.lines) {
-    for (const warehouseId of warehousesOf(line, order.mainWarehouseId)) {
+    for (const { warehouseId } of invoicedFrom(line, order.mainWarehouseId)) {
       const warehouse = order.warehouses.get(warehouseId);
       if (warehouse?.accountingId) continue;
       return invalidInput(
@@ -107,34 +108,28 @@ function invoiceRequest(order: OrderToInvoice, clientId: string): InvoiceRequest
   };
 }
 
-/**
- * An order line's invoice lines: one per warehouse its units were taken from. Units it took from
- * no warehouse (a service, an untracked product) are invoiced from the main warehouse, where
- * the accounting system keeps what the store does not count.
- */
-function invoiceLines(line: OrderToInvoice["lines"][number], order: OrderToInvoice): InvoiceLine[] {
-  const price = line.unitPrice.toNumber();
-  const id = line.variant.accountingId!;
-  const lines = line.allocations.map((allocation) => ({
-    id,
-    price,
-    quantity: allocation.quantity,
-    warehouse: { id: order.warehouses.get(allocation.warehouseId)!.accountingId! },
+/** An order line's invoice lines, with the variant's and the warehouses' accounting ids (checked by whyNotInvoiceable). */
+function invoiceLines(line: OrderLineToInvoice, order: OrderToInvoice): InvoiceLine[] {
+  return invoicedFrom(line, order.mainWarehouseId).map(({ warehouseId, quantity }) => ({
+    id: line.variant.accountingId!,
+    price: line.unitPrice.toNumber(),
+    quantity,
+    warehouse: { id: order.warehouses.get(warehouseId)!.accountingId! },
   }));
-  const unallocated = line.quantity - line.allocations.reduce((sum, allocation) => sum + allocation.quantity, 0);
-  if (unallocated > 0) lines.push({ id, price, quantity: unallocated, warehouse: { id: order.warehouses.get(order.mainWarehouseId)!.accountingId! } });
-  return lines;
 }
 
-/** The store warehouses an order line's invoice lines name. */
-function warehousesOf(line: OrderToInvoice["lines"][number], mainWarehouseId: string): string[] {
-  const allocated = line.allocations.map((allocation) => allocation.warehouseId);
-  const unallocated = line.quantity > line.allocations.reduce((sum, allocation) => sum + allocation.quantity, 0);
-  return unallocated ? [...allocated, mainWarehouseId] : allocated;
+/**
+ * Where an order line's units are invoiced from: each warehouse they were taken from (its
+ * allocations). Units taken from no warehouse (a service, an untracked product) are invoiced
+ * from the main one, where the accounting system keeps what the store does not count.
+ */
+function invoicedFrom(line: OrderLineToInvoice, mainWarehouseId: string): { warehouseId: string; quantity: number }[] {
+  const unallocated = line.quantity - line.allocations.reduce((sum, allocation) => sum + allocation.quantity, 0);
+  return unallocated > 0 ? [...line.allocations, { warehouseId: mainWarehouseId, quantity: unallocated }] : line.allocations;
 }
 
 /** "item "Camiseta", variant Talla M" for a variant of an item with options; "item "Bolso"" otherwise. */
-function variantName(line: OrderToInvoice["lines"][number]): string {
+function variantName(line: OrderLineToInvoice): string {
   const values = line.variant.options as { name: string; value: string }[];
   const label = values.map((value) => `${value.name} ${value.value}`).join(" / ");
   return line.variant.isDefault ? `item "${line.item.name}"` : `item "${line.item.name}", variant ${label || line.variant.sku},`;

@@ -23,8 +23,13 @@ export function startReconciliation(deps: Deps, intervalMs: number): Reconciliat
     });
     for (const store of stores) {
       if (stopped) return;
-      const run = await syncInventory(deps, store.id, { trigger: "SCHEDULED", waitMs: 0 });
-      if ("status" in run && run.status === "FAILED") deps.logger.warn({ storeId: store.id, error: run.error }, "scheduled sync failed");
+      // one store that cannot be synced (its credentials no longer open, say) must not keep the others from it
+      try {
+        const run = await syncInventory(deps, store.id, { trigger: "SCHEDULED", waitMs: 0 });
+        if ("status" in run && run.status === "FAILED") deps.logger.warn({ storeId: store.id, error: run.error }, "scheduled sync failed");
+      } catch (error) {
+        deps.logger.error({ storeId: store.id, err: error }, "scheduled sync could not run");
+      }
     }
   };
 
