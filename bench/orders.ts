@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import autocannon from "autocannon";
 import type pg from "pg";
-import { busyPercent, checkInvariants, countOrders, machineCpu, processCpuMs, round, type BenchStore, type ServerProcess } from "./support.ts";
+import { nodeFloorTurn, PGBENCH, pgbenchTurn, resetFloor, type FloorCase, type FloorTurn } from "./floor.ts";
+import { busyPercent, checkInvariants, countOrders, machineCpu, processCpuMs, round, seedStore, seedVariantStore, type BenchStore, type ServerProcess } from "./support.ts";
 
 /** What a storefront checkout asks for: the order's number and total, or why it was refused. */
 export const PLACE_ORDER = `mutation PlaceOrder($store: String!, $input: PlaceOrderInput!) {
@@ -15,27 +15,35 @@ export const PLACE_ORDER = `mutation PlaceOrder($store: String!, $input: PlaceOr
 
 export type OrdersOptions = {
   concurrency: number;
-  /** measured time of each side, split over `rounds` that alternate GraphQL and raw SQL */
+  /** measured time of each side, split over `rounds` that alternate the service and the floors */
   durationMs: number;
   rounds: number;
   warmupMs: number;
 };
 
-type Side = { orders: number; ms: number; cpuMs: number; busy: number[]; failures: number };
+export type OrderLine = { itemId: string; variantId?: string; quantity: number };
 
-/** One line of 1 unit: of the only item (hot), or of a random one of the store's items (spread). */
-function linePicker(store: BenchStore) {
-  const ids = store.itemIds;
-  return () => ({ itemId: ids.length === 1 ? ids[0]! : ids[Math.floor(Math.random() * ids.length)]!, quantity: 1 });
-}
+/**
+ * An orders scenario: the stores it orders from, what each order asks (a store's slug and the
+ * lines), and which case of the floor it is judged against.
+ */
+export type OrdersScenario = {
+  name: string;
+  storeIds: string[];
+  nextOrder: () => { store: string; lines: OrderLine[] };
+  floor: FloorCase;
+};
+
+type Side = { orders: number; ms: number; cpuMs: number; busy: number[]; failures: number };
+const emptySide = (): Side => ({ orders: 0, ms: 0, cpuMs: 0, busy: [], failures: 0 });
 
 /**
  * placeOrder over GraphQL HTTP with autocannon: `concurrency` connections with one request in
- * flight each. Counts only answers that are an Order; the rest are reported.
+ * flight each, each request the scenario's next order. Counts only answers that are an Order;
+ * the rest are reported.
  */
-function graphqlLoad(server: ServerProcess, store: BenchStore, concurrency: number) {
-  const nextLine = linePicker(store);
-  const tally = { orders: 0, other: 0, firstOther: undefined as string | undefined, latencies: [] as number[] };
+function graphqlLoad(server: ServerProcess, scenario: OrdersScenario, concurrency: number) {
+  const tally = { orders: 0, other: 0, firstOther: undefined as string | undefined };
   const run = async (durationMs: number) => {
     const before = { orders: tally.orders, other: tally.other };
     const cpuBefore = processCpuMs(server.child.pid!);
@@ -50,10 +58,10 @@ function graphqlLoad(server: ServerProcess, store: BenchStore, concurrency: numb
           method: "POST",
           path: "/graphql",
           headers: { "content-type": "application/json" },
-          setupRequest: (request) => ({
-            ...request,
-            body: JSON.stringify({ query: PLACE_ORDER, variables: { store: store.slug, input: { lines: [nextLine()] } } }),
-          }),
+          setupRequest: (request) => {
+            const { store, lines } = scenario.nextOrder();
+            return { ...request, body: JSON.stringify({ query: PLACE_ORDER, variables: { store, input: { lines } } }) };
+          },
           onResponse: (_status, body) => {
             if (body.includes('"__typename":"Order"')) tally.orders++;
             else {
@@ -64,7 +72,6 @@ function graphqlLoad(server: ServerProcess, store: BenchStore, concurrency: numb
         },
       ],
     });
-    tally.latencies.push(result.latency.p99);
     return {
       orders: tally.orders - before.orders,
       failures: tally.other - before.other + result.errors + result.timeouts + result.non2xx,
@@ -78,86 +85,142 @@ function graphqlLoad(server: ServerProcess, store: BenchStore, concurrency: numb
   return { run, tally };
 }
 
-/** The same transactions as raw SQL from a Node process of its own (bench/orders-baseline.ts). */
-async function baselineRound(databaseUrl: string, store: BenchStore, concurrency: number, durationMs: number) {
-  const args = JSON.stringify({ databaseUrl, storeId: store.id, concurrency, durationMs, warmupMs: 1_000 });
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/orders-baseline.ts", args], { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  child.stdout.on("data", (chunk) => (output += chunk));
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  if (code !== 0) throw new Error(`orders baseline exited with ${code}`);
-  return JSON.parse(output.trim().split("\n").pop()!) as {
-    committed: number;
-    refused: number;
-    failed: number;
-    seconds: number;
-    cpuMsPerOrder: number;
-    machineBusy: number;
-  };
+/** A turn of one of the floors, with how busy the machine was meanwhile; the floor's tables reset first. */
+async function floorTurn(turn: () => Promise<FloorTurn>, floorUrl: string) {
+  await resetFloor(floorUrl);
+  const machineBefore = machineCpu();
+  const result = await turn();
+  return { ...result, busy: busyPercent(machineBefore, machineCpu()) };
 }
 
 /**
- * One orders scenario: GraphQL on one store and raw SQL on its twin, in alternating rounds so
- * that whatever else the shared machine does weighs on both alike; then the invariants of both
- * stores (nothing oversold, ledgers balanced, order numbers without gaps).
+ * One orders scenario: the service over GraphQL, the floor from Node (`pg-orders.cjs`) and, where
+ * installed, pgbench with the same SQL, in alternating rounds at the same concurrency, so that
+ * whatever else the shared machine does weighs on all alike; then the invariants of the
+ * scenario's stores (nothing oversold, ledgers balanced, order numbers without gaps).
  */
-export async function ordersScenario(
-  name: string,
-  server: ServerProcess,
-  stores: { graphql: BenchStore; baseline: BenchStore },
-  options: OrdersOptions,
-  pool: pg.Pool,
-  databaseUrl: string,
-) {
-  const load = graphqlLoad(server, stores.graphql, options.concurrency);
+export async function ordersScenario(scenario: OrdersScenario, server: ServerProcess, options: OrdersOptions, pool: pg.Pool, floorUrl: string) {
+  const load = graphqlLoad(server, scenario, options.concurrency);
   await load.run(options.warmupMs);
-  const graphql: Side = { orders: 0, ms: 0, cpuMs: 0, busy: [], failures: 0 };
-  const baseline: Side = { orders: 0, ms: 0, cpuMs: 0, busy: [], failures: 0 };
-  const roundRatios: number[] = [];
+  const graphql = emptySide();
+  const floor = emptySide();
+  const pgbench = emptySide();
+  let floorCpuUs = 0;
+  const roundFloorRatios: number[] = [];
   const p99s: number[] = [];
   const p50s: number[] = [];
+  const floorP99s: number[] = [];
   const roundMs = options.durationMs / options.rounds;
-  const committedBefore = await countOrders(pool, stores.graphql.id);
+  const committedBefore = await countOrders(pool, scenario.storeIds);
+  const add = (side: Side, turn: { orders: number; ms: number; busy: number; failed: number; cpuMs?: number }) => {
+    side.orders += turn.orders;
+    side.ms += turn.ms;
+    side.cpuMs += turn.cpuMs ?? 0;
+    side.busy.push(turn.busy);
+    side.failures += turn.failed;
+  };
   for (let i = 0; i < options.rounds; i++) {
     const g = await load.run(roundMs);
-    const b = await baselineRound(databaseUrl, stores.baseline, options.concurrency, roundMs);
-    graphql.orders += g.orders;
-    graphql.ms += g.ms;
-    graphql.cpuMs += g.cpuMs;
-    graphql.busy.push(g.busy);
-    graphql.failures += g.failures;
-    baseline.orders += b.committed;
-    baseline.ms += b.seconds * 1000;
-    baseline.cpuMs += b.cpuMsPerOrder * b.committed;
-    baseline.busy.push(b.machineBusy);
-    baseline.failures += b.failed + b.refused;
-    roundRatios.push(round(g.orders / g.ms / (b.committed / (b.seconds * 1000))));
+    add(graphql, { ...g, failed: g.failures });
     p50s.push(g.p50);
     p99s.push(g.p99);
+    const f = await floorTurn(() => nodeFloorTurn(floorUrl, scenario.floor, options.concurrency, roundMs), floorUrl);
+    add(floor, { ...f, ms: f.seconds * 1000 });
+    floorCpuUs += (f.cpuUsPerOrder ?? 0) * f.orders;
+    floorP99s.push(f.p99Ms ?? NaN);
+    roundFloorRatios.push(round(g.orders / g.ms / (f.orders / (f.seconds * 1000))));
+    if (PGBENCH) add(pgbench, { ...(await floorTurn(() => pgbenchTurn(floorUrl, scenario.floor, options.concurrency, roundMs), floorUrl)), ms: roundMs });
   }
-  const committed = (await countOrders(pool, stores.graphql.id)) - committedBefore;
-  const checks = [await checkInvariants(pool, stores.graphql.id), await checkInvariants(pool, stores.baseline.id)];
-  const graphqlPerSec = (graphql.orders / graphql.ms) * 1000;
-  const baselinePerSec = (baseline.orders / baseline.ms) * 1000;
-  if (load.tally.firstOther) console.error(`[${name}] first answer that was not an Order: ${load.tally.firstOther}`);
+  const committed = (await countOrders(pool, scenario.storeIds)) - committedBefore;
+  const checks = await checkInvariants(pool, scenario.storeIds);
+  const perSec = (side: Side) => (side.orders / side.ms) * 1000;
+  if (load.tally.firstOther) console.error(`[orders.${scenario.name}] first answer that was not an Order: ${load.tally.firstOther}`);
   return {
-    graphqlPerSec: Math.round(graphqlPerSec),
-    baselinePerSec: Math.round(baselinePerSec),
-    ratio: round(graphqlPerSec / baselinePerSec),
-    roundRatios,
-    oversold: checks.reduce((sum, check) => sum + check.oversold, 0),
-    unbalancedLedgers: checks.reduce((sum, check) => sum + check.unbalanced, 0),
-    orderNumberGaps: checks.reduce((sum, check) => sum + check.numberGaps, 0),
+    graphqlPerSec: Math.round(perSec(graphql)),
+    floorPerSec: Math.round(perSec(floor)),
+    floorRatio: round(perSec(graphql) / perSec(floor)),
+    floorCase: scenario.floor,
+    roundFloorRatios,
+    pgbenchPerSec: PGBENCH ? Math.round(perSec(pgbench)) : null,
+    pgbenchRatio: PGBENCH ? round(perSec(graphql) / perSec(pgbench)) : null,
+    oversold: checks.oversold,
+    unbalancedLedgers: checks.unbalanced,
+    orderNumberGaps: checks.numberGaps,
     graphqlFailures: graphql.failures,
-    baselineFailures: baseline.failures,
+    floorFailures: floor.failures + pgbench.failures,
     // orders the server committed during the measured rounds (answered or not when autocannon stopped)
     graphqlCommitted: committed,
     graphqlLatencyP50Ms: Math.max(...p50s),
     graphqlLatencyP99Ms: Math.max(...p99s),
+    floorLatencyP99Ms: round(Math.max(...floorP99s), 1),
     serverCpuMsPerOrder: round(graphql.cpuMs / graphql.orders),
-    baselineCpuMsPerOrder: round(baseline.cpuMs / baseline.orders),
-    machineBusyPercent: { graphql: graphql.busy, baseline: baseline.busy },
+    floorCpuMsPerOrder: round(floorCpuUs / 1000 / floor.orders),
+    machineBusyPercent: { graphql: graphql.busy, floor: floor.busy, ...(PGBENCH ? { pgbench: pgbench.busy } : {}) },
     concurrency: options.concurrency,
-    secondsEach: round((graphql.ms / 1000 + baseline.ms / 1000) / 2, 1),
+    secondsEach: round(graphql.ms / 1000, 1),
   };
+}
+
+export const ORDERS_SCENARIOS = ["hot", "spread", "platform", "multiline", "variants"] as const;
+export type OrdersScenarioName = (typeof ORDERS_SCENARIOS)[number];
+
+const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
+
+/** `count` distinct random elements of `list`. */
+function distinct<T>(list: readonly T[], count: number): T[] {
+  const chosen = new Set<T>();
+  while (chosen.size < count) chosen.add(pick(list));
+  return [...chosen];
+}
+
+/**
+ * Seeds the stores of a scenario and says what its orders ask. Stock is deep everywhere (no
+ * order is refused for want of units), every order is 1 unit per line:
+ * - hot: the one item of a store (100,000,000 on hand), against the floor's hot case;
+ * - spread: a random one of a store's 10,000 items, against spread;
+ * - platform: a random store of 100, a random one of its 100 items, against spread (the floor has
+ *   no stores: its 10,000 items are as many as the platform's);
+ * - multiline: 3 distinct random items of a store of 10,000, against the 3-line floor (multi3);
+ * - variants: the 3 sizes (S, M, L) of a random one of a store's 1,000 items, in two fulfilling
+ *   warehouses: S and M come from the first, L from the second (SPEC section 8's allocation),
+ *   against the 3-line floor.
+ */
+export async function seedOrdersScenario(name: OrdersScenarioName, pool: pg.Pool): Promise<OrdersScenario> {
+  const single = async (items: number, quantity: number, lines: (itemIds: string[]) => OrderLine[], floor: FloorCase): Promise<OrdersScenario> => {
+    const store = await seedStore(pool, `bench-${name}`, items, quantity);
+    return { name, storeIds: [store.id], floor, nextOrder: () => ({ store: store.slug, lines: lines(store.itemIds) }) };
+  };
+  switch (name) {
+    case "hot":
+      return single(1, 100_000_000, (ids) => [{ itemId: ids[0]!, quantity: 1 }], "hot");
+    case "spread":
+      return single(10_000, 1_000_000, (ids) => [{ itemId: pick(ids), quantity: 1 }], "spread");
+    case "multiline":
+      return single(10_000, 1_000_000, (ids) => distinct(ids, 3).map((itemId) => ({ itemId, quantity: 1 })), "multi3");
+    case "platform": {
+      const stores: BenchStore[] = [];
+      for (let i = 0; i < 100; i++) stores.push(await seedStore(pool, `bench-platform-${i}`, 100, 1_000_000));
+      return {
+        name,
+        storeIds: stores.map((store) => store.id),
+        floor: "spread",
+        nextOrder: () => {
+          const store = pick(stores);
+          return { store: store.slug, lines: [{ itemId: pick(store.itemIds), quantity: 1 }] };
+        },
+      };
+    }
+    case "variants": {
+      const store = await seedVariantStore(pool, "bench-variants", 1_000, 1_000_000);
+      return {
+        name,
+        storeIds: [store.id],
+        floor: "multi3",
+        nextOrder: () => {
+          const item = pick(store.items);
+          return { store: store.slug, lines: item.variantIds.map((variantId) => ({ itemId: item.itemId, variantId, quantity: 1 })) };
+        },
+      };
+    }
+  }
 }

@@ -3,29 +3,37 @@
  * in the same run on the same machine. Prints a table and writes bench/results/latest.json.
  * See bench/README.md for what each number means and how it is taken.
  *
- * Environment: DATABASE_URL (a server where the bench may create its database, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|fanout|cross|cluster (cross:
- * the two cross-process figures, single Redis and cluster; cluster: the cluster one; a partial
- * run replaces its sections of BENCH_OUT and keeps the others), BENCH_DURATION_S
- * (per orders run, default 15), BENCH_CONCURRENCY (default 16), BENCH_FANOUT_SIZES
- * (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU profiles of the
- * server processes under bench/results/profiles), BENCH_OUT (default bench/results/latest.json).
+ * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|flash|fanout|cross|cluster
+ * (cross: the two cross-process figures, single Redis and cluster; cluster: the cluster one; a
+ * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
+ * orders scenarios to run, default hot,spread,platform,multiline,variants), BENCH_DURATION_S
+ * (measured seconds of each side of an orders scenario, default 15), BENCH_CONCURRENCY (default
+ * 16), BENCH_FLOORS_DIR (default ../shared/floors), BENCH_FLASH_* (bench/flash-sale.ts),
+ * BENCH_FANOUT_SIZES (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU
+ * profiles of the server processes under bench/results/profiles), BENCH_OUT (default
+ * bench/results/latest.json).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
 import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } from "./fanout.ts";
-import { ordersScenario } from "./orders.ts";
+import { flashSaleOptions, flashSaleScenario } from "./flash-sale.ts";
+import { floorAvailable, freshFloorDatabase, PGBENCH } from "./floor.ts";
+import { ORDERS_SCENARIOS, ordersScenario, seedOrdersScenario, type OrdersScenarioName } from "./orders.ts";
 import { freshBenchDatabase, REDIS_URL, seedStore, startServer } from "./support.ts";
 
 const only = process.env.BENCH_ONLY;
 /** Which parts run: all of them, or BENCH_ONLY's. */
 const parts = {
   orders: !only || only === "orders",
+  flashSale: !only || only === "flash",
   fanout: !only || only === "fanout",
   crossProcess: !only || only === "fanout" || only === "cross",
   crossProcessCluster: !only || only === "fanout" || only === "cross" || only === "cluster",
 };
+const scenarios = (process.env.BENCH_SCENARIOS?.split(",") ?? [...ORDERS_SCENARIOS]) as OrdersScenarioName[];
+for (const name of scenarios) if (!ORDERS_SCENARIOS.includes(name)) throw new Error(`BENCH_SCENARIOS: no scenario "${name}" (${ORDERS_SCENARIOS.join(", ")})`);
 const durationMs = Number(process.env.BENCH_DURATION_S ?? 15) * 1000;
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const out = process.env.BENCH_OUT ?? "bench/results/latest.json";
@@ -44,24 +52,35 @@ async function main() {
   };
 
   if (parts.orders) {
-    const stores = {
-      hot: { graphql: await seedStore(pool, "bench-hot", 1, 100_000_000), baseline: await seedStore(pool, "bench-hot-raw", 1, 100_000_000) },
-      spread: { graphql: await seedStore(pool, "bench-spread", 10_000, 1_000_000), baseline: await seedStore(pool, "bench-spread-raw", 10_000, 1_000_000) },
-    };
+    const missing = floorAvailable();
+    if (missing) throw new Error(`the floor cannot run: ${missing}`);
+    const floorUrl = await freshFloorDatabase();
+    log(`floor: ${PGBENCH ? `Node pg and ${PGBENCH}` : "Node pg (pgbench is not installed)"}, database ${new URL(floorUrl).pathname.slice(1)}`);
+    const seeded = [];
+    for (const name of scenarios) {
+      log(`orders.${name}: seeding`);
+      seeded.push(await seedOrdersScenario(name, pool));
+    }
     await pool.query("VACUUM ANALYZE");
     const server = await startServer(serverEnv(databaseUrl), "orders-server");
     try {
       const options = { concurrency, durationMs, rounds: 3, warmupMs: 3_000 };
       const orders: Record<string, unknown> = {};
-      for (const name of ["hot", "spread"] as const) {
-        log(`orders.${name}: GraphQL then raw SQL, ${concurrency} concurrent, ${durationMs / 1000} s each`);
-        orders[name] = await ordersScenario(name, server, stores[name], options, pool, databaseUrl);
-        log(`orders.${name}: ${JSON.stringify(orders[name])}`);
+      for (const scenario of seeded) {
+        log(`orders.${scenario.name}: GraphQL, then the floor (${scenario.floor}) from Node${PGBENCH ? " and pgbench" : ""}, ${concurrency} concurrent, ${durationMs / 1000} s each`);
+        orders[scenario.name] = await ordersScenario(scenario, server, options, pool, floorUrl);
+        log(`orders.${scenario.name}: ${JSON.stringify(orders[scenario.name])}`);
       }
       results.orders = orders;
     } finally {
       await server.stop();
     }
+  }
+
+  if (parts.flashSale) {
+    log("flashSale: seeding 100 stores");
+    results.flashSale = await flashSaleScenario(pool, serverEnv(databaseUrl), flashSaleOptions(), log);
+    log(`flashSale: ${JSON.stringify(results.flashSale)}`);
   }
 
   if (parts.fanout || parts.crossProcess || parts.crossProcessCluster) {
@@ -96,8 +115,11 @@ async function main() {
   results.totalSeconds = Math.round((Date.now() - started) / 1000);
   mkdirSync("bench/results", { recursive: true });
   // a partial run keeps the sections of the last full run that it did not measure
-  const last = only && existsSync(out) ? JSON.parse(readFileSync(out, "utf8")) : undefined;
-  const written = last ? { ...last, ...results, at: last.at, totalSeconds: last.totalSeconds, partial: { only, at: results.at, totalSeconds: results.totalSeconds } } : results;
+  const partial = only || process.env.BENCH_SCENARIOS ? { only: only ?? "all", scenarios: process.env.BENCH_SCENARIOS, at: results.at, totalSeconds: results.totalSeconds } : undefined;
+  const last = partial && existsSync(out) ? JSON.parse(readFileSync(out, "utf8")) : undefined;
+  // ...and of the orders section, the scenarios it did not run
+  if (last?.orders && results.orders) results.orders = { ...last.orders, ...(results.orders as object) };
+  const written = last ? { ...last, ...results, at: last.at, totalSeconds: last.totalSeconds, partial } : results;
   writeFileSync(out, `${JSON.stringify(written, null, 2)}\n`);
   printTable(results);
   log(`wrote ${out} in ${results.totalSeconds} s`);
@@ -105,16 +127,27 @@ async function main() {
 
 function printTable(results: Record<string, any>) {
   const rows: string[][] = [["measure", "service", "raw floor", "ratio", "target", "notes"]];
-  for (const name of ["hot", "spread"]) {
+  for (const name of ORDERS_SCENARIOS) {
     const r = results.orders?.[name];
     if (!r) continue;
     rows.push([
       `orders.${name} (orders/s)`,
       String(r.graphqlPerSec),
-      String(r.baselinePerSec),
-      String(r.ratio),
+      `${r.floorPerSec} (${r.floorCase})`,
+      String(r.floorRatio),
       ">= 0.5",
-      `oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms`,
+      `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order`,
+    ]);
+  }
+  const flash = results.flashSale;
+  if (flash) {
+    rows.push([
+      `flashSale p99 (ms)`,
+      String(flash.p99Ms),
+      "",
+      "",
+      "",
+      `${flash.subscribers} subscribers, ${flash.ordersPerSec} orders/s held (${flash.deliveriesPerSec} deliveries/s), p50 ${flash.p50Ms} ms, version gaps ${flash.versionGaps}, oversold ${flash.oversold}`,
     ]);
   }
   for (const [n, r] of Object.entries<any>(results.fanout ?? {})) {

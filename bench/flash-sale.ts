@@ -1,0 +1,328 @@
+/**
+ * `flashSale`: storefronts of many stores watching their items live while orders arrive at a
+ * steady rate, as in a flash sale. 5,000 subscribers (BENCH_FLASH_SUBSCRIBERS) over 100 stores
+ * (BENCH_FLASH_STORES), each subscriber watching all 10 items of its store; each order 1 unit of
+ * a random store's item: a quarter of them the store's flash item, of which there are only
+ * BENCH_FLASH_STOCK (10) units, so flash items sell out under concurrent orders and the rest are
+ * refused; the other items have deep stock.
+ *
+ * The orders are sent open-loop at a fixed rate (each on time, whether or not the earlier ones
+ * were answered) for BENCH_FLASH_STEP_S (5) seconds per step, starting at BENCH_FLASH_START (50)
+ * orders/s and doubling until a step does not hold, then once halfway between the last rate held
+ * and the first not held. A step holds when every order is answered (an Order, or
+ * InsufficientStockError for a sold-out flash item) and never more than 256 are in flight, every
+ * update reaches every subscriber of its store, and the delivery p99 is at most
+ * BENCH_FLASH_MAX_P99_MS (1,000). Delivery latency: from the update's `at` (stamped right before
+ * COMMIT) to receipt, see bench/flash-clients.ts.
+ *
+ * Reported: the figures of the highest rate held, every step, version gaps over the whole run
+ * (versions of a watched item that a subscriber never received, from its version after the
+ * warm-up to its last: must be 0), and the stores' invariants (oversold must be 0).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import type pg from "pg";
+import type { FlashCommand, FlashReply } from "./flash-clients.ts";
+import { PLACE_ORDER } from "./orders.ts";
+import { checkInvariants, percentile, round, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
+
+const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
+  stockUpdates(store: $store, itemIds: $items) { itemId version at }
+}`;
+
+const ADJUST = `mutation Adjust($input: AdjustItemQuantityInput!) {
+  adjustItemQuantity(input: $input) { __typename ... on Item { version } ... on OperationError { code message } }
+}`;
+
+export type FlashSaleOptions = {
+  subscribers: number;
+  stores: number;
+  itemsPerStore: number;
+  flashStock: number;
+  /** share of the orders that ask for the store's flash item */
+  flashShare: number;
+  startRate: number;
+  maxRate: number;
+  stepMs: number;
+  maxP99Ms: number;
+  maxInFlight: number;
+};
+
+export function flashSaleOptions(): FlashSaleOptions {
+  const env = (name: string, otherwise: number) => Number(process.env[name] ?? otherwise);
+  return {
+    subscribers: env("BENCH_FLASH_SUBSCRIBERS", 5_000),
+    stores: env("BENCH_FLASH_STORES", 100),
+    itemsPerStore: 10,
+    flashStock: env("BENCH_FLASH_STOCK", 10),
+    flashShare: 0.25,
+    startRate: env("BENCH_FLASH_START", 50),
+    maxRate: env("BENCH_FLASH_MAX", 3_200),
+    stepMs: env("BENCH_FLASH_STEP_S", 5) * 1000,
+    maxP99Ms: env("BENCH_FLASH_MAX_P99_MS", 1_000),
+    maxInFlight: 256,
+  };
+}
+
+/** The subscribers' process (bench/flash-clients.ts), driven over IPC. */
+class Clients {
+  private readonly child: ChildProcess;
+  private readonly replies: ((reply: FlashReply) => void)[] = [];
+
+  constructor() {
+    this.child = fork("bench/flash-clients.ts", [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.child.on("message", (reply: FlashReply) => this.replies.shift()?.(reply));
+  }
+
+  send<T extends FlashReply["type"]>(command: FlashCommand): Promise<Extract<FlashReply, { type: T }>> {
+    return new Promise((resolve) => {
+      this.replies.push(resolve as (reply: FlashReply) => void);
+      this.child.send(command);
+    });
+  }
+
+  /** Waits until the current step has `expected` receipts, or nothing more arrives for `quietMs`; answers the count. */
+  async settle(expected: number, quietMs = 2_000, timeoutMs = 30_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let last = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      const { receipts } = await this.send<"count">({ type: "count" });
+      if (receipts >= expected) return receipts;
+      if (receipts !== last) [last, lastChange] = [receipts, Date.now()];
+      if (Date.now() - lastChange > quietMs || Date.now() > deadline) return receipts;
+      await sleep(100);
+    }
+  }
+
+  async close() {
+    await this.send({ type: "close" });
+    await new Promise((resolve) => (this.child.exitCode === null ? this.child.once("exit", resolve) : resolve(null)));
+  }
+}
+
+type FlashStore = BenchStore & { flashItemId: string; subscribers: number };
+
+/** An order of the sale: a random store, its flash item for `flashShare` of the orders, else another of its items. */
+function nextOrder(stores: readonly FlashStore[], options: FlashSaleOptions) {
+  const store = stores[Math.floor(Math.random() * stores.length)]!;
+  const others = store.itemIds.filter((id) => id !== store.flashItemId);
+  const itemId = Math.random() < options.flashShare ? store.flashItemId : others[Math.floor(Math.random() * others.length)]!;
+  return { store, body: JSON.stringify({ query: PLACE_ORDER, variables: { store: store.slug, input: { lines: [{ itemId, quantity: 1 }] } } }) };
+}
+
+type StepOrders = {
+  sent: number;
+  placed: number;
+  refused: number;
+  failures: number;
+  firstFailure?: string;
+  overloaded: boolean;
+  /** deliveries the placed orders owe: each reaches every subscriber of its store */
+  expectedDeliveries: number;
+  latenciesMs: number[];
+  seconds: number;
+};
+
+/**
+ * Sends orders at `rate` per second for `durationMs`, open-loop (each when it is due, answered or
+ * not), over keep-alive connections; waits for the answers. Stops sending when `maxInFlight`
+ * are unanswered (the service does not hold the rate).
+ */
+function steadyOrders(url: URL, rate: number, durationMs: number, stores: readonly FlashStore[], options: FlashSaleOptions): Promise<StepOrders> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxInFlight });
+  const result: StepOrders = { sent: 0, placed: 0, refused: 0, failures: 0, overloaded: false, expectedDeliveries: 0, latenciesMs: [], seconds: 0 };
+  let inFlight = 0;
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (inFlight > 0 || sending) return;
+      result.seconds = (performance.now() - started) / 1000;
+      agent.destroy();
+      resolve(result);
+    };
+    const send = () => {
+      const { store, body } = nextOrder(stores, options);
+      const sentAt = performance.now();
+      inFlight++;
+      result.sent++;
+      const fail = (why: string) => {
+        result.failures++;
+        result.firstFailure ??= why;
+      };
+      const request = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => (text += chunk));
+        response.on("end", () => {
+          result.latenciesMs.push(performance.now() - sentAt);
+          if (text.includes('"__typename":"Order"')) {
+            result.placed++;
+            result.expectedDeliveries += store.subscribers;
+          } else if (text.includes('"__typename":"InsufficientStockError"')) result.refused++;
+          else fail(text.slice(0, 300));
+          inFlight--;
+          done();
+        });
+      });
+      request.on("error", (error) => {
+        fail(error.message);
+        inFlight--;
+        done();
+      });
+      request.end(body);
+    };
+    let sending = true;
+    const total = Math.round((rate * durationMs) / 1000);
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor((rate * (performance.now() - started)) / 1000));
+      while (result.sent < due) {
+        if (inFlight >= options.maxInFlight) {
+          result.overloaded = true;
+          break;
+        }
+        send();
+      }
+      if (result.sent >= total || result.overloaded) {
+        clearInterval(timer);
+        sending = false;
+        done();
+      }
+    }, 2);
+  });
+}
+
+async function versions(pool: pg.Pool, storeIds: readonly string[]): Promise<Record<string, number>> {
+  const { rows } = await pool.query<{ id: string; version: number }>("SELECT id, version FROM items WHERE store_id = ANY($1::uuid[])", [storeIds]);
+  return Object.fromEntries(rows.map((row) => [row.id, row.version]));
+}
+
+export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string, string>, options: FlashSaleOptions, log: (message: string) => void) {
+  const seeded: BenchStore[] = [];
+  for (let i = 0; i < options.stores; i++) seeded.push(await seedStore(pool, `bench-flash-${i}`, options.itemsPerStore, 1_000_000));
+  await pool.query("VACUUM ANALYZE");
+  const perStore = Math.floor(options.subscribers / options.stores);
+  const stores: FlashStore[] = seeded.map((store, index) => ({
+    ...store,
+    flashItemId: store.itemIds[0]!,
+    subscribers: perStore + (index < options.subscribers - perStore * options.stores ? 1 : 0),
+  }));
+  const server = await startServer(serverEnv, "flash-sale-server");
+  const clients = new Clients();
+  try {
+    const graphql = new URL(`${server.url}/graphql`);
+    const admin = async (store: FlashStore, itemId: string, delta: number) => {
+      const response = await fetch(graphql, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${store.token}` },
+        body: JSON.stringify({ query: ADJUST, variables: { input: { itemId, delta } } }),
+      });
+      const text = await response.text();
+      if (!text.includes('"__typename":"Item"')) throw new Error(`adjustItemQuantity: ${text.slice(0, 300)}`);
+    };
+    // the flash items keep only a few units ("Registrar cantidad" through the service)
+    for (const store of stores) await admin(store, store.flashItemId, options.flashStock - 1_000_000);
+
+    log(`flashSale: connecting ${options.subscribers} subscribers`);
+    const connected = await clients.send<"connected">({
+      type: "connect",
+      url: graphql.toString().replace(/^http/, "ws"),
+      query: SUBSCRIBE,
+      subscriptions: stores.map((store) => ({ store: store.slug, itemIds: store.itemIds, count: store.subscribers })),
+    });
+    if (connected.failed > 0) throw new Error(`${connected.failed} of ${options.subscribers} subscribers could not connect: ${connected.firstError}`);
+    // warm-up: one update of an item of every store, which proves every subscription registered
+    await clients.send({ type: "step", name: "warm-up" });
+    for (const store of stores) await admin(store, store.itemIds[1]!, 1);
+    const warm = await clients.settle(options.subscribers, 5_000);
+    if (warm < options.subscribers) throw new Error(`only ${warm} of ${options.subscribers} subscribers heard the warm-up update`);
+    const start = await versions(pool, seeded.map((store) => store.id));
+
+    const steps: Record<string, unknown>[] = [];
+    const runStep = async (rate: number) => {
+      const name = `${rate}/s`;
+      await clients.send({ type: "step", name });
+      const orders = await steadyOrders(graphql, rate, options.stepMs, stores, options);
+      const received = await clients.settle(orders.expectedDeliveries);
+      const { latenciesMs } = await clients.send<"latencies">({ type: "latencies", name });
+      const sorted = [...latenciesMs].sort((a, b) => a - b);
+      const orderLatencies = orders.latenciesMs.sort((a, b) => a - b);
+      const p99Ms = percentile(sorted, 99);
+      const held =
+        !orders.overloaded && orders.failures === 0 && orders.placed + orders.refused === orders.sent && received === orders.expectedDeliveries && p99Ms <= options.maxP99Ms;
+      const step = {
+        targetPerSec: rate,
+        ordersPerSec: round((orders.placed + orders.refused) / orders.seconds, 1),
+        held,
+        placed: orders.placed,
+        refused: orders.refused,
+        failures: orders.failures,
+        ...(orders.firstFailure ? { firstFailure: orders.firstFailure } : {}),
+        overloaded: orders.overloaded,
+        orderP99Ms: round(percentile(orderLatencies, 99), 1),
+        deliveries: received,
+        expectedDeliveries: orders.expectedDeliveries,
+        deliveriesPerSec: round(received / orders.seconds),
+        p50Ms: percentile(sorted, 50),
+        p99Ms,
+        maxMs: sorted.at(-1) ?? null,
+      };
+      steps.push(step);
+      log(`flashSale ${name}: ${JSON.stringify(step)}`);
+      return step;
+    };
+
+    let best: Awaited<ReturnType<typeof runStep>> | undefined;
+    let failedRate: number | undefined;
+    for (let rate = options.startRate; rate <= options.maxRate; rate *= 2) {
+      const step = await runStep(rate);
+      if (!step.held) {
+        failedRate = rate;
+        break;
+      }
+      best = step;
+    }
+    if (best && failedRate && failedRate - best.targetPerSec >= 20) {
+      const step = await runStep(Math.round((best.targetPerSec + failedRate) / 2));
+      if (step.held) best = step;
+    }
+
+    await sleep(1_000);
+    const end = await versions(pool, seeded.map((store) => store.id));
+    const gaps = await clients.send<"gaps">({ type: "gaps", start, end });
+    const checks = await checkInvariants(pool, seeded.map((store) => store.id));
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM items WHERE store_id = ANY($1::uuid[]) AND id = ANY($2::uuid[]) AND quantity = 0",
+      [seeded.map((store) => store.id), stores.map((store) => store.flashItemId)],
+    );
+    const shown = best ?? (steps[0] as Awaited<ReturnType<typeof runStep>>);
+    return {
+      subscribers: options.subscribers,
+      stores: options.stores,
+      held: Boolean(best),
+      ordersPerSec: shown.ordersPerSec,
+      deliveriesPerSec: shown.deliveriesPerSec,
+      p50Ms: shown.p50Ms,
+      p99Ms: shown.p99Ms,
+      maxMs: shown.maxMs,
+      orderP99Ms: shown.orderP99Ms,
+      versionGaps: gaps.versionGaps,
+      outOfOrder: gaps.outOfOrder,
+      duplicates: gaps.duplicates,
+      updatesReceived: gaps.received,
+      updatesExpected: gaps.expected,
+      subscriberErrors: gaps.errors,
+      ...(gaps.firstError ? { firstSubscriberError: gaps.firstError } : {}),
+      oversold: checks.oversold,
+      unbalancedLedgers: checks.unbalanced,
+      orderNumberGaps: checks.numberGaps,
+      flashItemsSoldOut: rows[0]!.n,
+      connectSeconds: round(connected.ms / 1000, 1),
+      stepSeconds: options.stepMs / 1000,
+      steps,
+    };
+  } finally {
+    await clients.close();
+    await server.stop();
+  }
+}
