@@ -87,21 +87,23 @@ const ERRORS = `... on OperationError { code message field }`;
 
 const SIGN_IN = `query SignIn($slug: String!) { store(slug: $slug) { name inventorySettings { accountingSync } } }`;
 
-const RUN = `id status trigger startedAt finishedAt itemsMatched itemsUpdated itemsUnmatched error unmatched { itemId sku reason detail }`;
-const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync webhookUrl mainWarehouse { id name }`;
+const RUN = `id status trigger startedAt finishedAt itemsMatched itemsUpdated itemsUnmatched error unmatched { itemId variantId sku reason detail }`;
+const WAREHOUSE = `id name isMain fulfilsOnlineOrders priority accountingId`;
+const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync webhookUrl mainWarehouse { ${WAREHOUSE} } warehouses { ${WAREHOUSE} }`;
 
 export type SyncRun = {
   id: string; status: string; trigger: string; startedAt: string; finishedAt: string | null;
   itemsMatched: number; itemsUpdated: number; itemsUnmatched: number; error: string | null;
-  unmatched: { itemId: string; sku: string | null; reason: string; detail: string }[];
+  unmatched: { itemId: string; variantId: string | null; sku: string | null; reason: string; detail: string }[];
 };
-export type Warehouse = { id: string; name: string };
+export type Warehouse = { id: string; name: string; isMain: boolean; fulfilsOnlineOrders: boolean; priority: number; accountingId: string | null };
 export type InventorySettings = {
   outOfStockBehavior: "MARK_SOLD_OUT" | "HIDE";
   accountingConnected: boolean;
   accountingSync: boolean;
   webhookUrl: string | null;
   mainWarehouse: Warehouse | null;
+  warehouses: Warehouse[];
 };
 
 /** The store's name and settings: the header, the order screen's "Facturar" and the settings screen. */
@@ -116,12 +118,22 @@ export const UPDATE_SETTINGS = `mutation UpdateSettings($input: UpdateInventoryS
 export const CONNECT_ACCOUNTING = `mutation ConnectAccounting($input: ConnectAccountingInput!) { connectAccounting(input: $input) { ${SETTINGS_RESULT} } }`;
 export const SYNC_NOW = `mutation SyncNow { syncInventoryNow { __typename ... on SyncRun { ${RUN} } ${ERRORS} } }`;
 
+const WAREHOUSE_RESULT = `__typename ... on Warehouse { ${WAREHOUSE} } ${ERRORS}`;
+export const CREATE_WAREHOUSE = `mutation CreateWarehouse($input: CreateWarehouseInput!) { createWarehouse(input: $input) { ${WAREHOUSE_RESULT} } }`;
+export const UPDATE_WAREHOUSE = `mutation UpdateWarehouse($input: UpdateWarehouseInput!) { updateWarehouse(input: $input) { ${WAREHOUSE_RESULT} } }`;
+export const DELETE_WAREHOUSE = `mutation DeleteWarehouse($id: ID!) { deleteWarehouse(id: $id) { ${WAREHOUSE_RESULT} } }`;
+
 // ---------- items ----------
 
-const ITEM_ROW = `id name sku type trackInventory sellWithoutStock quantity committedQuantity availableQuantity availability version`;
-export type ItemRow = {
+const COUNTS = `quantity committedQuantity availableQuantity availability version`;
+type Counts = { quantity: number | null; committedQuantity: number; availableQuantity: number | null; availability: Availability; version: number };
+export type OptionValue = { name: string; value: string };
+const VARIANT_ROW = `id sku options { name value } ${COUNTS}`;
+export type VariantRow = Counts & { id: string; sku: string | null; options: OptionValue[] };
+const ITEM_ROW = `id name sku type trackInventory sellWithoutStock ${COUNTS} options { name values } variants { ${VARIANT_ROW} }`;
+export type ItemRow = Counts & {
   id: string; name: string; sku: string | null; type: "PRODUCT" | "SERVICE"; trackInventory: boolean; sellWithoutStock: boolean;
-  quantity: number | null; committedQuantity: number; availableQuantity: number | null; availability: Availability; version: number;
+  options: { name: string; values: string[] }[]; variants: VariantRow[];
 };
 
 export const ITEMS = `query Items($first: Int!, $after: String, $search: String) {
@@ -129,12 +141,17 @@ export const ITEMS = `query Items($first: Int!, $after: String, $search: String)
 }`;
 export type ItemsData = { items: Connection<ItemRow> };
 
-export const ITEM = `query Item($id: ID!) { item(id: $id) { ${ITEM_ROW} price warehouse { id name } } }`;
-export type ItemDetail = ItemRow & { price: string; warehouse: Warehouse | null };
+const LEVEL = `warehouse { id name isMain fulfilsOnlineOrders } quantity committedQuantity availableQuantity`;
+export type StockLevel = { warehouse: Omit<Warehouse, "priority" | "accountingId">; quantity: number; committedQuantity: number; availableQuantity: number };
+export const ITEM = `query Item($id: ID!) { item(id: $id) { ${ITEM_ROW} price variants { id price stockLevels { ${LEVEL} } } } }`;
+export type ItemDetail = Omit<ItemRow, "variants"> & { price: string; variants: (VariantRow & { price: string; stockLevels: StockLevel[] })[] };
 export type ItemData = { item: ItemDetail | null };
 
-const MOVEMENT = `id delta quantityAfter reason orderId note createdAt`;
-export type Movement = { id: string; delta: number; quantityAfter: number; reason: string; orderId: string | null; note: string | null; createdAt: string };
+const MOVEMENT = `id delta quantityAfter reason orderId note createdAt variantId warehouseId transferId`;
+export type Movement = {
+  id: string; delta: number; quantityAfter: number; reason: string; orderId: string | null; note: string | null; createdAt: string;
+  variantId: string; warehouseId: string; transferId: string | null;
+};
 export const MOVEMENTS = `query Movements($id: ID!, $first: Int!, $after: String) {
   item(id: $id) { id stockMovements(first: $first, after: $after) { edges { node { ${MOVEMENT} } } pageInfo { hasNextPage endCursor } } }
 }`;
@@ -146,6 +163,15 @@ export const UPDATE_ITEM = `mutation UpdateItem($input: UpdateItemInput!) { upda
 export const SET_QUANTITY = `mutation SetQuantity($input: SetItemQuantityInput!) { setItemQuantity(input: $input) { ${ITEM_RESULT} } }`;
 export const ADJUST_QUANTITY = `mutation AdjustQuantity($input: AdjustItemQuantityInput!) { adjustItemQuantity(input: $input) { ${ITEM_RESULT} } }`;
 export type ItemResult = ({ __typename: "Item" } & ItemRow) | ({ __typename: "OperationError" } & ApiError);
+
+const SHORTAGES = `... on InsufficientStockError { code message shortages { itemId variantId requested available } }`;
+export const TRANSFER_STOCK = `mutation TransferStock($input: TransferStockInput!) {
+  transferStock(input: $input) { __typename ... on Variant { ${VARIANT_ROW} } ${SHORTAGES} ${ERRORS} }
+}`;
+export type TransferResult =
+  | ({ __typename: "Variant" } & VariantRow)
+  | ({ __typename: "InsufficientStockError" } & ApiError & { shortages: { requested: number; available: number }[] })
+  | ({ __typename: "OperationError" } & ApiError);
 
 export type StockUpdate = { itemId: string; availability: Availability; availableQuantity: number | null; version: number };
 export const STOCK_UPDATES = `subscription StockUpdates($slug: String!) { stockUpdates(store: $slug) { itemId availability availableQuantity version } }`;
@@ -159,8 +185,12 @@ export const ORDERS = `query Orders($first: Int!, $after: String, $status: Order
 export type OrdersData = { orders: Connection<OrderRow> };
 
 const ORDER_FIELDS = `id number status total createdAt updatedAt invoice { accountingId number issuedAt }
-  lines { quantity unitPrice item { id name sku } }`;
-export type OrderLine = { quantity: number; unitPrice: string; item: { id: string; name: string; sku: string | null } };
+  lines { quantity unitPrice item { id name } variant { id sku options { name value } } allocations { quantity warehouse { id name } } }`;
+export type OrderLine = {
+  quantity: number; unitPrice: string; item: { id: string; name: string };
+  variant: { id: string; sku: string | null; options: OptionValue[] };
+  allocations: { quantity: number; warehouse: { id: string; name: string } }[];
+};
 export type OrderDetail = Omit<OrderRow, "invoice"> & {
   updatedAt: string;
   invoice: { accountingId: string; number: string | null; issuedAt: string } | null;

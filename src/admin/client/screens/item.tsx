@@ -1,33 +1,45 @@
 /**
  * An item: its "Inventario" section (the help article's steps: "Registrar cantidad disponible",
- * "Vender sin Stock", "Guardar"), an adjustment by a number of units, and its movement history.
- * A count is written as a compare-and-set against the count the merchant saw when they began
- * typing: when it moved meanwhile, the new count is shown and the merchant is asked again.
+ * "Vender sin Stock", "Guardar") with a count per variant and warehouse, an adjustment by a number
+ * of units, a transfer between warehouses, and its movement history. A count is written as a
+ * compare-and-set against the count the merchant saw when they began typing: when it moved
+ * meanwhile, the new count is shown and the merchant is asked again.
  */
+import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { useClient, useMutation, useQuery } from "@urql/preact";
 import {
-  ADJUST_QUANTITY, ITEM, MOVEMENTS, SET_QUANTITY, UPDATE_ITEM, errorOf,
-  type ApiError, type ItemData, type ItemDetail, type ItemResult, type MovementsData,
+  ADJUST_QUANTITY, ITEM, MOVEMENTS, SET_QUANTITY, TRANSFER_STOCK, UPDATE_ITEM, errorOf,
+  type ApiError, type ItemData, type ItemDetail, type ItemResult, type MovementsData, type TransferResult,
 } from "../api.ts";
-import { errorText, formatCount, formatDate, formatMoney, MOVEMENT_REASON } from "../labels.ts";
+import { errorText, formatCount, formatDate, formatMoney, MOVEMENT_REASON, variantLabel } from "../labels.ts";
 import { useLiveRefresh } from "../live.ts";
-import { Badge, Button, describedBy, errorFor, Field, FormError, Loading, Notice, PagerNav, usePager, Title } from "../ui.tsx";
+import { Badge, Button, describedBy, errorFor, Field, FormError, Loading, Notice, PagerNav, Title, usePager } from "../ui.tsx";
 
 /** One count the merchant can write: a variant's stock in one warehouse. */
-type Level = { key: string; warehouse: string; quantity: number | null; committed: number; available: number | null };
+type Level = {
+  key: string; variantId: string; warehouseId: string; variant: string; warehouse: string; fulfils: boolean;
+  quantity: number; committed: number; available: number;
+};
 
 function levelsOf(item: ItemDetail): Level[] {
-  return [
-    {
-      key: "main",
-      warehouse: item.warehouse?.name ?? "Bodega principal",
-      quantity: item.quantity,
-      committed: item.committedQuantity,
-      available: item.availableQuantity,
-    },
-  ];
+  return item.variants.flatMap((variant) =>
+    variant.stockLevels.map((level) => ({
+      key: `${variant.id}:${level.warehouse.id}`,
+      variantId: variant.id,
+      warehouseId: level.warehouse.id,
+      variant: variantLabel(variant.options),
+      warehouse: level.warehouse.name,
+      fulfils: level.warehouse.fulfilsOnlineOrders,
+      quantity: level.quantity,
+      committed: level.committedQuantity,
+      available: level.availableQuantity,
+    })),
+  );
 }
+
+/** "Talla: M en Principal", or just the warehouse for an item without options. */
+const levelName = (level: Level) => (level.variant ? `${level.variant} en ${level.warehouse}` : level.warehouse);
 
 export function ItemScreen({ id, accountingSync }: { id: string; accountingSync: boolean }) {
   const [result, reexecute] = useQuery<ItemData>({ query: ITEM, variables: { id } });
@@ -47,6 +59,7 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
     );
   }
   const levels = levelsOf(item);
+  const warehouses = item.variants[0]?.stockLevels.map((level) => level.warehouse) ?? [];
   return (
     <section class="item-screen" data-item-id={item.id}>
       <p class="breadcrumb"><a href="#/productos">Productos</a></p>
@@ -58,6 +71,9 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
         <dt>SKU</dt><dd>{item.sku ?? "—"}</dd>
         <dt>Precio</dt><dd>{formatMoney(item.price)}</dd>
         <dt>Tipo</dt><dd>{item.type === "SERVICE" ? "Servicio" : "Producto"}</dd>
+        {item.options.map((option) => (
+          <Fragment key={option.name}><dt>{option.name}</dt><dd>{option.values.join(", ")}</dd></Fragment>
+        ))}
         <dt>Disponible</dt><dd class="available">{formatCount(item.availableQuantity)}</dd>
       </dl>
       {item.type === "SERVICE" ? (
@@ -66,14 +82,15 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
         <>
           <InventoryForm key={item.id} item={item} levels={levels} accountingSync={accountingSync} />
           {item.trackInventory && <AdjustForm item={item} levels={levels} accountingSync={accountingSync} />}
+          {item.trackInventory && warehouses.length > 1 && <TransferForm item={item} warehouses={warehouses} accountingSync={accountingSync} />}
         </>
       )}
-      <Movements id={item.id} version={item.version} />
+      <Movements item={item} levels={levels} />
     </section>
   );
 }
 
-type Edit = { value: string; seen: number | null };
+type Edit = { value: string; seen: number };
 
 function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; levels: Level[]; accountingSync: boolean }) {
   const client = useClient();
@@ -88,11 +105,11 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
   const [stale, setStale] = useState<{ level: string; now: number | null } | null>(null);
   const [saved, setSaved] = useState(false);
 
+  /** Keeps what the merchant typed, with the count they saw when they began. */
   function type(level: Level, value: string) {
     setSaved(false);
     const seen = edits[level.key]?.seen ?? level.quantity;
-    const rest = { ...edits };
-    delete rest[level.key];
+    const { [level.key]: _previous, ...rest } = edits;
     setEdits(value === "" ? rest : { ...rest, [level.key]: { value, seen } });
   }
 
@@ -103,6 +120,7 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
     setStale(null);
     setSaved(false);
     try {
+      const wasTracked = item.trackInventory;
       if (track !== item.trackInventory || sellWithoutStock !== item.sellWithoutStock) {
         const outcome = await updateItem({ input: { id: item.id, trackInventory: track, sellWithoutStock } });
         const error = errorOf(outcome, outcome.data?.updateItem);
@@ -113,14 +131,22 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
         const edit = remaining[level.key];
         if (!edit || !track) continue;
         const outcome = await setQuantity({
-          input: { itemId: item.id, quantity: Number(edit.value), expectedQuantity: edit.seen ?? undefined, note: note.trim() || undefined },
+          input: {
+            itemId: item.id,
+            variantId: level.variantId,
+            warehouseId: level.warehouseId,
+            quantity: Number(edit.value),
+            // an untracked item showed no count: there is nothing the merchant saw to compare with
+            expectedQuantity: wasTracked ? edit.seen : undefined,
+            note: note.trim() || undefined,
+          },
         });
         const error = errorOf(outcome, outcome.data?.setItemQuantity);
         if (error?.code === "STALE_QUANTITY") {
           // Someone (an order, another tab) changed it: show the count now and let the merchant decide.
           const fresh = await client.query<ItemData>(ITEM, { id: item.id }, { requestPolicy: "network-only" }).toPromise();
           const now = fresh.data?.item ? (levelsOf(fresh.data.item).find((l) => l.key === level.key)?.quantity ?? null) : null;
-          setEdits({ ...remaining, [level.key]: { value: edit.value, seen: now } });
+          setEdits({ ...remaining, [level.key]: { value: edit.value, seen: now ?? edit.seen } });
           return setStale({ level: level.key, now });
         }
         if (error) {
@@ -138,8 +164,9 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
     }
   }
 
-  const countsLocked = accountingSync;
+  const hasOptions = item.options.length > 0;
   const levelError = (level: Level) => (failure?.level === level.key ? failure.error : null);
+  const noteError = errorFor(failure?.error ?? null, "note");
   return (
     <form class="panel" onSubmit={save} aria-labelledby="inventory-title">
       <h2 id="inventory-title">Inventario</h2>
@@ -159,6 +186,7 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
         <table class="levels">
           <thead>
             <tr>
+              {hasOptions && <th scope="col">Variante</th>}
               <th scope="col">Bodega</th>
               <th scope="col" class="number">Cantidad</th>
               <th scope="col" class="number">Comprometida</th>
@@ -168,22 +196,26 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
           </thead>
           <tbody>
             {levels.map((level) => {
-              const id = `count-${level.key}`;
+              const id = `count-${level.key.replace(":", "-")}`;
               const error = levelError(level);
               return (
                 <tr key={level.key} data-level={level.key}>
-                  <td>{level.warehouse}</td>
-                  <td class="number quantity">{formatCount(level.quantity)}</td>
+                  {hasOptions && <td>{level.variant}</td>}
+                  <td>
+                    {level.warehouse}
+                    {!level.fulfils && <small class="tag">no despacha en línea</small>}
+                  </td>
+                  <td class="number quantity">{item.trackInventory ? level.quantity : "—"}</td>
                   <td class="number">{level.committed}</td>
-                  <td class="number">{formatCount(level.available)}</td>
+                  <td class="number">{item.trackInventory ? level.available : "—"}</td>
                   <td>
                     <input
                       {...describedBy(id, error)}
                       type="number"
                       step={1}
-                      aria-label={`Cantidad disponible en ${level.warehouse}`}
-                      placeholder={formatCount(level.quantity)}
-                      disabled={countsLocked}
+                      aria-label={level.variant ? `Cantidad disponible de ${level.variant} en ${level.warehouse}` : `Cantidad disponible en ${level.warehouse}`}
+                      placeholder={item.trackInventory ? String(level.quantity) : ""}
+                      disabled={accountingSync}
                       value={edits[level.key]?.value ?? ""}
                       onInput={(e) => type(level, e.currentTarget.value)}
                     />
@@ -202,9 +234,8 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
         </table>
       )}
       {track && (
-        <Field id="inventory-note" label="Nota (opcional)" error={errorFor(failure?.error ?? null, "note")}>
-          <input {...describedBy("inventory-note", errorFor(failure?.error ?? null, "note"))} value={note} maxLength={500}
-            onInput={(e) => setNote(e.currentTarget.value)} />
+        <Field id="inventory-note" label="Nota (opcional)" error={noteError}>
+          <input {...describedBy("inventory-note", noteError)} value={note} maxLength={500} onInput={(e) => setNote(e.currentTarget.value)} />
         </Field>
       )}
       {failure && !failure.level && <FormError error={failure.error} fields={["note"]} />}
@@ -216,40 +247,44 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
 
 function AdjustForm({ item, levels, accountingSync }: { item: ItemDetail; levels: Level[]; accountingSync: boolean }) {
   const [state, adjust] = useMutation<{ adjustItemQuantity: ItemResult }>(ADJUST_QUANTITY);
-  const [level, setLevel] = useState(levels[0]!.key);
+  const [levelKey, setLevelKey] = useState(levels[0]!.key);
   const [delta, setDelta] = useState("");
   const [note, setNote] = useState("");
   const [error, setError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  const level = levels.find((l) => l.key === levelKey) ?? levels[0]!;
 
   async function submit(event: Event) {
     event.preventDefault();
     setSaved(null);
-    const outcome = await adjust({ input: { itemId: item.id, delta: Number(delta), note: note.trim() || undefined } });
+    const outcome = await adjust({
+      input: { itemId: item.id, variantId: level.variantId, warehouseId: level.warehouseId, delta: Number(delta), note: note.trim() || undefined },
+    });
     const failure = errorOf(outcome, outcome.data?.adjustItemQuantity);
     setError(failure);
     if (failure) return;
-    setSaved(`Ajuste de ${Number(delta) > 0 ? "+" : ""}${delta} guardado.`);
+    setSaved(`Ajuste de ${Number(delta) > 0 ? "+" : ""}${delta} en ${levelName(level)} guardado.`);
     setDelta("");
     setNote("");
   }
 
+  const deltaError = errorFor(error, "delta") ?? errorFor(error, "quantity");
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="adjust-title">
       <h2 id="adjust-title">Ajustar cantidad</h2>
       <div class="row">
         {levels.length > 1 && (
-          <Field id="adjust-level" label="Bodega" error={null}>
-            <select id="adjust-level" value={level} onChange={(e) => setLevel(e.currentTarget.value)}>
-              {levels.map((l) => <option key={l.key} value={l.key}>{l.warehouse}</option>)}
+          <Field id="adjust-level" label="Dónde" error={null}>
+            <select id="adjust-level" value={levelKey} onChange={(e) => setLevelKey(e.currentTarget.value)}>
+              {levels.map((l) => <option key={l.key} value={l.key}>{levelName(l)}</option>)}
             </select>
           </Field>
         )}
-        <Field id="adjust-delta" label="Unidades (+ entran, − salen)" error={errorFor(error, "delta") ?? errorFor(error, "quantity")}>
-          <input {...describedBy("adjust-delta", errorFor(error, "delta") ?? errorFor(error, "quantity"))} type="number" step={1} required
-            disabled={accountingSync} value={delta} onInput={(e) => setDelta(e.currentTarget.value)} />
+        <Field id="adjust-delta" label="Unidades (+ entran, − salen)" error={deltaError}>
+          <input {...describedBy("adjust-delta", deltaError)} type="number" step={1} required disabled={accountingSync} value={delta}
+            onInput={(e) => setDelta(e.currentTarget.value)} />
         </Field>
-        <Field id="adjust-note" label="Nota (opcional)" error={errorFor(error, "note")}>
+        <Field id="adjust-note" label="Nota del ajuste (opcional)" error={errorFor(error, "note")}>
           <input {...describedBy("adjust-note", errorFor(error, "note"))} value={note} maxLength={500} onInput={(e) => setNote(e.currentTarget.value)} />
         </Field>
       </div>
@@ -260,16 +295,82 @@ function AdjustForm({ item, levels, accountingSync }: { item: ItemDetail; levels
   );
 }
 
+/** Moves units of one variant from one warehouse to another ("Trasladar"). */
+function TransferForm({ item, warehouses, accountingSync }: { item: ItemDetail; warehouses: { id: string; name: string }[]; accountingSync: boolean }) {
+  const [state, transfer] = useMutation<{ transferStock: TransferResult }>(TRANSFER_STOCK);
+  const [form, setForm] = useState({ variantId: item.variants[0]!.id, from: warehouses[0]!.id, to: warehouses[1]!.id, quantity: "", note: "" });
+  const [error, setError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const set = (changes: Partial<typeof form>) => setForm({ ...form, ...changes });
+  const nameOf = (id: string) => warehouses.find((w) => w.id === id)?.name ?? id;
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setSaved(null);
+    const outcome = await transfer({
+      input: { variantId: form.variantId, fromWarehouseId: form.from, toWarehouseId: form.to, quantity: Number(form.quantity), note: form.note.trim() || undefined },
+    });
+    const result = outcome.data?.transferStock;
+    const failure = errorOf(outcome, result);
+    if (result?.__typename === "InsufficientStockError") {
+      const available = result.shortages[0]?.available;
+      setError({ code: result.code, message: available === undefined ? result.message : `hay ${available} en ${nameOf(form.from)}`, field: "quantity" });
+      return;
+    }
+    setError(failure);
+    if (failure) return;
+    setSaved(`${form.quantity} unidades trasladadas de ${nameOf(form.from)} a ${nameOf(form.to)}.`);
+    set({ quantity: "", note: "" });
+  }
+
+  const field = (name: string) => errorFor(error, name);
+  return (
+    <form class="panel" onSubmit={submit} aria-labelledby="transfer-title">
+      <h2 id="transfer-title">Trasladar entre bodegas</h2>
+      <div class="row">
+        {item.options.length > 0 && (
+          <Field id="transfer-variant" label="Variante" error={field("variantId")}>
+            <select {...describedBy("transfer-variant", field("variantId"))} value={form.variantId} onChange={(e) => set({ variantId: e.currentTarget.value })}>
+              {item.variants.map((v) => <option key={v.id} value={v.id}>{variantLabel(v.options)}</option>)}
+            </select>
+          </Field>
+        )}
+        <Field id="transfer-from" label="Desde" error={field("fromWarehouseId")}>
+          <select {...describedBy("transfer-from", field("fromWarehouseId"))} value={form.from} onChange={(e) => set({ from: e.currentTarget.value })}>
+            {warehouses.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}
+          </select>
+        </Field>
+        <Field id="transfer-to" label="Hacia" error={field("toWarehouseId")}>
+          <select {...describedBy("transfer-to", field("toWarehouseId"))} value={form.to} onChange={(e) => set({ to: e.currentTarget.value })}>
+            {warehouses.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}
+          </select>
+        </Field>
+        <Field id="transfer-quantity" label="Unidades a trasladar" error={field("quantity")}>
+          <input {...describedBy("transfer-quantity", field("quantity"))} type="number" min={1} step={1} required value={form.quantity}
+            onInput={(e) => set({ quantity: e.currentTarget.value })} />
+        </Field>
+      </div>
+      <Field id="transfer-note" label="Nota del traslado (opcional)" error={field("note")}>
+        <input {...describedBy("transfer-note", field("note"))} value={form.note} maxLength={500} onInput={(e) => set({ note: e.currentTarget.value })} />
+      </Field>
+      <FormError error={error} fields={["variantId", "fromWarehouseId", "toWarehouseId", "quantity", "note"]} />
+      <Button busy={state.fetching} disabled={accountingSync}>Trasladar</Button>
+      {saved && <Notice>{saved}</Notice>}
+    </form>
+  );
+}
+
 const MOVEMENTS_PAGE = 10;
 
-/** Who changed the count, why and when: newest first, a page at a time. */
-function Movements({ id, version }: { id: string; version: number }) {
+/** Who changed a count, why and when: newest first, a page at a time. */
+function Movements({ item, levels }: { item: ItemDetail; levels: Level[] }) {
   const pager = usePager();
-  const [result, reexecute] = useQuery<MovementsData>({ query: MOVEMENTS, variables: { id, first: MOVEMENTS_PAGE, after: pager.after } });
+  const [result, reexecute] = useQuery<MovementsData>({ query: MOVEMENTS, variables: { id: item.id, first: MOVEMENTS_PAGE, after: pager.after } });
   useEffect(() => {
     if (result.data) reexecute({ requestPolicy: "network-only" });
-  }, [version]);
+  }, [item.version]);
   const movements = result.data?.item?.stockMovements.edges.map((edge) => edge.node) ?? [];
+  const levelOf = (variantId: string, warehouseId: string) => levels.find((l) => l.key === `${variantId}:${warehouseId}`);
   return (
     <section class="panel" aria-labelledby="movements-title">
       <h2 id="movements-title">Movimientos</h2>
@@ -284,6 +385,7 @@ function Movements({ id, version }: { id: string; version: number }) {
               <th scope="col">Fecha</th>
               <th scope="col">Motivo</th>
               <th scope="col">Quién</th>
+              <th scope="col">Dónde</th>
               <th scope="col" class="number">Cambio</th>
               <th scope="col" class="number">Cantidad después</th>
               <th scope="col">Nota</th>
@@ -292,6 +394,7 @@ function Movements({ id, version }: { id: string; version: number }) {
           <tbody>
             {movements.map((movement) => {
               const reason = MOVEMENT_REASON[movement.reason] ?? { why: movement.reason, who: "—" };
+              const level = levelOf(movement.variantId, movement.warehouseId);
               return (
                 <tr key={movement.id}>
                   <td>{formatDate(movement.createdAt)}</td>
@@ -300,6 +403,7 @@ function Movements({ id, version }: { id: string; version: number }) {
                     {movement.orderId && <> · <a href={`#/pedidos/${movement.orderId}`}>ver pedido</a></>}
                   </td>
                   <td>{reason.who}</td>
+                  <td>{level ? levelName(level) : "—"}</td>
                   <td class="number">{movement.delta > 0 ? `+${movement.delta}` : movement.delta}</td>
                   <td class="number">{movement.quantityAfter}</td>
                   <td>{movement.note ?? ""}</td>

@@ -1,23 +1,73 @@
-/** "Nuevo producto": an item with its price, SKU and first count. */
+/**
+ * "Nuevo producto": an item with its price, SKU and first count; or, with options ("Talla": S, M,
+ * L), the combinations it is sold in, each with its own SKU, price and first count.
+ */
 import { useState } from "preact/hooks";
 import { useMutation } from "@urql/preact";
 import { CREATE_ITEM, errorOf, type ApiError, type ItemResult } from "../api.ts";
+import { errorText } from "../labels.ts";
 import { Button, describedBy, errorFor, Field, FormError, Title } from "../ui.tsx";
+
+const MAX_OPTIONS = 3;
+
+type Option = { name: string; values: string };
+type VariantForm = { sell: boolean; sku: string; price: string; quantity: string };
+type Combination = { key: string; options: { name: string; value: string }[] };
+
+/** The options the merchant filled in, with their comma-separated values split. */
+function optionsOf(options: Option[]) {
+  return options
+    .map((option) => ({ name: option.name.trim(), values: option.values.split(",").map((value) => value.trim()).filter(Boolean) }))
+    .filter((option) => option.name && option.values.length > 0);
+}
+
+/** Every combination of the options' values, in the merchant's order. */
+function combinationsOf(options: { name: string; values: string[] }[]): Combination[] {
+  if (options.length === 0) return [];
+  return options.reduce<Combination[]>(
+    (combinations, option) =>
+      combinations.flatMap((combination) =>
+        option.values.map((value) => ({
+          key: combination.key ? `${combination.key} / ${value}` : value,
+          options: [...combination.options, { name: option.name, value }],
+        })),
+      ),
+    [{ key: "", options: [] }],
+  );
+}
+
+const decimal = (text: string) => text.trim().replace(",", ".");
+const isDecimal = (text: string) => /^\d+(\.\d+)?$/.test(text);
 
 export function NewItem() {
   const [state, createItem] = useMutation<{ createItem: ItemResult }>(CREATE_ITEM);
   const [form, setForm] = useState({ name: "", type: "PRODUCT", price: "", sku: "", trackInventory: true, quantity: "0", sellWithoutStock: false });
+  const [options, setOptions] = useState<Option[]>([]);
+  const [variants, setVariants] = useState<Record<string, VariantForm>>({});
+  const [sent, setSent] = useState<string[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const set = (changes: Partial<typeof form>) => setForm({ ...form, ...changes });
   const product = form.type === "PRODUCT";
+  const tracked = product && form.trackInventory;
+  const combinations = product ? combinationsOf(optionsOf(options)) : [];
+  const variantOf = (key: string): VariantForm => variants[key] ?? { sell: true, sku: "", price: "", quantity: "0" };
+  const setVariant = (key: string, changes: Partial<VariantForm>) => setVariants({ ...variants, [key]: { ...variantOf(key), ...changes } });
+  const setOption = (index: number, changes: Partial<Option>) => setOptions(options.map((o, i) => (i === index ? { ...o, ...changes } : o)));
 
   async function submit(event: Event) {
     event.preventDefault();
-    const price = form.price.trim().replace(",", ".");
-    if (!/^\d+(\.\d+)?$/.test(price)) {
-      return setError({ code: "INVALID_INPUT", message: "escribe el precio en números, como 120000 o 19.90", field: "price" });
+    const price = decimal(form.price);
+    if (!isDecimal(price)) return setError({ code: "INVALID_INPUT", message: "escribe el precio en números, como 120000 o 19.90", field: "price" });
+    const selling = combinations.filter((combination) => variantOf(combination.key).sell);
+    if (combinations.length > 0 && selling.length === 0) {
+      return setError({ code: "INVALID_INPUT", message: "elige al menos una combinación para vender", field: "variants" });
     }
-    const tracked = product && form.trackInventory;
+    const badPrice = selling.findIndex((c) => variantOf(c.key).price && !isDecimal(decimal(variantOf(c.key).price)));
+    if (badPrice >= 0) {
+      setSent(selling.map((c) => c.key));
+      return setError({ code: "INVALID_INPUT", message: "escribe el precio en números", field: `variants.${badPrice}.price` });
+    }
+    setSent(selling.map((c) => c.key));
     const outcome = await createItem({
       input: {
         name: form.name,
@@ -25,8 +75,21 @@ export function NewItem() {
         price,
         sku: form.sku.trim() || undefined,
         trackInventory: product ? form.trackInventory : undefined,
-        quantity: tracked ? Number(form.quantity || 0) : undefined,
         sellWithoutStock: product ? form.sellWithoutStock : undefined,
+        ...(selling.length > 0
+          ? {
+              options: optionsOf(options),
+              variants: selling.map((combination) => {
+                const variant = variantOf(combination.key);
+                return {
+                  options: combination.options,
+                  sku: variant.sku.trim() || undefined,
+                  price: variant.price ? decimal(variant.price) : undefined,
+                  quantity: tracked ? Number(variant.quantity || 0) : undefined,
+                };
+              }),
+            }
+          : { quantity: tracked ? Number(form.quantity || 0) : undefined }),
       },
     });
     const created = outcome.data?.createItem;
@@ -35,7 +98,10 @@ export function NewItem() {
     if (!failure && created?.__typename === "Item") location.hash = `#/productos/${created.id}`;
   }
 
+  const variantFields: (keyof Omit<VariantForm, "sell">)[] = tracked ? ["sku", "price", "quantity"] : ["sku", "price"];
   const field = (name: string) => errorFor(error, name);
+  /** The error of a field of the combination `key`, as the API names it: variants.<index sent>.<field>. */
+  const variantField = (key: string, name: string) => (sent.includes(key) ? errorFor(error, `variants.${sent.indexOf(key)}.${name}`) : null);
   return (
     <section>
       <p class="breadcrumb"><a href="#/productos">Productos</a></p>
@@ -66,7 +132,7 @@ export function NewItem() {
               <input type="checkbox" checked={form.trackInventory} onChange={(e) => set({ trackInventory: e.currentTarget.checked })} />
               Registrar cantidad disponible
             </label>
-            {form.trackInventory && (
+            {tracked && combinations.length === 0 && (
               <Field id="new-quantity" label="Cantidad inicial" error={field("quantity")}>
                 <input {...describedBy("new-quantity", field("quantity"))} type="number" step={1} value={form.quantity}
                   onInput={(e) => set({ quantity: e.currentTarget.value })} />
@@ -78,7 +144,68 @@ export function NewItem() {
             </label>
           </fieldset>
         )}
-        <FormError error={error} fields={["name", "type", "price", "sku", "quantity"]} />
+        {product && (
+          <fieldset>
+            <legend>Opciones (talla, color…)</legend>
+            {options.map((option, index) => (
+              <div class="row" key={index}>
+                <Field id={`option-${index}-name`} label={`Nombre de la opción ${index + 1}`} error={null}>
+                  <input id={`option-${index}-name`} placeholder="Talla" value={option.name} onInput={(e) => setOption(index, { name: e.currentTarget.value })} />
+                </Field>
+                <Field id={`option-${index}-values`} label={`Valores de la opción ${index + 1}, separados por comas`} error={null}>
+                  <input id={`option-${index}-values`} placeholder="S, M, L" value={option.values}
+                    onInput={(e) => setOption(index, { values: e.currentTarget.value })} />
+                </Field>
+                <button type="button" onClick={() => setOptions(options.filter((_, i) => i !== index))}>Quitar</button>
+              </div>
+            ))}
+            {field("options") && <p class="field-error" role="alert">{errorText(field("options")!)}</p>}
+            {options.length < MAX_OPTIONS && (
+              <button type="button" onClick={() => setOptions([...options, { name: "", values: "" }])}>Agregar opción</button>
+            )}
+            {combinations.length > 0 && (
+              <table class="variants">
+                <thead>
+                  <tr>
+                    <th scope="col">Vender</th>
+                    <th scope="col">Variante</th>
+                    <th scope="col">SKU</th>
+                    <th scope="col">Precio (vacío: el del producto)</th>
+                    {tracked && <th scope="col">Cantidad inicial</th>}
+                  </tr>
+                </thead>
+                <tbody>
+                  {combinations.map((combination) => {
+                    const variant = variantOf(combination.key);
+                    const id = (name: string) => `variant-${combination.key.replace(/\W+/g, "-")}-${name}`;
+                    return (
+                      <tr key={combination.key}>
+                        <td>
+                          <input type="checkbox" aria-label={`Vender ${combination.key}`} checked={variant.sell}
+                            onChange={(e) => setVariant(combination.key, { sell: e.currentTarget.checked })} />
+                        </td>
+                        <td>{combination.key}</td>
+                        {variantFields.map((name) => {
+                          const fieldError = variantField(combination.key, name) ?? (name === "sku" ? variantField(combination.key, "options") : null);
+                          const label = { sku: "SKU", price: "Precio", quantity: "Cantidad inicial" }[name];
+                          return (
+                            <td key={name}>
+                              <input {...describedBy(id(name), fieldError)} aria-label={`${label} de ${combination.key}`} disabled={!variant.sell}
+                                inputMode={name === "sku" ? "text" : name === "price" ? "decimal" : "numeric"} value={variant[name]}
+                                onInput={(e) => setVariant(combination.key, { [name]: e.currentTarget.value })} />
+                              {fieldError && <p id={`${id(name)}-error`} class="field-error" role="alert">{errorText(fieldError)}</p>}
+                            </td>
+                          );
+                        })}
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            )}
+          </fieldset>
+        )}
+        <FormError error={error} fields={["name", "type", "price", "sku", "quantity", "options", ...sent.map((_, i) => `variants.${i}`)]} />
         <Button busy={state.fetching} busyLabel="Creando…">Crear producto</Button>
       </form>
     </section>

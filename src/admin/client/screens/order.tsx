@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { useMutation, useQuery } from "@urql/preact";
 import { CHANGE_STATUS, INVOICE_ORDER, ORDER, errorOf, type ApiError, type OrderData, type OrderDetail, type OrderStatus } from "../api.ts";
-import { errorText, formatDate, formatMoney, ORDER_STATUS } from "../labels.ts";
+import { errorText, formatDate, formatMoney, ORDER_STATUS, variantLabel } from "../labels.ts";
 import { Button, describedBy, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
 
 /** The states an order may move to (SPEC section 2); an invoiced order is voided in accounting, not here. */
@@ -50,16 +50,25 @@ export function OrderScreen({ id, accountingSync }: { id: string; accountingSync
         <thead>
           <tr>
             <th scope="col">Producto</th>
+            <th scope="col">SKU</th>
             <th scope="col" class="number">Cantidad</th>
             <th scope="col" class="number">Precio unitario</th>
+            <th scope="col">Tomado de</th>
           </tr>
         </thead>
         <tbody>
           {order.lines.map((line, index) => (
             <tr key={index}>
-              <td><a href={`#/productos/${line.item.id}`}>{line.item.name}</a></td>
+              <td>
+                <a href={`#/productos/${line.item.id}`}>{line.item.name}</a>
+                {line.variant.options.length > 0 && <small class="tag">{variantLabel(line.variant.options)}</small>}
+              </td>
+              <td>{line.variant.sku ?? "—"}</td>
               <td class="number">{line.quantity}</td>
               <td class="number">{formatMoney(line.unitPrice)}</td>
+              <td class="allocations">
+                {line.allocations.length === 0 ? "—" : line.allocations.map((a) => `${a.warehouse.name}: ${a.quantity}`).join(", ")}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -1,8 +1,9 @@
 /** "Productos": the store's items with their counts and badge, searchable, a page at a time, live. */
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { useQuery } from "@urql/preact";
-import { ITEMS, errorOf, type ItemsData } from "../api.ts";
-import { errorText, formatCount } from "../labels.ts";
+import { ITEMS, errorOf, type ItemRow, type ItemsData } from "../api.ts";
+import { errorText, formatCount, variantLabel } from "../labels.ts";
 import { useLiveRefresh } from "../live.ts";
 import { Badge, Loading, PagerNav, usePager, Title } from "../ui.tsx";
 
@@ -58,22 +59,41 @@ export function Products() {
           </thead>
           <tbody>
             {items.map((item) => (
-              <tr key={item.id} data-item-id={item.id}>
-                <td>
-                  <a href={`#/productos/${item.id}`} class="item-name">{item.name}</a>
-                  {item.type === "SERVICE" && <small class="tag">Servicio</small>}
-                </td>
-                <td>{item.sku ?? "—"}</td>
-                <td class="number quantity">{formatCount(item.quantity)}</td>
-                <td class="number committed">{item.trackInventory ? item.committedQuantity : "—"}</td>
-                <td class="number available">{formatCount(item.availableQuantity)}</td>
-                <td><Badge availability={item.availability} /></td>
-              </tr>
+              <Fragment key={item.id}>
+                <tr data-item-id={item.id}>
+                  <td>
+                    <a href={`#/productos/${item.id}`} class="item-name">{item.name}</a>
+                    {item.type === "SERVICE" && <small class="tag">Servicio</small>}
+                  </td>
+                  <td>{item.sku ?? "—"}</td>
+                  <Counts counts={item} tracked={item.trackInventory} />
+                </tr>
+                {item.options.length > 0 &&
+                  item.variants.map((variant) => (
+                    <tr key={variant.id} class="variant-row" data-variant-id={variant.id}>
+                      <td>{variantLabel(variant.options)}</td>
+                      <td>{variant.sku ?? "—"}</td>
+                      <Counts counts={variant} tracked={item.trackInventory} />
+                    </tr>
+                  ))}
+              </Fragment>
             ))}
           </tbody>
         </table>
       )}
       <PagerNav pager={pager} pageInfo={result.data?.items.pageInfo} label="Páginas de productos" />
     </section>
+  );
+}
+
+/** An item's or a variant's counts over the warehouses that fulfil online orders, and its badge. */
+function Counts({ counts, tracked }: { counts: Pick<ItemRow, "quantity" | "committedQuantity" | "availableQuantity" | "availability">; tracked: boolean }) {
+  return (
+    <>
+      <td class="number quantity">{formatCount(counts.quantity)}</td>
+      <td class="number committed">{tracked ? counts.committedQuantity : "—"}</td>
+      <td class="number available">{formatCount(counts.availableQuantity)}</td>
+      <td><Badge availability={counts.availability} /></td>
+    </>
   );
 }

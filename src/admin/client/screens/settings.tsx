@@ -10,6 +10,7 @@ import {
   type ApiError, type InventorySettings, type StoreData, type SyncRun, type SyncRunsData,
 } from "../api.ts";
 import { errorText, formatDate, SYNC_STATUS, SYNC_TRIGGER, UNMATCHED_REASON } from "../labels.ts";
+import { Warehouses } from "./warehouses.tsx";
 import { Button, describedBy, errorFor, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
 
 const BEHAVIOR = { MARK_SOLD_OUT: "Marcar como agotado", HIDE: "Ocultar producto" } as const;
@@ -30,6 +31,7 @@ export function Settings({ slug }: { slug: string }) {
       ) : (
         <>
           <InventorySection settings={settings} onSynced={refreshRuns} />
+          <Warehouses warehouses={settings.warehouses} />
           <AccountingSection settings={settings} />
           <SyncRuns runs={runs.data?.syncRuns} />
         </>
