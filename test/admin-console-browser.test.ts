@@ -150,6 +150,8 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     const bag = await newItem(server, store, { name: "Bolso de cuero", sku: "BOL-001", trackInventory: false });
     const trap = await newItem(server, store, { name: "<img src=x onerror=alert(1)>", sku: "TRAP", quantity: 2 });
     await newItem(server, store, { name: "Envío a domicilio", type: "SERVICE", price: "10000" });
+    // enough for a second page (20 a page, by name)
+    for (let n = 1; n <= 20; n++) await newItem(server, store, { name: `Producto ${String(n).padStart(2, "0")}`, quantity: n });
     await signIn(store);
 
     // the list, with a name that is HTML shown as text
@@ -165,6 +167,14 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     await expect.poll(() => itemRow(trap.id).locator(".quantity").textContent(), SHOWN_WITHIN).toBe("0");
     await expect.poll(() => itemRow(trap.id).locator(".badge").textContent(), SHOWN_WITHIN).toBe("Agotado");
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+
+    // pages
+    const pages = page.getByRole("navigation", { name: "Páginas de productos" });
+    await pages.getByRole("button", { name: "Siguiente" }).click();
+    await page.getByRole("link", { name: "Producto 20" }).waitFor(SHOWN_WITHIN);
+    expect(await page.locator("tbody tr").count()).toBe(3);
+    await pages.getByRole("button", { name: "Anterior" }).click();
+    await itemRow(trap.id).waitFor(SHOWN_WITHIN);
 
     // searching
     await page.getByLabel("Buscar por nombre o SKU").fill("bolso");
@@ -282,7 +292,8 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     await expect.poll(() => page.locator("#transfer-quantity-error").textContent(), SHOWN_WITHIN).toContain("hay 2 en Principal");
     await expect.poll(() => page.locator(".movements tbody tr").first().textContent(), SHOWN_WITHIN).toContain("Traslado entre bodegas");
     await mkdir("test-results", { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.evaluate(() => scrollTo(0, 0));
+    await page.screenshot({ path: SCREENSHOT });
 
     // an order of 4 takes the main warehouse's 2 first, then 2 from the next one
     const order = await placeOrder(server, store, [{ itemId, variantId: mediumBlack.id, quantity: 4 } as any]);

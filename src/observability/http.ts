@@ -66,6 +66,7 @@ function routeOf(path: string) {
   if (path === "/graphql" || path === "/health" || path === "/metrics") return path;
   if (path.startsWith("/store/")) return "/store/:slug";
   if (path.startsWith("/storefront/")) return "/storefront/*";
+  if (path === "/admin" || path.startsWith("/admin/")) return "/admin/*";
   if (path.startsWith("/webhooks/accounting/")) return "/webhooks/accounting/:secret";
   return "other";
 }

@@ -85,7 +85,7 @@ const ERRORS = `... on OperationError { code message field }`;
 
 // ---------- the store and its settings ----------
 
-const SIGN_IN = `query SignIn($slug: String!) { store(slug: $slug) { name inventorySettings { accountingSync } } }`;
+export const SIGN_IN = `query SignIn($slug: String!) { store(slug: $slug) { name inventorySettings { accountingSync } } }`;
 
 const RUN = `id status trigger startedAt finishedAt itemsMatched itemsUpdated itemsUnmatched error unmatched { itemId variantId sku reason detail }`;
 const WAREHOUSE = `id name isMain fulfilsOnlineOrders priority accountingId`;
