@@ -84,16 +84,18 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     await page.getByRole("navigation", { name: "Secciones" }).waitFor(SHOWN_WITHIN);
   }
 
+  const subscriptionsOpen = async () => (await openSubscriptions.get()).values.reduce((sum, sample) => sum + sample.value, 0);
+
   afterEach(async () => {
     expect(problems).toEqual([]);
     await page?.close();
+    // the next test's page is then the only subscriber (see untilSubscribed)
+    await expect.poll(subscriptionsOpen, SHOWN_WITHIN).toBe(0);
   });
 
-  /** Waits until `count` live subscriptions run on the server, so no change slips past the page. */
-  async function untilSubscribed(count = 1) {
-    await expect
-      .poll(async () => (await openSubscriptions.get()).values.reduce((sum, sample) => sum + sample.value, 0), SHOWN_WITHIN)
-      .toBeGreaterThanOrEqual(count);
+  /** Waits until the page's live subscription runs on the server, so no change slips past it. */
+  async function untilSubscribed() {
+    await expect.poll(subscriptionsOpen, SHOWN_WITHIN).toBeGreaterThan(0);
   }
 
   /** A section of the top bar ("Productos", "Pedidos", "Configuración"), followed by keyboard. */

@@ -19,18 +19,17 @@ export type Api = { client: Client; close(): void };
 
 /**
  * A client for one signed-in session. `onAuthLost` hears of a refused token (revoked meanwhile,
- * say); `onLive` of the live connection coming and going (after a retry, updates may have been
- * missed). The token goes only in headers: never in a URL, never to the console.
+ * say); `onLive` of the live connection coming and going. The token goes only in headers: never in a URL, never to the console.
  */
-export function createApi(session: Session, events: { onAuthLost(): void; onLive(state: "live" | "reconnecting", wasRetry: boolean): void }): Api {
+export function createApi(session: Session, events: { onAuthLost(): void; onLive(state: "live" | "reconnecting"): void }): Api {
   const socket = createSocket({
     url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql`,
     lazy: false,
     retryAttempts: Number.POSITIVE_INFINITY,
     shouldRetry: () => true,
     on: {
-      connected: (_socket, _payload, wasRetry) => events.onLive("live", wasRetry),
-      closed: () => events.onLive("reconnecting", false),
+      connected: () => events.onLive("live"),
+      closed: () => events.onLive("reconnecting"),
     },
   });
   const client = new Client({

@@ -37,9 +37,10 @@ function App() {
       session &&
       createApi(session, {
         onAuthLost: () => signOut("El token ya no es válido para esta tienda. Entra de nuevo."),
-        onLive: (state, wasRetry) => {
+        // whatever changed before the socket was (again) up was not pushed: the screens re-read
+        onLive: (state) => {
           setLive(state);
-          if (state === "live" && wasRetry) publishResync();
+          if (state === "live") publishResync();
         },
       }),
     [session],
