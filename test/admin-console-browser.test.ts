@@ -375,7 +375,7 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
       await page.getByRole("status", { name: "Sincronizando…" }).waitFor(SHOWN_WITHIN);
       await page.getByText("Inventario sincronizado con Alegra Contabilidad.").waitFor(SHOWN_WITHIN);
       emulator.heal();
-      expect(await page.locator(".sync-state").textContent()).toBe("Activa");
+      await expect.poll(() => page.locator(".sync-state").textContent(), SHOWN_WITHIN).toBe("Activa");
       expect(await page.locator(".behavior").textContent()).toBe("Ocultar producto");
       expect(await stockOf(server.db, store.id, bag.id)).toMatchObject({ quantity: 0, availability: "HIDDEN" });
       expect(await stockOf(server.db, store.id, mug.id)).toMatchObject({ quantity: 4, availability: "IN_STOCK" });
@@ -402,6 +402,17 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
       await expect.poll(() => page.locator(".invoice").textContent(), SHOWN_WITHIN).toContain("FV-");
       expect(emulator.invoices).toHaveLength(1);
       expect(await stockOf(server.db, store.id, mug.id)).toMatchObject({ quantity: 3, committedQuantity: 0 });
+
+      // while sync is on the counts are read-only here; switching it off hands them back
+      await page.goto(`${server.url}/admin#/productos/${mug.id}`);
+      await countInput().first().waitFor(SHOWN_WITHIN);
+      expect(await page.locator(".levels input").evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).disabled))).toEqual([true, true]);
+      await goTo("Configuración");
+      await page.getByRole("button", { name: "Editar" }).click();
+      await page.getByLabel("Sincronizar inventario de todos los productos con Alegra Contabilidad").uncheck();
+      await page.getByRole("form", { name: "Inventario" }).getByRole("button", { name: "Guardar" }).click();
+      await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+      await expect.poll(() => page.locator(".sync-state").textContent(), SHOWN_WITHIN).toBe("Inactiva");
     } finally {
       await emulator.settled();
       await server.app.accountingWebhooks.idle();

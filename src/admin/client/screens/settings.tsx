@@ -206,10 +206,9 @@ function SyncRuns({ runs }: { runs: SyncRun[] | undefined }) {
               {run.unmatched.length > 0 && (
                 <ul class="unmatched">
                   {run.unmatched.map((entry) => (
-                    <li key={entry.itemId}>
-                      <a href={`#/productos/${entry.itemId}`}>{entry.sku ? `SKU ${entry.sku}` : "Producto sin SKU"}</a>:{" "}
-                      <span class="reason">{UNMATCHED_REASON[entry.reason] ?? entry.reason}</span>
-                      {entry.detail && <small> ({entry.detail})</small>}
+                    <li key={entry.variantId ?? entry.itemId}>
+                      <a href={`#/productos/${entry.itemId}`}>{entry.sku ? `SKU ${entry.sku}` : "Producto"}</a>:{" "}
+                      <span class="reason" title={entry.detail}>{UNMATCHED_REASON[entry.reason] ?? entry.detail}</span>
                     </li>
                   ))}
                 </ul>

@@ -60,8 +60,10 @@ function WarehouseRow({ warehouse }: { warehouse: Warehouse }) {
           <input type="checkbox" checked={form.fulfils} onChange={(e) => set({ fulfils: e.currentTarget.checked })} />
           Despacha pedidos en línea
         </label>
-        {warehouse.isMain && <span class="tag">Principal</span>}
-        {warehouse.accountingId && <span class="tag">Alegra: {warehouse.accountingId}</span>}
+        <span class="tags">
+          {warehouse.isMain && <span class="tag">Principal</span>}
+          {warehouse.accountingId && <span class="tag">Alegra: {warehouse.accountingId}</span>}
+        </span>
         <div class="actions">
           <Button busy={saving.fetching}>Guardar</Button>
           {!warehouse.isMain && (
