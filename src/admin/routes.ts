@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Deps } from "../deps.ts";
 import { requestIdOf } from "../observability/http.ts";
+import { serveAsset } from "../http/browser-bundle.ts";
 import { adminAssets } from "./bundle.ts";
 
 // The console handles an admin token: it runs only its own script, talks only to its own origin,
@@ -49,7 +50,7 @@ export function handleAdmin(deps: Deps, req: IncomingMessage, res: ServerRespons
   }
   const asset = ASSET.exec(path);
   if (!asset) return false;
-  serveAsset(req, res, asset[1]!).catch((error: unknown) => {
+  serveAsset(req, res, adminAssets, asset[1]!).catch((error: unknown) => {
     deps.logger.error({ err: error, reqId: requestIdOf(req), path }, "admin console asset failed");
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
     res.end("Error interno");
@@ -57,16 +58,3 @@ export function handleAdmin(deps: Deps, req: IncomingMessage, res: ServerRespons
   return true;
 }
 
-async function serveAsset(req: IncomingMessage, res: ServerResponse, name: string) {
-  const asset = (await adminAssets()).get(name);
-  if (!asset) {
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
-    return;
-  }
-  const headers = { etag: asset.etag, "cache-control": "no-cache", "x-content-type-options": "nosniff" };
-  if (req.headers["if-none-match"] === asset.etag) {
-    res.writeHead(304, headers).end();
-    return;
-  }
-  res.writeHead(200, { ...headers, "content-type": asset.contentType }).end(asset.body);
-}

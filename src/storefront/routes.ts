@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Deps } from "../deps.ts";
 import { requestIdOf } from "../observability/http.ts";
+import { serveAsset } from "../http/browser-bundle.ts";
 import { storefrontAssets } from "./bundle.ts";
 import { storefrontPage, storeNotFoundPage } from "./page.ts";
 import { isStoreSlug } from "../validation.ts";
@@ -31,7 +32,7 @@ export function handleStorefront(deps: Deps, req: IncomingMessage, res: ServerRe
   const page = STORE_PAGE.exec(path);
   const asset = page ? null : ASSET.exec(path);
   if (!page && !asset) return false;
-  const answer = page ? servePage(deps, res, page[1]!) : serveAsset(req, res, asset![1]!);
+  const answer = page ? servePage(deps, res, page[1]!) : serveAsset(req, res, storefrontAssets, asset![1]!);
   answer.catch((error: unknown) => {
     deps.logger.error({ err: error, reqId: requestIdOf(req), path }, "storefront request failed");
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
@@ -53,19 +54,6 @@ async function servePage(deps: Deps, res: ServerResponse, rawSlug: string) {
   res.writeHead(200, PAGE_HEADERS).end(storefrontPage(store));
 }
 
-async function serveAsset(req: IncomingMessage, res: ServerResponse, name: string) {
-  const asset = (await storefrontAssets()).get(name);
-  if (!asset) {
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
-    return;
-  }
-  const headers = { etag: asset.etag, "cache-control": "no-cache", "x-content-type-options": "nosniff" };
-  if (req.headers["if-none-match"] === asset.etag) {
-    res.writeHead(304, headers).end();
-    return;
-  }
-  res.writeHead(200, { ...headers, "content-type": asset.contentType }).end(asset.body);
-}
 
 function safeDecode(text: string): string {
   try {
