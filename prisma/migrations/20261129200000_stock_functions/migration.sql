@@ -16,7 +16,14 @@ CREATE FUNCTION stock_change(
     p_expected INTEGER[], p_take INTEGER[],
     p_keep_available BOOLEAN, p_never_below_zero BOOLEAN, p_refuse_when_synced BOOLEAN, p_only_tracked BOOLEAN,
     p_reason "StockMovementReason", p_order_id UUID, p_transfer_id UUID, p_note TEXT
-) RETURNS JSON LANGUAGE sql VOLATILE AS $$
+) RETURNS JSON LANGUAGE plpgsql VOLATILE
+-- one plan, kept for the session from the first call (planning this statement costs several times running it)
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    v_answer JSON;
+BEGIN
+-- plpgsql, not sql: the statement's plan is kept for the session (a SQL function plans it anew
+-- at every call)
 WITH c AS (
     SELECT c.variant_id, c.warehouse_id, c.set_quantity, coalesce(c.add_quantity, 0) AS add_quantity,
            coalesce(c.add_committed, 0) AS add_committed, c.expected_quantity, coalesce(c.take, 0) AS take
@@ -96,6 +103,9 @@ SELECT json_build_object(
         'itemCommittedQuantity', i.committed_quantity, 'itemAvailability', i.availability,
         'itemAvailabilityBefore', i.availability_before, 'itemVersion', i.version)), '[]'::json)
       FROM changed_variants v JOIN changed_items i ON i.id = v.item_id))
+  INTO v_answer;
+RETURN v_answer;
+END
 $$;
 
 -- The checkout (SPEC sections 2 and 8) in one call, all lines or nothing: locks the order's items
@@ -112,7 +122,8 @@ $$;
 CREATE FUNCTION place_order(
     p_store_id UUID, p_order_id UUID, p_item_ids UUID[], p_variant_ids UUID[], p_quantities INTEGER[],
     p_customer_name TEXT, p_customer_email TEXT, p_idempotency_key TEXT, p_request_hash TEXT
-) RETURNS JSON LANGUAGE plpgsql VOLATILE AS $$
+) RETURNS JSON LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_error JSON;
     v_lines JSONB;
