@@ -100,8 +100,9 @@ export async function checkInvariants(pool: pg.Pool, storeIds: readonly string[]
            GROUP BY i.store_id, i.id, i.quantity, i.committed_quantity
           HAVING i.quantity <> sum(v.quantity) OR i.committed_quantity <> sum(v.committed_quantity)) bad)::int AS unbalanced,
        -- numbers are unique per store, so 1..last without gaps means count = max = last
-       (SELECT coalesce(sum(abs(s.last_order_number - o.n) + abs(s.last_order_number - o.top)), 0)
+       (SELECT coalesce(sum(abs(coalesce(c.last_number, 0) - o.n) + abs(coalesce(c.last_number, 0) - o.top)), 0)
           FROM stores s
+          LEFT JOIN order_counters c ON c.store_id = s.id
           LEFT JOIN LATERAL (SELECT count(*) AS n, coalesce(max(number), 0) AS top FROM orders WHERE store_id = s.id) o ON true
          WHERE s.id = ANY($1::uuid[]))::int AS "numberGaps"`,
     [storeIds],

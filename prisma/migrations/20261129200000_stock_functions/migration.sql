@@ -2,7 +2,7 @@
 -- stock_change() is the one statement that changes stock: src/stock/stock-ledger.ts calls it for
 -- every change, with the items locked. place_order() is the whole checkout in one call: an order
 -- holds its items' locks, and its store's order counter, only while PostgreSQL works on it and
--- commits, never across a round trip to the service (issue 12: no queue on the store row).
+-- commits, never across a round trip to the service (no queue on the store: issue 12).
 
 -- Applies changes to stock levels of tracked products of the store; the caller holds the items'
 -- locks (every statement here reads rows that only the lock holder changes). A change whose level
@@ -230,15 +230,16 @@ BEGIN
         RAISE EXCEPTION 'stock changed under lock while placing order %', p_order_id;
     END IF;
 
-    -- last, the store's next number: its row is locked from here to COMMIT only
+    -- last, the store's next number: its counter row is locked from here to COMMIT only
     WITH next AS (
-        UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = p_store_id
-        RETURNING last_order_number, accounting_sync
+        INSERT INTO order_counters AS c (store_id, last_number) VALUES (p_store_id, 1)
+        ON CONFLICT (store_id) DO UPDATE SET last_number = c.last_number + 1
+        RETURNING last_number, (SELECT accounting_sync FROM stores WHERE id = p_store_id) AS accounting_sync
     ), lines AS (
         SELECT * FROM jsonb_to_recordset(v_lines) AS l(variant_id uuid, item_id uuid, quantity int, tracked boolean, unit_price numeric)
     ), created AS (
         INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
-        SELECT p_store_id, p_order_id, next.last_order_number, (SELECT coalesce(sum(unit_price * quantity), 0) FROM lines),
+        SELECT p_store_id, p_order_id, next.last_number, (SELECT coalesce(sum(unit_price * quantity), 0) FROM lines),
                p_customer_name, p_customer_email, p_idempotency_key, p_request_hash, next.accounting_sync
           FROM next
         RETURNING *
