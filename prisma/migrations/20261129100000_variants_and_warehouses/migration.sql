@@ -130,9 +130,6 @@ CREATE UNIQUE INDEX "variants_store_id_sku_key" ON "variants"("store_id", "sku")
 CREATE UNIQUE INDEX "variants_store_id_accounting_id_key" ON "variants"("store_id", "accounting_id");
 
 -- CreateIndex
-CREATE INDEX "stock_levels_store_id_warehouse_id_idx" ON "stock_levels"("store_id", "warehouse_id");
-
--- CreateIndex
 CREATE INDEX "stock_movements_store_id_variant_id_warehouse_id_id_idx" ON "stock_movements"("store_id", "variant_id", "warehouse_id", "id" DESC);
 
 -- AddForeignKey

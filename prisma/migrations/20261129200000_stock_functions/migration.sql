@@ -132,6 +132,7 @@ DECLARE
     v_stock JSON;
     v_order JSON;
     v_changes INTEGER;
+    v_variant_ids UUID[];
 BEGIN
     PERFORM 1 FROM items WHERE store_id = p_store_id AND id = ANY(p_item_ids) ORDER BY id FOR UPDATE;
 
@@ -181,15 +182,21 @@ BEGIN
     END IF;
 
     -- where each tracked line's units come from: the fulfilling levels in ascending priority
+    v_variant_ids := ARRAY(SELECT (x->>'variant_id')::uuid FROM jsonb_array_elements(v_lines) x);
     WITH lines AS (
         SELECT * FROM jsonb_to_recordset(v_lines)
           AS l(variant_id uuid, item_id uuid, quantity int, tracked boolean, sell_without_stock boolean, availability "Availability")
          WHERE tracked
     ), levels AS (
-        SELECT l.variant_id, l.warehouse_id, l.quantity - l.committed_quantity AS available,
-               row_number() OVER (PARTITION BY l.variant_id ORDER BY w.priority, w.id) AS rank
-          FROM stock_levels l JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id AND w.fulfils_online_orders
-         WHERE l.store_id = p_store_id AND l.variant_id IN (SELECT variant_id FROM lines)
+        -- each variant's levels by its key (store_id, variant_id): OFFSET 0 keeps the lateral
+        -- lookup from being turned into a join that a kept plan would run as a scan of the store
+        SELECT lv.*, row_number() OVER (PARTITION BY lv.variant_id ORDER BY lv.priority, lv.warehouse_id) AS rank
+          FROM unnest(v_variant_ids) AS asked(variant_id)
+          CROSS JOIN LATERAL (
+              SELECT l.variant_id, l.warehouse_id, l.quantity - l.committed_quantity AS available, w.priority
+                FROM stock_levels l JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
+               WHERE l.store_id = p_store_id AND l.variant_id = asked.variant_id AND w.fulfils_online_orders
+              OFFSET 0) lv
     ), cumulative AS (
         SELECT lv.*, coalesce(sum(greatest(lv.available, 0)) OVER (PARTITION BY lv.variant_id ORDER BY lv.rank
                                                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
