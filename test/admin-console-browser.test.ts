@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { openSubscriptions } from "../src/observability/metrics.ts";
 import { AccountingEmulator } from "./support/accounting-emulator.ts";
 import { gqlData, newItem, newStore, placeOrder, startTestServer, stockOf, type TestServer, type TestStore } from "./support/harness.ts";
@@ -12,25 +12,10 @@ import { gqlData, newItem, newStore, placeOrder, startTestServer, stockOf, type 
  * live, a stale write caught, and HTML in a name shown as text. Without Chromium the test is
  * skipped with a note, except under CI=true, where a missing browser fails the run.
  */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCREENSHOT = "test-results/admin-console.png";
 /** How long the page may take to show a change (a loaded CI machine is slow, not wrong). */
 const SHOWN_WITHIN = { timeout: 15_000 };
-const runsInCI = Boolean(process.env.CI) && process.env.CI !== "false";
-const canRun = existsSync(CHROMIUM) || runsInCI;
-if (!canRun) {
-  console.warn(`admin console browser test skipped: no Chromium at ${CHROMIUM} (install it with: apt-get install -y chromium)`);
-}
+const canRun = browserAvailable("admin console browser test");
 
 const SET_QUANTITY = `mutation($input: SetItemQuantityInput!) {
   setItemQuantity(input: $input) { __typename ... on OperationError { code message } }
@@ -50,7 +35,7 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
 
   beforeAll(async () => {
     server = await startTestServer({ accounting: { http: { timeoutMs: 2_000, maxAttempts: 2, retryDelayMs: 5 } } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

