@@ -20,7 +20,7 @@ const store = storesWithBalancedLedgers(() => server);
 
 beforeAll(async () => {
   server = await startTestServer({
-    accounting: { http: { timeoutMs: 300, maxAttempts: 3, retryDelayMs: 5 }, lockWaitMs: 3_000 },
+    accounting: { http: { timeoutMs: 1_000, maxAttempts: 3, retryDelayMs: 5 }, lockWaitMs: 3_000 },
   });
 });
 afterAll(async () => server.close());
