@@ -34,7 +34,8 @@ type LineRequest = { index: number; itemId: string; variantId: string | null; qu
 
 /**
  * The storefront checkout: takes the stock of every line and records the order, all lines or
- * nothing, in one transaction (SPEC sections 2 and 8). The order's items are locked in id order,
+ * nothing (SPEC sections 2 and 8), in one call of the SQL function place_order() that is its own
+ * transaction, so no lock is held across a round trip. The order's items are locked in id order,
  * so concurrent orders on shared items queue instead of deadlocking. Each line's units are taken
  * from the warehouses that fulfil online orders in ascending priority (a line splits where one
  * warehouse has too few; with "Vender sin Stock" what none has comes from the first), each take a
