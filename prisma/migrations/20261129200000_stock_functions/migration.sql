@@ -119,6 +119,9 @@ $$;
 --   { "shortages": [{ itemId, variantId, requested, available }] }   (nothing changed)
 --   { "error": { code, field, message } }                            (nothing changed)
 -- Lines come as parallel arrays: item ids, variant ids (null: the item's default), quantities.
+-- Placeholder order numbers while a checkout writes its order (see place_order()).
+CREATE SEQUENCE order_number_placeholders;
+
 CREATE FUNCTION place_order(
     p_store_id UUID, p_order_id UUID, p_item_ids UUID[], p_variant_ids UUID[], p_quantities INTEGER[],
     p_customer_name TEXT, p_customer_email TEXT, p_idempotency_key TEXT, p_request_hash TEXT
@@ -237,33 +240,41 @@ BEGIN
         RAISE EXCEPTION 'stock changed under lock while placing order %', p_order_id;
     END IF;
 
+    -- the order, its lines and allocations, under a placeholder number (negative, unique, never
+    -- seen outside this transaction), so that taking the real one is the last, smallest step
+    WITH lines AS (
+        SELECT * FROM jsonb_to_recordset(v_lines) AS l(variant_id uuid, item_id uuid, quantity int, tracked boolean, unit_price numeric)
+    ), created AS (
+        INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
+        SELECT p_store_id, p_order_id, -(1 + nextval('order_number_placeholders') % 2000000000)::int,
+               (SELECT coalesce(sum(unit_price * quantity), 0) FROM lines),
+               p_customer_name, p_customer_email, p_idempotency_key, p_request_hash, s.accounting_sync
+          FROM stores s WHERE s.id = p_store_id
+        RETURNING id
+    ), created_lines AS (
+        INSERT INTO order_lines (store_id, order_id, item_id, variant_id, quantity, unit_price, stock_taken)
+        SELECT p_store_id, p_order_id, item_id, variant_id, quantity, unit_price, tracked FROM lines
+    )
+    INSERT INTO order_line_allocations (store_id, order_id, variant_id, warehouse_id, quantity)
+    SELECT p_store_id, p_order_id, (a->>'variantId')::uuid, (a->>'warehouseId')::uuid, (a->>'quantity')::int
+      FROM jsonb_array_elements(v_allocations) a;
+
     -- last, the store's next number: its counter row is locked from here to COMMIT only
     WITH next AS (
         INSERT INTO order_counters AS c (store_id, last_number) VALUES (p_store_id, 1)
         ON CONFLICT (store_id) DO UPDATE SET last_number = c.last_number + 1
-        RETURNING last_number, (SELECT accounting_sync FROM stores WHERE id = p_store_id) AS accounting_sync
-    ), lines AS (
-        SELECT * FROM jsonb_to_recordset(v_lines) AS l(variant_id uuid, item_id uuid, quantity int, tracked boolean, unit_price numeric)
-    ), created AS (
-        INSERT INTO orders (store_id, id, number, total, customer_name, customer_email, idempotency_key, request_hash, holds_committed)
-        SELECT p_store_id, p_order_id, next.last_number, (SELECT coalesce(sum(unit_price * quantity), 0) FROM lines),
-               p_customer_name, p_customer_email, p_idempotency_key, p_request_hash, next.accounting_sync
-          FROM next
-        RETURNING *
-    ), created_lines AS (
-        INSERT INTO order_lines (store_id, order_id, item_id, variant_id, quantity, unit_price, stock_taken)
-        SELECT p_store_id, p_order_id, item_id, variant_id, quantity, unit_price, tracked FROM lines
-    ), created_allocations AS (
-        INSERT INTO order_line_allocations (store_id, order_id, variant_id, warehouse_id, quantity)
-        SELECT p_store_id, p_order_id, (a->>'variantId')::uuid, (a->>'warehouseId')::uuid, (a->>'quantity')::int
-          FROM jsonb_array_elements(v_allocations) a
+        RETURNING last_number
+    ), numbered AS (
+        UPDATE orders o SET number = next.last_number FROM next
+         WHERE o.store_id = p_store_id AND o.id = p_order_id
+        RETURNING o.*
     )
     SELECT json_build_object('storeId', store_id, 'id', id, 'number', number, 'status', status, 'total', total::text,
                              'customerName', customer_name, 'customerEmail', customer_email, 'idempotencyKey', idempotency_key,
                              'requestHash', request_hash, 'holdsCommitted', holds_committed,
                              'invoiceAccountingId', invoice_accounting_id, 'invoiceNumber', invoice_number,
                              'invoicedAt', invoiced_at, 'createdAt', created_at, 'updatedAt', updated_at)
-      INTO v_order FROM created;
+      INTO v_order FROM numbered;
     RETURN json_build_object('order', v_order, 'stock', v_stock);
 END
 $$;
