@@ -8,6 +8,7 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
 import { check, isRecordId, rules } from "../validation.ts";
 import { refreshVariants } from "./stock-ledger.ts";
+import { lockStoreItems } from "./store-items.ts";
 
 /**
  * Warehouses ("bodegas", SPEC section 8). Every store has a main one from its creation; admins
@@ -153,15 +154,6 @@ export async function deleteWarehouse(
     await tx.query(sql`DELETE FROM warehouses WHERE store_id = ${storeId}::uuid AND id = ${warehouseId}::uuid`);
     return warehouse;
   });
-}
-
-/**
- * Locks every item of the store in id order (the order every stock change takes them), before a
- * change that moves many items' availability (the store's out-of-stock behaviour, which
- * warehouses fulfil orders, accounting sync): no stock change of the store runs meanwhile.
- */
-export async function lockStoreItems(tx: Tx, storeId: string): Promise<void> {
-  await tx.query(sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid ORDER BY id FOR UPDATE`);
 }
 
 /**
