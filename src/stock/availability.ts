@@ -1,4 +1,4 @@
-import type { Availability, ItemType } from "../generated/prisma/enums.ts";
+import type { ItemType } from "../generated/prisma/enums.ts";
 import { raw, sql, type Sql } from "../db/sql.ts";
 
 /**
@@ -15,12 +15,6 @@ import { raw, sql, type Sql } from "../db/sql.ts";
  */
 export const tracksInventory = (item: { type: ItemType; trackInventory: boolean }) =>
   item.type === "PRODUCT" && item.trackInventory;
-
-/** The same rule in SQL, for an `items` row aliased `i`. */
-export const TRACKS_INVENTORY_SQL = raw("(i.type = 'PRODUCT' AND i.track_inventory)");
-
-/** Orders are refused for these; so are lines asking more than is available. */
-export const UNORDERABLE: ReadonlySet<Availability> = new Set(["SOLD_OUT", "HIDDEN"]);
 
 /**
  * The availability expression for an `items` row aliased `i` joined to its `stores` row `s`;
