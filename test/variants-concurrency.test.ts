@@ -3,6 +3,7 @@ import { openDatabase, type Database } from "../src/db/pool.ts";
 import { createLogger } from "../src/logger.ts";
 import { databaseUrl, gql, gqlData, newStore, unbalancedLedgers, type GraphQLResponse, type TestStore } from "./support/harness.ts";
 import { startServerProcess, type ServerProcess } from "./support/processes.ts";
+import { seededRandom, type Random } from "./support/chaos.ts";
 
 /**
  * SPEC section 8 under concurrency (issue 11): orders over variants of several items, split
@@ -23,27 +24,6 @@ import { startServerProcess, type ServerProcess } from "./support/processes.ts";
 
 const seed = Number(process.env.VARIANTS_CONCURRENCY_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: a small seeded generator, so that a failing mix of requests can be sent again. */
-function random(seedValue: number) {
-  let state = seedValue >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
-  const shuffle = <T>(list: T[]) => {
-    for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(next() * (i + 1));
-      [list[i], list[j]] = [list[j]!, list[i]!];
-    }
-    return list;
-  };
-  return { next, int, pick, shuffle };
-}
 
 let one: ServerProcess;
 let two: ServerProcess;
@@ -187,7 +167,7 @@ const TRANSFER = `mutation($input: TransferStockInput!) {
  * random order. The first variant (Camiseta S, an odd count in the first warehouse) is always
  * asked in pairs, so that once the first warehouse is down to its last unit a line splits.
  */
-function randomOrder(rng: ReturnType<typeof random>, variants: readonly Variant[]): Line[] {
+function randomOrder(rng: Random, variants: readonly Variant[]): Line[] {
   const lines = Array.from({ length: rng.int(1, 3) }, () => {
     const variant = rng.pick(variants);
     return { itemId: variant.itemId, variantId: variant.id, quantity: variant === variants[0] ? 2 : rng.int(1, 3) };
@@ -418,7 +398,7 @@ describe("variants and warehouses under concurrency, two service processes on on
     const { store, w, variants } = await clothingStore();
     const before = await levelsOf(store.id);
     const since = await lastMovementId(store.id);
-    const rng = random(seed);
+    const rng = seededRandom(seed);
     const requests = Array.from({ length: 200 }, () => randomOrder(rng, variants));
 
     const sent = await Promise.all(
@@ -452,7 +432,7 @@ describe("variants and warehouses under concurrency, two service processes on on
     const { store, w, variants } = await clothingStore(3);
     const before = await levelsOf(store.id);
     const since = await lastMovementId(store.id);
-    const rng = random(seed + 1);
+    const rng = seededRandom(seed + 1);
     type Request = { kind: "order"; lines: Line[] } | { kind: "transfer"; input: Record<string, unknown> };
     const requests: Request[] = rng.shuffle([
       ...Array.from({ length: 120 }, (): Request => ({ kind: "order", lines: randomOrder(rng, variants) })),

@@ -21,6 +21,14 @@ export function seededRandom(seed: number) {
     int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
     pick: <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!,
     chance: (p: number) => next() < p,
+    /** `list` itself, shuffled in place (Fisher-Yates) */
+    shuffle: <T>(list: T[]) => {
+      for (let i = list.length - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        [list[i], list[j]] = [list[j]!, list[i]!];
+      }
+      return list;
+    },
   };
 }
 export type Random = ReturnType<typeof seededRandom>;
