@@ -14,6 +14,7 @@
  * version on the message text.
  */
 import WebSocket from "ws";
+import { terminateAll } from "./client-sockets.ts";
 
 export type Group = {
   name: string;
@@ -153,16 +154,7 @@ async function run(command: Extract<Command, { type: "run" }>): Promise<Reply> {
 }
 
 async function close(): Promise<Reply> {
-  await Promise.all(
-    subscribers.map(
-      ({ socket }) =>
-        new Promise<void>((resolve) => {
-          if (socket.readyState === WebSocket.CLOSED) return resolve();
-          socket.once("close", () => resolve());
-          socket.terminate();
-        }),
-    ),
-  );
+  await terminateAll(subscribers.map(({ socket }) => socket));
   subscribers.length = 0;
   return { type: "closed" };
 }

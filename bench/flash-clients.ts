@@ -13,6 +13,7 @@
  * subscriber, which versions of its items between two known ones it never received.
  */
 import WebSocket from "ws";
+import { terminateAll } from "./client-sockets.ts";
 
 export type Subscription = { store: string; itemIds: string[]; count: number };
 
@@ -130,16 +131,7 @@ function gaps(command: Extract<FlashCommand, { type: "gaps" }>): FlashReply {
 }
 
 async function close(): Promise<FlashReply> {
-  await Promise.all(
-    subscribers.map(
-      ({ socket }) =>
-        new Promise<void>((resolve) => {
-          if (socket.readyState === WebSocket.CLOSED) return resolve();
-          socket.once("close", () => resolve());
-          socket.terminate();
-        }),
-    ),
-  );
+  await terminateAll(subscribers.map(({ socket }) => socket));
   subscribers.length = 0;
   return { type: "closed" };
 }
