@@ -4,8 +4,9 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|flash|fanout|cross|cluster
- * (cross: the two cross-process figures, single Redis and cluster; cluster: the cluster one; a
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|before|flash|fanout|cross|cluster
+ * (before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
+ * two cross-process figures, single Redis and cluster; cluster: the cluster one; a
  * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
  * orders scenarios to run, default hot,spread,platform,multiline,variants), BENCH_DURATION_S
  * (measured seconds of each side of an orders scenario, default 15), BENCH_CONCURRENCY (default
@@ -17,6 +18,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
+import { beforeAfterOptions, beforeAfterScenario } from "./before-after.ts";
 import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } from "./fanout.ts";
 import { flashSaleOptions, flashSaleScenario } from "./flash-sale.ts";
 import { floorAvailable, freshFloorDatabase, PGBENCH } from "./floor.ts";
@@ -27,6 +29,7 @@ const only = process.env.BENCH_ONLY;
 /** Which parts run: all of them, or BENCH_ONLY's. */
 const parts = {
   orders: !only || only === "orders",
+  beforeAfter: !only || only === "before",
   flashSale: !only || only === "flash",
   fanout: !only || only === "fanout",
   crossProcess: !only || only === "fanout" || only === "cross",
@@ -75,6 +78,13 @@ async function main() {
     } finally {
       await server.stop();
     }
+  }
+
+  if (parts.beforeAfter) {
+    const options = beforeAfterOptions(durationMs);
+    log(`beforeAfter: this version against ${options.ref}, hot and spread, ${options.rounds} alternating turns of ${options.seconds} s each`);
+    results.beforeAfter = await beforeAfterScenario(options, log);
+    log(`beforeAfter: ${JSON.stringify(results.beforeAfter)}`);
   }
 
   if (parts.flashSale) {
@@ -137,6 +147,18 @@ function printTable(results: Record<string, any>) {
       String(r.floorRatio),
       ">= 0.5",
       `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order`,
+    ]);
+  }
+  for (const name of ["hot", "spread"]) {
+    const r = results.beforeAfter?.[name];
+    if (!r) continue;
+    rows.push([
+      `${name}: this / ${results.beforeAfter.ref} (orders/s)`,
+      String(r.after.ordersPerSec),
+      `${r.before.ordersPerSec} (before)`,
+      String(r.ratio),
+      ">= 1",
+      `same load, alternating turns; CPU per order: service ${r.after.serverCpuMsPerOrder}/${r.before.serverCpuMsPerOrder} ms, PostgreSQL ${r.after.postgresCpuMsPerOrder}/${r.before.postgresCpuMsPerOrder} ms`,
     ]);
   }
   const flash = results.flashSale;
