@@ -40,6 +40,11 @@ export function createApp(
     // 9 MB module is loaded on the first visit only
     renderGraphiQL: (options) => import("@graphql-yoga/render-graphiql").then(({ renderGraphiQL }) => renderGraphiQL(options)),
     landingPage: false,
+    // handleGraphQL holds every body to limits.maxBodyBytes before yoga sees it; yoga's own limit
+    // would pipe each body through a stream again (an AbortController and a DOMException per request)
+    maxRequestBodySize: false,
+    // no file uploads here
+    multipart: false,
     plugins: [
       ...requestLimitPlugins({ limits, introspection: config.introspection, csrfPrevention }),
       useGraphQLErrorMetrics(),
