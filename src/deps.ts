@@ -1,6 +1,7 @@
 import type { AccountingOptions } from "./accounting/options.ts";
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./logger.ts";
+import type { CheckoutTurns } from "./orders/checkout-turns.ts";
 import type { OrderRateLimiter } from "./orders/order-rate-limit.ts";
 import type { StockEventBus, StockEventPublisher } from "./realtime/stock-events.ts";
 
@@ -12,6 +13,8 @@ export type Deps = {
   /** What live subscriptions listen to: in the service, the very bus that `publisher` is. */
   stockEvents: StockEventBus;
   logger: Logger;
+  /** How many checkouts of one store go to PostgreSQL at once. */
+  checkoutTurns: CheckoutTurns;
   /** Limits public placeOrder calls per client and store; absent, they are not limited. */
   orderRateLimiter?: OrderRateLimiter;
   /** The accounting connector's settings: webhook base URL, credential key, timeouts, locks. */

@@ -40,7 +40,8 @@ type LineRequest = { index: number; itemId: string; variantId: string | null; qu
  * from the warehouses that fulfil online orders in ascending priority (a line splits where one
  * warehouse has too few; with "Vender sin Stock" what none has comes from the first), each take a
  * guarded update that can never oversell. While accounting sync is on, the units are committed
- * instead of deducted. A retry carrying the same idempotency key answers the first order.
+ * instead of deducted. A retry carrying the same idempotency key answers the first order. A
+ * store's checkouts go to PostgreSQL a few at a time (deps.checkoutTurns).
  */
 export async function placeOrder(
   deps: Deps,
@@ -64,7 +65,7 @@ export async function placeOrder(
   }
 
   try {
-    return await inOneStatement(deps.db.pool, deps.publisher, async (statement) => {
+    return await deps.checkoutTurns.run(storeId, () => inOneStatement(deps.db.pool, deps.publisher, async (statement) => {
       const { rows } = await statement.query<{ answer: CheckoutAnswer }>(
         sql`SELECT place_order(
               ${storeId}::uuid, ${randomUUID()}::uuid, ${requested.map((line) => line.itemId)}::uuid[],
@@ -77,7 +78,7 @@ export async function placeOrder(
       if ("shortages" in answer) return new InsufficientStockError(answer.shortages);
       queueStockEvents(statement, storeId, answer.stock);
       return orderRecord(answer.order);
-    });
+    }));
   } catch (error) {
     // The same key committed meanwhile by a racing request: answer with that order.
     if (key && (error as { constraint?: string }).constraint === "orders_store_id_idempotency_key_key") {
@@ -163,3 +164,4 @@ async function orderForKey(deps: Deps, storeId: string, key: string, requestHash
   }
   return earlier;
 }
+

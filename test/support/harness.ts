@@ -9,6 +9,7 @@ import type { Deps } from "../../src/deps.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { OrderRateLimiter } from "../../src/orders/order-rate-limit.ts";
 import { LocalStockEvents } from "../../src/realtime/local-events.ts";
+import { CheckoutTurns } from "../../src/orders/checkout-turns.ts";
 import type { StockEventPublisher } from "../../src/realtime/stock-events.ts";
 import { createApp } from "../../src/server.ts";
 import { createStore } from "../../src/stores/stores.ts";
@@ -28,6 +29,8 @@ export async function startTestServer(
     /** another database than the test run's (a fault test's own PostgreSQL) */
     databaseUrl?: string;
     orderRateLimiter?: OrderRateLimiter;
+    /** checkouts of one store in PostgreSQL at once (the service's default: 4) */
+    checkoutConcurrencyPerStore?: number;
     /** request limits and the like; unset ones are the service's defaults */
     config?: Partial<Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute">>;
   } = {},
@@ -50,6 +53,7 @@ export async function startTestServer(
     stockEvents,
     logger,
     accounting,
+    checkoutTurns: new CheckoutTurns(options.checkoutConcurrencyPerStore ?? 4),
     orderRateLimiter: options.orderRateLimiter,
   };
   const app = createApp(deps, {
