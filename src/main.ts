@@ -5,6 +5,7 @@ import { loadConfig } from "./config.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { createLogger } from "./logger.ts";
 import { createOrderRateLimiter } from "./orders/order-rate-limit.ts";
+import { observeCheckoutTurns } from "./observability/metrics.ts";
 import { CheckoutTurns } from "./orders/checkout-turns.ts";
 import { inCommitOrder } from "./realtime/commit-order.ts";
 import { createStockEventBus } from "./realtime/event-bus.ts";
@@ -32,6 +33,7 @@ async function main() {
   const accounting = accountingOptions(config, await loadSecretKey(config.accounting.secretKey, config.dataDir, logger));
   // the domain publishes each turn's events in commit order (realtime/commit-order.ts)
   const checkoutTurns = new CheckoutTurns(config.checkoutConcurrencyPerStore);
+  observeCheckoutTurns(checkoutTurns);
   const deps = { db, publisher: inCommitOrder(stockEvents), stockEvents, logger, checkoutTurns, orderRateLimiter, accounting };
   const app = createApp(deps, config);
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));

@@ -68,6 +68,7 @@ describe("operating the service", () => {
     // the item's first count and the order each published one stock event
     expect(metrics).toContain("stock_events_published_total 2");
     expect(metrics).toContain("# TYPE graphql_subscriptions_open gauge");
+    expect(metrics).toContain("checkouts_waiting 0");
     expect(metrics).toContain("# TYPE accounting_sync_runs_total counter");
     expect(metrics).toContain("process_cpu_seconds_total");
   });

@@ -70,6 +70,23 @@ export const openSubscriptions = new Gauge({
 // Shown as 0 from the start, so a dashboard has a series before the first subscription.
 for (const field of ["stockUpdates", "availabilityChanges"]) openSubscriptions.set({ field }, 0);
 
+let checkoutTurns: { readonly waiting: number } | undefined;
+
+/** Checkouts waiting in this process for their store's turn (src/orders/checkout-turns.ts), read at each scrape. */
+export const checkoutsWaiting = new Gauge({
+  name: "checkouts_waiting",
+  help: "placeOrder checkouts waiting in this process for their turn at their store",
+  registers: [registry],
+  collect() {
+    this.set(checkoutTurns?.waiting ?? 0);
+  },
+});
+
+/** The process's checkout turns, which checkouts_waiting reports. */
+export function observeCheckoutTurns(turns: { readonly waiting: number }) {
+  checkoutTurns = turns;
+}
+
 /** Stock events handed to the event transport (in-process or Redis) after their transaction committed. */
 export const stockEventsPublishedTotal = new Counter({
   name: "stock_events_published_total",
