@@ -54,7 +54,19 @@ async function main() {
     machine: { cpus: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
   };
 
-  if (parts.orders) {
+  // a part that fails is reported and the others still run; the file is written either way
+  const failed: Record<string, string> = {};
+  const measured = async (name: string, part: () => Promise<void>) => {
+    try {
+      await part();
+    } catch (error) {
+      failed[name] = error instanceof Error ? error.message : String(error);
+      console.error(error);
+      log(`${name}: FAILED, going on with the other parts`);
+    }
+  };
+
+  if (parts.orders) await measured("orders", async () => {
     const missing = floorAvailable();
     if (missing) throw new Error(`the floor cannot run: ${missing}`);
     const floorUrl = await freshFloorDatabase();
@@ -78,26 +90,26 @@ async function main() {
     } finally {
       await server.stop();
     }
-  }
+  });
 
-  if (parts.beforeAfter) {
+  if (parts.beforeAfter) await measured("beforeAfter", async () => {
     const options = beforeAfterOptions(durationMs);
     log(`beforeAfter: this version against ${options.ref}, hot and spread, ${options.rounds} alternating turns of ${options.seconds} s each`);
     results.beforeAfter = await beforeAfterScenario(options, log);
     log(`beforeAfter: ${JSON.stringify(results.beforeAfter)}`);
-  }
+  });
 
-  if (parts.flashSale) {
+  if (parts.flashSale) await measured("flashSale", async () => {
     log("flashSale: seeding 100 stores");
     results.flashSale = await flashSaleScenario(pool, serverEnv(databaseUrl), flashSaleOptions(), log);
     log(`flashSale: ${JSON.stringify(results.flashSale)}`);
-  }
+  });
 
   if (parts.fanout || parts.crossProcess || parts.crossProcessCluster) {
     const store = await seedStore(pool, "bench-live", 1, 1_000);
     const context = { databaseUrl, redisUrl: REDIS_URL, store, serverEnv: serverEnv(databaseUrl) };
     const options = { updates, warmupUpdates: 2, intervalMs: 100 };
-    if (parts.fanout) {
+    if (parts.fanout) await measured("fanout", async () => {
       const fanout: Record<string, unknown> = {};
       for (const n of fanoutSizes) {
         log(`fanout: ${n} subscribers on one service process, then on a raw ws server; ${updates} updates`);
@@ -105,23 +117,25 @@ async function main() {
         log(`fanout.${n}: ${JSON.stringify(fanout[n])}`);
       }
       results.fanout = fanout;
-    }
+    });
     const crossN = Number(process.env.BENCH_CROSS_SUBSCRIBERS ?? 1000);
     // twice the updates: a difference of two p99s over only 1,000 subscribers each is noisy
     const crossOptions = { ...options, updates: updates * 2 };
-    if (parts.crossProcess) {
+    if (parts.crossProcess) await measured("crossProcess", async () => {
       log(`crossProcess: ${crossN} subscribers on each of two service processes sharing Redis`);
       results.crossProcess = await crossProcessScenario(crossN, context, crossOptions);
       log(`crossProcess: ${JSON.stringify(results.crossProcess)}`);
-    }
-    if (parts.crossProcessCluster) {
+    });
+    if (parts.crossProcessCluster) await measured("crossProcessCluster", async () => {
       log(`crossProcessCluster: the same on a Redis Cluster of 3 masters and 3 replicas (sharded pub/sub)`);
       results.crossProcessCluster = await crossProcessClusterScenario(crossN, context, crossOptions);
       log(`crossProcessCluster: ${JSON.stringify(results.crossProcessCluster)}`);
-    }
+    });
   }
 
   await pool.end();
+  // (undefined: a partial run that failed nowhere clears what an earlier run had failed)
+  results.failedParts = Object.keys(failed).length > 0 ? failed : undefined;
   results.totalSeconds = Math.round((Date.now() - started) / 1000);
   mkdirSync("bench/results", { recursive: true });
   // a partial run keeps the sections of the last full run that it did not measure
@@ -133,6 +147,10 @@ async function main() {
   writeFileSync(out, `${JSON.stringify(written, null, 2)}\n`);
   printTable(results);
   log(`wrote ${out} in ${results.totalSeconds} s`);
+  if (results.failedParts) {
+    log(`parts that failed: ${Object.keys(failed).join(", ")}`);
+    process.exitCode = 1;
+  }
 }
 
 function printTable(results: Record<string, any>) {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import { freePort } from "./free-port.ts";
 import { launchRedisServer, type RedisServer } from "./redis-server.ts";
 import { eventually } from "./wait.ts";
 
@@ -67,6 +68,9 @@ export async function launchRedisCluster(options: RedisClusterOptions = {}): Pro
           dir: nodeDir,
           args: [
             "--cluster-enabled", "yes",
+            // a free port of its own for the cluster bus: by default it is the node's port + 10,000,
+            // which may be taken (an ephemeral port of a busy machine) or past 65,535
+            "--cluster-port", String(await freePort()),
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", String(options.nodeTimeoutMs ?? 1_000),
             // the shards that still have a master keep serving while one fails over
