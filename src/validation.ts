@@ -50,6 +50,8 @@ export const rules = {
   delta: z.number().int().min(-MAX_ABS_QUANTITY).max(MAX_ABS_QUANTITY).refine((d) => d !== 0, "must not be 0"),
   /** units in one order line */
   orderQuantity: z.number().int().min(1, "must be at least 1").max(10_000, "must be at most 10000"),
+  /** a warehouse's place in the allocation order: lower fulfils first */
+  warehousePriority: z.number().int().min(0).max(1_000_000),
   customerName: z.string().trim().max(200, "must be at most 200 characters").regex(SINGLE_LINE, noControlCharacters),
   customerEmail: z.string().trim().max(254).pipe(z.email("must be an e-mail address")),
   idempotencyKey: text(200),

@@ -36,7 +36,7 @@ const WAREHOUSE = columnsOf(Prisma.WarehouseScalarFieldEnum);
 const CreateWarehouse = z.object({
   name: rules.name,
   fulfilsOnlineOrders: z.boolean().nullish(),
-  priority: z.number().int().min(0).max(1_000_000).nullish(),
+  priority: rules.warehousePriority.nullish(),
 });
 
 /** `createWarehouse`: a new warehouse, not fulfilling unless said, after the others unless a priority is given. */
@@ -87,7 +87,7 @@ const UpdateWarehouse = z.object({
   id: z.string(),
   name: rules.name.nullish(),
   fulfilsOnlineOrders: z.boolean().nullish(),
-  priority: z.number().int().min(0).max(1_000_000).nullish(),
+  priority: rules.warehousePriority.nullish(),
 });
 
 /**
