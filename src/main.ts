@@ -3,7 +3,6 @@ import { startReconciliation } from "./accounting/reconciliation.ts";
 import { loadSecretKey } from "./accounting/secret-box.ts";
 import { loadConfig } from "./config.ts";
 import { connectDatabase } from "./db/connect.ts";
-import type { PrismaClient } from "./generated/prisma/client.ts";
 import { createLogger } from "./logger.ts";
 import { createOrderRateLimiter } from "./orders/order-rate-limit.ts";
 import { observeCheckoutTurns } from "./observability/metrics.ts";
@@ -25,7 +24,6 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await connectDatabase(config, logger);
-  await loadPrismaEngine(db.prisma);
   const stockEvents = createStockEventBus(config.redis, logger);
   const orderRateLimiter = createOrderRateLimiter({
     perMinute: config.orderRateLimitPerMinute,
@@ -76,16 +74,6 @@ async function main() {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-}
-
-/**
- * Prisma loads its query compiler (WebAssembly) on the first query unless connected first: about
- * 50 MB and 130 ms on this machine. Loaded here, before the port opens, that cost is part of
- * starting up rather than of whichever request comes first (a storefront's first live-update
- * subscription, say), and a process that answers /health is ready to serve at full speed.
- */
-async function loadPrismaEngine(prisma: PrismaClient) {
-  await prisma.$connect();
 }
 
 main().catch((error) => {
