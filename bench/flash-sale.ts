@@ -208,6 +208,7 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
   const seeded: BenchStore[] = [];
   for (let i = 0; i < options.stores; i++) seeded.push(await seedStore(pool, `bench-flash-${i}`, options.itemsPerStore, 1_000_000));
   await pool.query("VACUUM ANALYZE");
+  const storeIds = seeded.map((store) => store.id);
   const perStore = Math.floor(options.subscribers / options.stores);
   const stores: FlashStore[] = seeded.map((store, index) => ({
     ...store,
@@ -230,7 +231,7 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
     /** Each store's flash item back to `flashStock` units ("Registrar cantidad"), a new drop; answers how many changed. */
     const restock = async () => {
       const { rows } = await pool.query<{ id: string }>("SELECT id FROM items WHERE store_id = ANY($1::uuid[]) AND id = ANY($2::uuid[]) AND quantity <> $3", [
-        stores.map((store) => store.id),
+        storeIds,
         stores.map((store) => store.flashItemId),
         options.flashStock,
       ]);
@@ -253,13 +254,13 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
     for (const store of stores) await admin(store, ADJUST, { itemId: store.itemIds[1]!, delta: 1 });
     const warm = await clients.settle(options.subscribers, 5_000);
     if (warm < options.subscribers) throw new Error(`only ${warm} of ${options.subscribers} subscribers heard the warm-up update`);
-    const start = await versions(pool, seeded.map((store) => store.id));
+    const start = await versions(pool, storeIds);
 
     const steps: Record<string, unknown>[] = [];
     let soldOut = 0;
     const runStep = async (rate: number) => {
       const name = `${rate}/s`;
-      const stepStart = await versions(pool, seeded.map((store) => store.id));
+      const stepStart = await versions(pool, storeIds);
       // every step starts with the flash items restocked (their updates heard before it starts)
       await clients.send({ type: "step", name: `restock before ${name}` });
       await clients.settle(await restock());
@@ -268,9 +269,9 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
       const received = await clients.settle(orders.expectedDeliveries);
       const { latenciesMs } = await clients.send<"latencies">({ type: "latencies", name });
       // versions of the step's updates (its restock's and its orders') some subscriber never received
-      const stepGaps = await clients.send<"gaps">({ type: "gaps", start: stepStart, end: await versions(pool, seeded.map((store) => store.id)) });
+      const stepGaps = await clients.send<"gaps">({ type: "gaps", start: stepStart, end: await versions(pool, storeIds) });
       const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM items WHERE store_id = ANY($1::uuid[]) AND id = ANY($2::uuid[]) AND quantity = 0", [
-        stores.map((store) => store.id),
+        storeIds,
         stores.map((store) => store.flashItemId),
       ]);
       soldOut += rows[0]!.n;
@@ -330,9 +331,9 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
     }
 
     await sleep(1_000);
-    const end = await versions(pool, seeded.map((store) => store.id));
+    const end = await versions(pool, storeIds);
     const gaps = await clients.send<"gaps">({ type: "gaps", start, end });
-    const checks = await checkInvariants(pool, seeded.map((store) => store.id));
+    const checks = await checkInvariants(pool, storeIds);
     const shown = best ?? (steps[0] as Awaited<ReturnType<typeof runStep>>);
     return {
       subscribers: options.subscribers,
