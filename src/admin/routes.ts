@@ -1,22 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Deps } from "../deps.ts";
 import { requestIdOf } from "../observability/http.ts";
-import { serveAsset } from "../http/browser-bundle.ts";
+import { BUNDLED_PAGE_HEADERS, serveAsset } from "../http/browser-bundle.ts";
 import { adminAssets } from "./bundle.ts";
 
-// The console handles an admin token: it runs only its own script, talks only to its own origin,
-// submits no form anywhere (a form sent without the script would put its fields in a URL), is
-// never framed, and no page it links to learns where it came from.
-const PAGE_HEADERS = {
-  "content-type": "text/html; charset=utf-8",
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-store",
-};
+// The console handles an admin token: besides what every bundled page is held to, it is never
+// framed even by older browsers, and no page it links to learns where it came from.
+const PAGE_HEADERS = { ...BUNDLED_PAGE_HEADERS, "x-frame-options": "DENY", "referrer-policy": "no-referrer" };
 
 const PAGE = `<!doctype html>
 <html lang="es">

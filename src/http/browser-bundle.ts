@@ -61,3 +61,18 @@ export async function serveAsset(req: IncomingMessage, res: ServerResponse, asse
   }
   res.writeHead(200, { ...headers, "content-type": asset.contentType }).end(asset.body);
 }
+
+/**
+ * The headers of a page whose client is one of these bundles: it runs only its own script, talks
+ * only to its own origin (HTTP and WebSocket), submits no form anywhere and is never framed, so
+ * that even text that slipped past escaping could not load or send anything. Each page adds its
+ * referrer policy (and the console, an X-Frame-Options for older browsers).
+ */
+export const BUNDLED_PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+};

@@ -1,22 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Deps } from "../deps.ts";
 import { requestIdOf } from "../observability/http.ts";
-import { serveAsset } from "../http/browser-bundle.ts";
+import { BUNDLED_PAGE_HEADERS, serveAsset } from "../http/browser-bundle.ts";
 import { storefrontAssets } from "./bundle.ts";
 import { storefrontPage, storeNotFoundPage } from "./page.ts";
 import { isStoreSlug } from "../validation.ts";
 
-// The page runs only its own script, talks only to its own origin (HTTP and WebSocket), and is
-// never framed: even if some item text slipped past escaping it could not load or send anything.
-const PAGE_HEADERS = {
-  "content-type": "text/html; charset=utf-8",
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "same-origin",
-  "cache-control": "no-store",
-};
+// What every bundled page is held to; links to the store's own pages keep the referrer.
+const PAGE_HEADERS = { ...BUNDLED_PAGE_HEADERS, "referrer-policy": "same-origin" };
 
 const STORE_PAGE = /^\/store\/([^/?#]+)\/?$/;
 const ASSET = /^\/storefront\/(app\.(?:js|css))$/;
