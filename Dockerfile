@@ -31,8 +31,9 @@ ENV NODE_ENV=production \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# applied by the service at start (src/db/migrate.ts)
+# applied by the service at start (src/db/migrate.ts): the migrations, then the current SQL functions
 COPY prisma/migrations ./prisma/migrations
+COPY prisma/functions ./prisma/functions
 
 # The service runs as `node`; .data is the one directory it may write (DATA_DIR).
 RUN mkdir -p .data && chown node:node .data

@@ -39,7 +39,7 @@ beforeAll(async () => {
   for (const entry of readdirSync(MIGRATIONS_DIR)) {
     if (entry < VARIANTS_MIGRATION) cpSync(join(MIGRATIONS_DIR, entry), join(before, entry), { recursive: true });
   }
-  await applyMigrations(pool, logger, before);
+  await applyMigrations(pool, logger, { migrations: before, functions: null });
   rmSync(before, { recursive: true });
   await pool.query(FILLED_BY_THE_SERVICE);
   await applyMigrations(pool, logger);

@@ -5,17 +5,24 @@ import type pg from "pg";
 import type { Logger } from "../logger.ts";
 
 export const MIGRATIONS_DIR = new URL("../../prisma/migrations/", import.meta.url).pathname;
+export const FUNCTIONS_DIR = new URL("../../prisma/functions/", import.meta.url).pathname;
 
 // Any constant works; it only has to be the same in every process of this service.
 const MIGRATION_LOCK_ID = 727_465_001;
 
 /**
  * Applies the SQL migrations under prisma/migrations that the database has not seen, in name
- * order, each in its own transaction. It keeps Prisma's own bookkeeping table, so the Prisma CLI
- * (`prisma migrate status|deploy`) agrees with what the service did. Several processes starting
- * at once serialize on an advisory lock: the first applies, the others find nothing left to do.
+ * order, each in its own transaction, and then the current SQL functions (prisma/functions).
+ * It keeps Prisma's own bookkeeping table, so the Prisma CLI (`prisma migrate status|deploy`)
+ * agrees with what the service did. Several processes starting at once serialize on an advisory
+ * lock: the first applies, the others find nothing left to do.
  */
-export async function applyMigrations(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function applyMigrations(
+  pool: pg.Pool,
+  logger: Logger,
+  /** a test's own folders; `functions: null` applies the migrations alone (the database as an earlier version left it) */
+  { migrations: dir = MIGRATIONS_DIR, functions = FUNCTIONS_DIR }: { migrations?: string; functions?: string | null } = {},
+): Promise<string[]> {
   const client = await pool.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID]);
@@ -64,10 +71,32 @@ export async function applyMigrations(pool: pg.Pool, logger: Logger, dir = MIGRA
       logger.info({ migration: name }, "migration applied");
       newlyApplied.push(name);
     }
+    if (functions) await applyFunctions(client, functions);
     return newlyApplied;
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => {});
     client.release();
+  }
+}
+
+/**
+ * The service's SQL functions as they are now (the checkout, the stock ledger, availability), one
+ * file each under prisma/functions, so that the current definition of each is one file to read
+ * rather than whichever migration replaced it last. Migrations are history; these are the code.
+ * Every file is `CREATE OR REPLACE FUNCTION ...`, run at each start after the migrations, all in
+ * one transaction: applying them again changes nothing, and a process never sees half of them. A
+ * file whose function changes its parameters drops the old signature itself
+ * (test/sql-functions.test.ts fails while two of one name exist).
+ */
+async function applyFunctions(client: pg.PoolClient, dir: string): Promise<void> {
+  const files = (await readdir(dir)).filter((name) => name.endsWith(".sql")).sort();
+  await client.query("BEGIN");
+  try {
+    for (const file of files) await client.query(await readFile(join(dir, file), "utf8"));
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw new Error(`SQL functions could not be applied: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -16,3 +16,14 @@ export function columnsOf(fields: Record<string, string>, table?: string): Sql {
 }
 
 export const columnName = (field: string) => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+
+/**
+ * The keys of a record type as a list, checked both ways by the compiler: every key of T and no
+ * other. For the tests that hold what a SQL function answers to the type that reads it.
+ *
+ *   keysOf<StockShortage>()({ itemId: true, variantId: true, requested: true, available: true })
+ */
+export const keysOf =
+  <T>() =>
+  <const K extends Record<keyof T, true>>(keys: K & Record<Exclude<keyof K, keyof T>, never>): string[] =>
+    Object.keys(keys).sort();

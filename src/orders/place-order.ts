@@ -89,8 +89,8 @@ export async function placeOrder(
   }
 }
 
-/** What place_order() answers (the migration 20261129200000_stock_functions). */
-type CheckoutAnswer =
+/** What place_order() answers (prisma/functions/place_order.sql). */
+export type CheckoutAnswer =
   | { order: OrderJson; stock: StockAnswer }
   | { shortages: StockShortage[] }
   | { error: { code: "NOT_FOUND" | "INVALID_INPUT"; field: string; message: string } };
@@ -102,7 +102,7 @@ function fieldOfRequest(field: string, requested: readonly LineRequest[]): strin
 }
 
 /** The orders row as json_build_object gives it: money as text, times as ISO strings. */
-type OrderJson = Omit<Order, "total" | "invoicedAt" | "createdAt" | "updatedAt"> & {
+export type OrderJson = Omit<Order, "total" | "invoicedAt" | "createdAt" | "updatedAt"> & {
   total: string;
   invoicedAt: string | null;
   createdAt: string;

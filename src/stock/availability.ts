@@ -3,10 +3,11 @@ import { raw, sql, type Sql } from "../db/sql.ts";
 
 /**
  * Availability of an item (SPEC section 1) is decided in one place: the SQL function
- * item_availability() created by the first migration. Every statement that changes stock, an
- * item's stock settings or the store's out-of-stock behaviour stores its result in
- * items.availability through availabilitySql below, so listings can leave HIDDEN items out in SQL
- * and each change can tell whether availability moved.
+ * item_availability() (prisma/functions/item_availability.sql). Every statement that changes
+ * stock, an item's stock settings or the store's out-of-stock behaviour stores its result in
+ * items.availability and variants.availability (stock_change(), and refreshVariants through
+ * availabilitySql below), so listings can leave HIDDEN items out in SQL and each change can tell
+ * whether availability moved.
  */
 
 /**

@@ -72,7 +72,7 @@ export type StockedVariant = {
 export type StockResult = { levels: number; variants: StockedVariant[] };
 
 /** One row per changed variant, as every statement here returns it. */
-type ChangedRow = {
+export type ChangedRow = {
   id: string;
   itemId: string;
   quantity: number;
@@ -111,7 +111,7 @@ export async function lockItemsOfVariants(tx: Tx, storeId: string, variantIds: r
  * A change whose level is missing, whose item is untracked, or that `guard` or its
  * expectedQuantity refuses, is left out and its level untouched; a caller that needs
  * all-or-nothing compares `levels` with the number of changes and rolls back. The statement is
- * the SQL function stock_change() (migration 20261129200000_stock_functions), which the checkout's
+ * the SQL function stock_change() (prisma/functions/stock_change.sql), which the checkout's
  * place_order() calls too: one definition of a stock change.
  */
 export async function changeStock(

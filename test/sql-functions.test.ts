@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../src/generated/prisma/client.ts";
+import { applyMigrations, FUNCTIONS_DIR } from "../src/db/migrate.ts";
+import { keysOf } from "../src/db/records.ts";
+import type { StockShortage } from "../src/errors.ts";
+import { createLogger } from "../src/logger.ts";
+import type { ChangedRow, StockAnswer } from "../src/stock/stock-ledger.ts";
+import { databaseUrl, newItem, newStore, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
+
+// What the TypeScript that reads each answer expects, key by key (the compiler holds each list to its type).
+const CHANGED_ROW = keysOf<ChangedRow>()({
+  id: true, itemId: true, quantity: true, committedQuantity: true, availability: true, availabilityBefore: true,
+  version: true, type: true, trackInventory: true, itemQuantity: true, itemCommittedQuantity: true,
+  itemAvailability: true, itemAvailabilityBefore: true, itemVersion: true,
+});
+const STOCK_ANSWER = keysOf<StockAnswer>()({ levels: true, variants: true });
+const SHORTAGE = keysOf<StockShortage>()({ itemId: true, variantId: true, requested: true, available: true });
+const ORDER = Object.values(Prisma.OrderScalarFieldEnum).sort();
+
+/** The names of the functions the files under prisma/functions define, one per file. */
+const FILES = readdirSync(FUNCTIONS_DIR).filter((file) => file.endsWith(".sql")).sort();
+const definedNames = FILES.map((file) => {
+  const created = [...readFileSync(join(FUNCTIONS_DIR, file), "utf8").matchAll(/^CREATE OR REPLACE FUNCTION (\w+)\(/gm)];
+  return { file, names: created.map((match) => match[1]) };
+});
+
+let server: TestServer;
+let store: TestStore;
+let pool: pg.Pool;
+beforeAll(async () => {
+  server = await startTestServer();
+  store = await newStore(server.db);
+  pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+});
+afterAll(async () => {
+  await pool.end();
+  await server.close();
+});
+
+describe("the SQL functions under prisma/functions", () => {
+  it("are one function a file, named after it, each existing once in the database (no stale overload)", async () => {
+    for (const { file, names } of definedNames) expect(names, file).toEqual([file.replace(/\.sql$/, "")]);
+    const { rows } = await pool.query<{ name: string; count: string }>(
+      `SELECT proname AS name, count(*) AS count FROM pg_proc
+        WHERE pronamespace = 'public'::regnamespace AND proname = ANY($1) GROUP BY proname ORDER BY proname`,
+      [definedNames.map(({ names }) => names[0])],
+    );
+    expect(rows.map((row) => [row.name, Number(row.count)])).toEqual(definedNames.map(({ names }) => [names[0], 1]).sort());
+  });
+
+  it("are what the database runs after the migrations, and applying them again changes nothing", async () => {
+    const definitions = () =>
+      pool.query<{ name: string; body: string }>(
+        `SELECT proname AS name, pg_get_functiondef(oid) AS body FROM pg_proc
+          WHERE pronamespace = 'public'::regnamespace AND proname = ANY($1) ORDER BY proname`,
+        [definedNames.map(({ names }) => names[0])],
+      );
+    const before = (await definitions()).rows;
+    for (const { file } of definedNames) {
+      const source = readFileSync(join(FUNCTIONS_DIR, file), "utf8");
+      const body = /AS \$\$\n([\s\S]*?)\$\$;/.exec(source)![1]!;
+      expect(before.find((row) => `${row.name}.sql` === file)!.body, file).toContain(body.trim());
+    }
+    await applyMigrations(pool, createLogger("silent"));
+    expect((await definitions()).rows).toEqual(before);
+  });
+
+  it("place_order() answers an order with the keys of Prisma's Order and the stock with those of StockAnswer and ChangedRow", async () => {
+    const item = await newItem(server, store, { name: "Taza", quantity: 3 });
+    const { rows } = await pool.query(
+      `SELECT place_order($1, $2, $3, $4, $5, NULL, NULL, NULL, NULL) AS answer`,
+      [store.id, randomUUID(), [item.id], [null], [1]],
+    );
+    const answer = rows[0].answer;
+    expect(Object.keys(answer).sort()).toEqual(["order", "stock"]);
+    expect(Object.keys(answer.order).sort()).toEqual(ORDER);
+    expect(Object.keys(answer.stock).sort()).toEqual(STOCK_ANSWER);
+    expect(answer.stock.variants).toHaveLength(1);
+    expect(Object.keys(answer.stock.variants[0]).sort()).toEqual(CHANGED_ROW);
+  });
+
+  it("place_order() answers shortages with the keys of StockShortage, and errors with code, field and message", async () => {
+    const item = await newItem(server, store, { name: "Gorra", quantity: 1 });
+    const short = await pool.query(`SELECT place_order($1, $2, $3, $4, $5, NULL, NULL, NULL, NULL) AS answer`, [
+      store.id, randomUUID(), [item.id], [null], [2],
+    ]);
+    expect(Object.keys(short.rows[0].answer)).toEqual(["shortages"]);
+    expect(Object.keys(short.rows[0].answer.shortages[0]).sort()).toEqual(SHORTAGE);
+    const unknown = await pool.query(`SELECT place_order($1, $2, $3, $4, $5, NULL, NULL, NULL, NULL) AS answer`, [
+      store.id, randomUUID(), [randomUUID()], [null], [1],
+    ]);
+    expect(Object.keys(unknown.rows[0].answer)).toEqual(["error"]);
+    expect(Object.keys(unknown.rows[0].answer.error).sort()).toEqual(["code", "field", "message"]);
+  });
+});
