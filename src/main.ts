@@ -1,15 +1,8 @@
-import { accountingOptions } from "./accounting/options.ts";
-import { startReconciliation } from "./accounting/reconciliation.ts";
 import { loadSecretKey } from "./accounting/secret-box.ts";
 import { loadConfig } from "./config.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { createLogger } from "./logger.ts";
-import { createOrderRateLimiter } from "./orders/order-rate-limit.ts";
-import { observeCheckoutTurns } from "./observability/metrics.ts";
-import { CheckoutTurns } from "./orders/checkout-turns.ts";
-import { inCommitOrder } from "./realtime/commit-order.ts";
-import { createStockEventBus } from "./realtime/event-bus.ts";
-import { createApp } from "./server.ts";
+import { createService } from "./service.ts";
 
 // Within this the requests in flight are answered and everything closed, or the process exits 1.
 // Container stops must wait longer (docker-compose.yml's stop_grace_period, README "Operations").
@@ -24,19 +17,9 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await connectDatabase(config, logger);
-  const stockEvents = createStockEventBus(config.redis, logger);
-  const orderRateLimiter = createOrderRateLimiter({
-    perMinute: config.orderRateLimitPerMinute,
-    redis: config.redis,
-    logger,
-  });
-  const accounting = accountingOptions(config, await loadSecretKey(config.accounting.secretKey, config.dataDir, logger));
-  // the domain publishes each turn's events in commit order (realtime/commit-order.ts)
-  const checkoutTurns = new CheckoutTurns(config.checkoutConcurrencyPerStore);
-  observeCheckoutTurns(checkoutTurns);
-  const deps = { db, publisher: inCommitOrder(stockEvents), stockEvents, logger, checkoutTurns, orderRateLimiter, accounting };
-  const app = createApp(deps, config);
-  await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
+  const secretKey = await loadSecretKey(config.accounting.secretKey, config.dataDir, logger);
+  const service = createService(config, { db, logger, secretKey });
+  await service.listen(config.port, config.host);
   // the production build (dist/, where there is no tsx) runs its commands with node
   const built = import.meta.url.endsWith(".js");
   const seedDemo = built ? "node dist/cli/seed-demo.js" : "npm run seed:demo";
@@ -48,7 +31,6 @@ async function main() {
       `then open ${config.publicUrl}/store/ejemplar; or create an empty store with ` +
       `\`${createStore} --slug my-store --name "My store"\``,
   );
-  const reconciliation = startReconciliation(deps, config.accounting.reconcileIntervalMs);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -61,8 +43,7 @@ async function main() {
     }, STOP_GRACE_MS).unref();
     let exitCode = 0;
     try {
-      await reconciliation.stop();
-      await app.close();
+      await service.close();
       await db.stop();
       logger.info("stopped");
     } catch (error) {

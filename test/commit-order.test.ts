@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { inCommitOrder } from "../src/realtime/commit-order.ts";
 import type { StockEvent } from "../src/realtime/stock-events.ts";
+import { startTestServer } from "./support/harness.ts";
 
 const event = (itemId: string, version: number): StockEvent => ({
   storeId: "4f9d2c1e-0000-4000-8000-000000000001",
@@ -32,5 +33,20 @@ describe("publishing in commit order", () => {
     await nextTurn();
 
     expect(published).toEqual([["b@3", "a@7", "a@8"], ["a@9"]]);
+  });
+});
+
+describe("the tests' servers", () => {
+  it("publish through the service's own publisher: two commits read in the wrong order reach the bus in version order", async () => {
+    const server = await startTestServer();
+    onTestFinished(() => server.close());
+    const received: string[] = [];
+    const unsubscribe = server.deps.stockEvents.subscribe(event("a", 0).storeId, (e) => void received.push(`${e.itemId}@${e.version}`));
+    onTestFinished(unsubscribe);
+    server.deps.publisher.publish([event("a", 8)]);
+    server.deps.publisher.publish([event("a", 7)]);
+    await nextTurn();
+    await nextTurn();
+    expect(received).toEqual(["a@7", "a@8"]);
   });
 });

@@ -200,6 +200,8 @@ describe("a stalled subscriber of an item sold in sizes", () => {
     ]) {
       expect(await adjustItemQuantity(server.deps, store.id, { itemId: shirt.id, ...change })).not.toBeInstanceOf(OperationError);
     }
+    // the service's publisher hands a turn's events on at the end of the turn (inCommitOrder)
+    await new Promise(setImmediate);
 
     const first = (await stalled.next()).value as StockEvent;
     const second = (await stalled.next()).value as StockEvent;

@@ -1,25 +1,22 @@
 import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
 import { afterEach, expect, inject } from "vitest";
 import { AccountingLocks } from "../../src/accounting/accounting-lock.ts";
 import type { AccountingOptions } from "../../src/accounting/options.ts";
 import { openDatabase, type Database } from "../../src/db/pool.ts";
-import type { Config } from "../../src/config.ts";
-import type { Deps } from "../../src/deps.ts";
+import { defaultConfig, type Config } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { OrderRateLimiter } from "../../src/orders/order-rate-limit.ts";
-import { LocalStockEvents } from "../../src/realtime/local-events.ts";
-import { CheckoutTurns } from "../../src/orders/checkout-turns.ts";
 import type { StockEventPublisher } from "../../src/realtime/stock-events.ts";
-import { createApp } from "../../src/server.ts";
+import { createService } from "../../src/service.ts";
 import { createStore } from "../../src/stores/stores.ts";
 
 export const databaseUrl = () => inject("databaseUrl");
 
 /**
- * A real server on a free port, in this test process, on the test database, with in-process
- * stock events; `publisher` replaces their publishing end. Calls to an accounting system time
- * out and retry quickly; `accounting` changes that.
+ * A real server on a free port, in this test process, on the test database: the service's own
+ * composition (src/service.ts) with in-process stock events and no order rate limit unless given.
+ * `publisher` sits between the domain and the bus, under the production publisher. Calls to an
+ * accounting system time out and retry quickly; `accounting` changes that.
  */
 export async function startTestServer(
   options: {
@@ -37,36 +34,31 @@ export async function startTestServer(
 ) {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const db = openDatabase(options.databaseUrl ?? databaseUrl(), { poolSize: options.poolSize ?? 10, logger });
-  const stockEvents = new LocalStockEvents(logger);
-  const accounting: AccountingOptions = {
-    publicUrl: "",
-    secretKey: randomBytes(32),
-    http: { timeoutMs: 1_000, maxAttempts: 3, retryDelayMs: 5 },
-    lockWaitMs: 5_000,
-    allowHttp: true,
-    locks: new AccountingLocks(),
-    ...options.accounting,
-  };
-  const deps: Deps = {
-    db,
-    publisher: options.publisher ?? stockEvents,
-    stockEvents,
-    logger,
-    accounting,
-    checkoutTurns: new CheckoutTurns(options.checkoutConcurrencyPerStore ?? 4),
-    orderRateLimiter: options.orderRateLimiter,
-  };
-  const app = createApp(deps, {
+  const defaults = defaultConfig();
+  const config: Config = {
+    ...defaults,
     graphiql: false,
     introspection: true,
-    webSocketKeepAliveMs: 20_000,
-    webSocketInitTimeoutMs: 10_000,
+    redis: undefined,
+    orderRateLimitPerMinute: 0,
+    checkoutConcurrencyPerStore: options.checkoutConcurrencyPerStore ?? defaults.checkoutConcurrencyPerStore,
+    accounting: { ...defaults.accounting, reconcileIntervalMs: 0, timeoutMs: 1_000, maxAttempts: 3, retryDelayMs: 5 },
     ...options.config,
+  };
+  const service = createService(config, {
+    db,
+    logger,
+    secretKey: randomBytes(32),
+    parts: {
+      publisher: options.publisher,
+      ...("orderRateLimiter" in options ? { orderRateLimiter: options.orderRateLimiter } : {}),
+      accounting: { lockWaitMs: 5_000, allowHttp: true, locks: new AccountingLocks(), ...options.accounting },
+    },
   });
-  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
-  const port = (app.server.address() as AddressInfo).port;
+  const port = await service.listen(0, "127.0.0.1");
+  const { app, deps } = service;
   // the base of the webhook URL registered with accounting is known once the port is
-  accounting.publicUrl = `http://127.0.0.1:${port}`;
+  deps.accounting.publicUrl = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -74,7 +66,7 @@ export async function startTestServer(
     db,
     app,
     async close() {
-      await app.close();
+      await service.close();
       await db.close();
     },
   };
