@@ -77,9 +77,10 @@ async function runSqlFile(url: string, file: string) {
  */
 export async function nodeFloorTurn(url: string, floorCase: FloorCase, concurrency: number, durationMs: number): Promise<FloorTurn> {
   const script = floorCase === "multi3" ? resolve("bench/pg-orders-multi3.cjs") : resolve(FLOORS_DIR, "pg-orders.cjs");
-  const args = [script, "--case", floorCase, "--pool", String(concurrency), "--workers", String(concurrency), "--secs", String(durationMs / 1000), "--url", url];
-  const output = await run(process.execPath, args, { ...process.env, NODE_PATH: resolve("node_modules") });
-  const result = JSON.parse(output.trim().split("\n").pop()!) as {
+  // past PostgreSQL's connections (the machine's max_connections is 100), the workers share a pool of FLOOR_MAX_POOL
+  const pool = Math.min(concurrency, FLOOR_MAX_POOL);
+  const args = ["--case", floorCase, "--pool", String(pool), "--workers", String(concurrency), "--secs", String(durationMs / 1000), "--url", url];
+  const result = await runToJson<{
     secs: number;
     orders: number;
     rejected: number;
@@ -87,7 +88,7 @@ export async function nodeFloorTurn(url: string, floorCase: FloorCase, concurren
     tps: number;
     lat_ms: { p50: number; p99: number };
     node_cpu_us_per_order: number;
-  };
+  }>(script, args);
   return {
     perSec: result.tps,
     orders: result.orders,
@@ -99,10 +100,19 @@ export async function nodeFloorTurn(url: string, floorCase: FloorCase, concurren
   };
 }
 
+/** The floor's connections at most: at 256 shoppers its workers share them, as the service's share its pool. */
+export const FLOOR_MAX_POOL = 64;
+
+/** Runs a Node floor script with the project's node_modules and answers the JSON of its last line. */
+export async function runToJson<T>(script: string, args: string[]): Promise<T> {
+  const output = await run(process.execPath, [script, ...args], { ...process.env, NODE_PATH: resolve("node_modules") });
+  return JSON.parse(output.trim().split("\n").pop()!) as T;
+}
+
 /** One turn of pgbench with the floor's SQL file (`hot.sql`, `spread.sql`, `multi3.sql`), as the floor's README runs it. */
 export async function pgbenchTurn(url: string, floorCase: FloorCase, concurrency: number, durationMs: number): Promise<FloorTurn> {
   const seconds = Math.max(1, Math.round(durationMs / 1000));
-  const args = ["-n", "-M", "prepared", "-T", String(seconds), "-c", String(concurrency), "-j", "2", "-f", resolve(FLOORS_DIR, `${floorCase}.sql`), url];
+  const args = ["-n", "-M", "prepared", "-T", String(seconds), "-c", String(Math.min(concurrency, FLOOR_MAX_POOL)), "-j", "2", "-f", resolve(FLOORS_DIR, `${floorCase}.sql`), url];
   const output = await run("pgbench", args, process.env);
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(output);
   const processed = /number of transactions actually processed: (\d+)/.exec(output);

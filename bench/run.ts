@@ -4,7 +4,7 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|before|flash|fanout|cross|cluster
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|fanout|cross|cluster
  * (before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
  * two cross-process figures, single Redis and cluster; cluster: the cluster one; a
  * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
@@ -23,12 +23,14 @@ import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } fro
 import { flashSaleOptions, flashSaleScenario } from "./flash-sale.ts";
 import { floorAvailable, freshFloorDatabase, PGBENCH } from "./floor.ts";
 import { ORDERS_SCENARIOS, ordersScenario, seedOrdersScenario, type OrdersScenarioName } from "./orders.ts";
+import { seedCatalog, storefrontReadsScenario } from "./storefront-reads.ts";
 import { freshBenchDatabase, REDIS_URL, seedStore, startServer } from "./support.ts";
 
 const only = process.env.BENCH_ONLY;
 /** Which parts run: all of them, or BENCH_ONLY's. */
 const parts = {
   orders: !only || only === "orders",
+  storefrontReads: !only || only === "reads",
   beforeAfter: !only || only === "before",
   flashSale: !only || only === "flash",
   fanout: !only || only === "fanout",
@@ -39,6 +41,8 @@ const scenarios = (process.env.BENCH_SCENARIOS?.split(",") ?? [...ORDERS_SCENARI
 for (const name of scenarios) if (!ORDERS_SCENARIOS.includes(name)) throw new Error(`BENCH_SCENARIOS: no scenario "${name}" (${ORDERS_SCENARIOS.join(", ")})`);
 const durationMs = Number(process.env.BENCH_DURATION_S ?? 15) * 1000;
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
+/** A flash sale's crowd: every orders scenario runs again at this many shoppers, its floor too (0: not). */
+const crowd = Number(process.env.BENCH_CROWD ?? 256);
 const out = process.env.BENCH_OUT ?? "bench/results/latest.json";
 const fanoutSizes = (process.env.BENCH_FANOUT_SIZES ?? "1000,5000,10000").split(",").map(Number);
 const updates = Number(process.env.BENCH_UPDATES ?? 20);
@@ -83,10 +87,40 @@ async function main() {
       const orders: Record<string, unknown> = {};
       for (const scenario of seeded) {
         log(`orders.${scenario.name}: GraphQL, then the floor (${scenario.floor}) from Node${PGBENCH ? " and pgbench" : ""}, ${concurrency} concurrent, ${durationMs / 1000} s each`);
-        orders[scenario.name] = await ordersScenario(scenario, server, options, pool, floorUrl);
-        log(`orders.${scenario.name}: ${JSON.stringify(orders[scenario.name])}`);
+        const result: Record<string, unknown> = await ordersScenario(scenario, server, options, pool, floorUrl);
+        if (crowd > 0) {
+          log(`orders.${scenario.name}: the same at ${crowd} concurrent shoppers, the floor too`);
+          const at = await ordersScenario(scenario, server, { ...options, concurrency: crowd }, pool, floorUrl);
+          result[`at${crowd}`] = {
+            graphqlPerSec: at.graphqlPerSec,
+            floorPerSec: at.floorPerSec,
+            floorRatio: at.floorRatio,
+            graphqlLatencyP99Ms: at.graphqlLatencyP99Ms,
+            serverCpuMsPerOrder: at.serverCpuMsPerOrder,
+            oversold: at.oversold,
+            unbalancedLedgers: at.unbalancedLedgers,
+            orderNumberGaps: at.orderNumberGaps,
+            graphqlFailures: at.graphqlFailures,
+          };
+        }
+        orders[scenario.name] = result;
+        log(`orders.${scenario.name}: ${JSON.stringify(result)}`);
       }
       results.orders = orders;
+    } finally {
+      await server.stop();
+    }
+  });
+
+  if (parts.storefrontReads) await measured("storefrontReads", async () => {
+    log("storefrontReads: seeding a catalog of 200 items in 3 sizes");
+    const store = await seedCatalog(pool);
+    await pool.query("VACUUM ANALYZE");
+    const server = await startServer(serverEnv(databaseUrl), "reads-server");
+    try {
+      log(`storefrontReads: a catalog page of 50 items over GraphQL, then the same rows from Node pg, ${concurrency} concurrent, ${durationMs / 1000} s each`);
+      results.storefrontReads = await storefrontReadsScenario(store, server, { concurrency, durationMs, rounds: 3, warmupMs: 3_000 }, databaseUrl);
+      log(`storefrontReads: ${JSON.stringify(results.storefrontReads)}`);
     } finally {
       await server.stop();
     }
@@ -165,6 +199,28 @@ function printTable(results: Record<string, any>) {
       String(r.floorRatio),
       ">= 0.5",
       `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order`,
+    ]);
+    const crowded = r[`at${crowd}`];
+    if (crowded) {
+      rows.push([
+        `orders.${name} at ${crowd} (orders/s)`,
+        String(crowded.graphqlPerSec),
+        String(crowded.floorPerSec),
+        String(crowded.floorRatio),
+        `>= ${r.graphqlPerSec} (16)`,
+        `oversold ${crowded.oversold}, unbalanced ${crowded.unbalancedLedgers}, gaps ${crowded.orderNumberGaps}, p99 ${crowded.graphqlLatencyP99Ms} ms, CPU ${crowded.serverCpuMsPerOrder} ms per order`,
+      ]);
+    }
+  }
+  const reads = results.storefrontReads;
+  if (reads) {
+    rows.push([
+      "storefrontReads (pages/s)",
+      String(reads.perSec),
+      String(reads.floorPerSec),
+      String(reads.floorRatio),
+      ">= 0.5",
+      `${reads.itemsPerPage} items, ${reads.variantsPerPage} variants a page; p99 ${reads.p99Ms}/${reads.floorP99Ms} ms, CPU ${reads.serverCpuMsPerRead} ms per page`,
     ]);
   }
   for (const name of ["hot", "spread"]) {
