@@ -23,6 +23,13 @@ const SET_QUANTITY = `mutation($input: SetItemQuantityInput!) {
 const ITEM = `query($id: ID!) { item(id: $id) { trackInventory sellWithoutStock quantity availability
   stockMovements(first: 1) { edges { node { reason note quantityAfter } } } } }`;
 
+const CREATE_WAREHOUSE = `mutation($input: CreateWarehouseInput!) { createWarehouse(input: $input) { __typename ... on Warehouse { id } } }`;
+const CONNECT = `mutation($input: ConnectAccountingInput!) { connectAccounting(input: $input) { __typename } }`;
+const SYNC = `mutation($input: UpdateInventorySettingsInput!) { updateInventorySettings(input: $input) {
+  __typename ... on InventorySettings { accountingSync } } }`;
+/** Words of the service's English details that no Spanish sentence of the console has. */
+const ENGLISH = /\b(the|cannot|unless|must|holds|not found|first)\b/i;
+
 const WAREHOUSES = `query($slug: String!) { store(slug: $slug) { inventorySettings { warehouses { id name isMain fulfilsOnlineOrders priority } } } }`;
 const VARIANTS = `query($id: ID!) { item(id: $id) { options { name values }
   variants { id sku options { name value } stockLevels { warehouse { name } quantity } } } }`;
@@ -177,7 +184,9 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     await page.getByLabel("Vender sin Stock").check();
     await page.getByLabel("Nota (opcional)").fill("Conteo de apertura");
     await page.getByRole("button", { name: "Guardar" }).click();
-    await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+    await page
+      .getByText("Guardado: «Registrar cantidad disponible» activado; «Vender sin Stock» activado; cantidad en Principal: 5 unidades.", { exact: true })
+      .waitFor(SHOWN_WITHIN);
     const saved = (await gqlData(server.url, ITEM, { id: bag.id }, store.token)).item;
     expect(saved).toMatchObject({ trackInventory: true, sellWithoutStock: true, quantity: 5, availability: "IN_STOCK" });
     expect(saved.stockMovements.edges[0].node).toEqual({ reason: "MANUAL_SET", note: "Conteo de apertura", quantityAfter: 5 });
@@ -209,7 +218,7 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
 
     // asked again, the merchant confirms the count they meant
     await page.getByRole("button", { name: "Guardar" }).click();
-    await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+    await page.getByText("Guardado: cantidad en Principal: 8 unidades.", { exact: true }).waitFor(SHOWN_WITHIN);
     expect((await stockOf(server.db, store.id, mug.id)).quantity).toBe(8);
   });
 
@@ -248,7 +257,10 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     await page.getByRole("button", { name: "Crear producto" }).click();
     // a SKU the store already uses: said beside that variant's SKU, nothing created
     const skuError = page.locator("#variant-S-Negro-sku-error");
-    await expect.poll(() => skuError.textContent(), SHOWN_WITHIN).toContain("Revisa este dato");
+    await expect.poll(() => skuError.textContent(), SHOWN_WITHIN).toBe(
+      "Revisa el SKU: otro producto o variante de la tienda ya lo usa, o tiene caracteres que no se admiten (letras, números, espacios y . _ - /, hasta 64).",
+    );
+    expect(await skuError.getAttribute("title")).toContain("already has SKU");
     expect(await page.getByLabel("SKU de S / Negro").getAttribute("aria-describedby")).toBe("variant-S-Negro-sku-error");
     await page.getByLabel("SKU de S / Negro").fill("CAM-S-N");
     await page.getByRole("button", { name: "Crear producto" }).click();
@@ -262,7 +274,7 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     // "Registrar cantidad disponible" for one variant in the new warehouse
     await page.getByLabel("Cantidad disponible de Talla: M / Color: Negro en Bodega norte").fill("2");
     await page.getByRole("button", { name: "Guardar" }).click();
-    await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+    await page.getByText("Guardado: cantidad de Talla: M / Color: Negro en Bodega norte: 2 unidades.", { exact: true }).waitFor(SHOWN_WITHIN);
 
     // a transfer, and one the source cannot cover, refused beside the units
     await page.getByLabel("Variante").selectOption({ label: "Talla: M / Color: Negro" });
@@ -270,7 +282,7 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
     await page.getByLabel("Hacia").selectOption({ label: "Bodega norte" });
     await page.getByLabel("Unidades a trasladar").fill("1");
     await page.getByRole("button", { name: "Trasladar" }).click();
-    await page.getByText("1 unidades trasladadas de Principal a Bodega norte.").waitFor(SHOWN_WITHIN);
+    await page.getByText("1 unidad trasladada de Principal a Bodega norte.").waitFor(SHOWN_WITHIN);
     const levels = async () =>
       (await gqlData(server.url, VARIANTS, { id: itemId }, store.token)).item.variants[1].stockLevels.map((l: any) => [l.warehouse.name, l.quantity]);
     expect(await levels()).toEqual([["Principal", 2], ["Bodega norte", 3]]);
@@ -396,8 +408,166 @@ describe.skipIf(!canRun)("the merchant's console in Chromium", () => {
       await page.getByRole("button", { name: "Editar" }).click();
       await page.getByLabel("Sincronizar inventario de todos los productos con Alegra Contabilidad").uncheck();
       await page.getByRole("form", { name: "Inventario" }).getByRole("button", { name: "Guardar" }).click();
-      await page.getByText("Cambios guardados.").waitFor(SHOWN_WITHIN);
+      await page.getByText("Guardado: sincronización con Alegra Contabilidad desactivada.", { exact: true }).waitFor(SHOWN_WITHIN);
       await expect.poll(() => page.locator(".sync-state").textContent(), SHOWN_WITHIN).toBe("Inactiva");
+    } finally {
+      await emulator.settled();
+      await server.app.accountingWebhooks.idle();
+      await emulator.close();
+    }
+  });
+
+  it("a refused count, adjustment or warehouse deletion is said in Spanish, the service's English detail only in a title", async () => {
+    const store = await newStore(server.db);
+    const mug = await newItem(server, store, { name: "Taza de cerámica", quantity: 2 });
+    const north = (await gqlData(server.url, CREATE_WAREHOUSE, { input: { name: "Bodega norte" } }, store.token)).createWarehouse;
+    await gqlData(server.url, SET_QUANTITY, { input: { itemId: mug.id, warehouseId: north.id, quantity: 1 } }, store.token);
+    await signIn(store);
+    await page.goto(`${server.url}/admin#/productos/${mug.id}`);
+
+    // "Registrar cantidad disponible" below zero, without "Vender sin Stock"
+    const count = page.getByLabel("Cantidad disponible en Principal");
+    await count.fill("-3");
+    await page.getByRole("button", { name: "Guardar" }).click();
+    const countError = page.locator(`#${await count.getAttribute("id")}-error`);
+    await expect.poll(() => countError.textContent(), SHOWN_WITHIN).toBe(
+      "La cantidad no puede quedar por debajo de 0 mientras el producto no se venda sin stock: escribe 0 o más, o activa «Vender sin Stock».",
+    );
+    expect(await countError.getAttribute("title")).toContain("cannot go below zero");
+    expect(await page.locator("main").innerText()).not.toMatch(ENGLISH);
+
+    // an adjustment that takes out more than there is
+    await page.getByLabel("Dónde").selectOption({ label: "Principal" });
+    await page.getByLabel("Unidades (+ entran, − salen)").fill("-5");
+    await page.getByRole("button", { name: "Ajustar" }).click();
+    await expect.poll(() => page.locator("#adjust-delta-error").textContent(), SHOWN_WITHIN).toBe(
+      "En Principal hay 2 unidades disponibles: saca 2 o menos, o activa «Vender sin Stock».",
+    );
+    expect(await page.locator("main").innerText()).not.toMatch(ENGLISH);
+    expect((await stockOf(server.db, store.id, mug.id)).quantity).toBe(2);
+
+    // a warehouse that still holds units
+    await goTo("Configuración");
+    const row = page.locator(`li[data-warehouse-id="${north.id}"]`);
+    await row.getByRole("button", { name: "Eliminar" }).click();
+    const refusal = row.locator(".form-error");
+    await expect.poll(() => refusal.textContent(), SHOWN_WITHIN).toBe(
+      "Solo se puede eliminar una bodega sin unidades y sin pedidos abiertos que tomaron unidades de ella: traslada primero sus unidades a otra bodega.",
+    );
+    expect(await refusal.getAttribute("title")).toContain("holds stock");
+    expect(await page.locator("main").innerText()).not.toMatch(ENGLISH);
+  });
+
+  it("Guardar says what it saved, or that nothing was saved and why: an empty or unreadable count saves nothing", async () => {
+    const store = await newStore(server.db);
+    const mug = await newItem(server, store, { name: "Taza de cerámica", quantity: 4 });
+    await signIn(store);
+    await page.goto(`${server.url}/admin#/productos/${mug.id}`);
+    const count = countInput();
+    await count.waitFor(SHOWN_WITHIN);
+    const save = page.getByRole("button", { name: "Guardar" });
+    const notice = page.locator('form[aria-labelledby="inventory-title"] [role="status"]');
+    const countError = page.locator(`#${await count.getAttribute("id")}-error`);
+
+    await save.click();
+    await expect.poll(() => notice.textContent(), SHOWN_WITHIN).toBe(
+      "No se guardó nada: no escribiste ninguna cantidad ni cambiaste «Registrar cantidad disponible» o «Vender sin Stock».",
+    );
+
+    // what a number input lets through without being a number ("-"), and a number that is not a whole one
+    for (const typed of ["-", "2.5"]) {
+      await count.clear();
+      await count.pressSequentially(typed);
+      await save.click();
+      await expect.poll(() => countError.textContent(), SHOWN_WITHIN).toBe("Escribe la cantidad en números enteros, como 5 o 0.");
+      expect(await notice.count()).toBe(0);
+    }
+    expect((await stockOf(server.db, store.id, mug.id)).quantity).toBe(4);
+
+    await count.fill("7");
+    await save.click();
+    await expect.poll(() => notice.textContent(), SHOWN_WITHIN).toBe("Guardado: cantidad en Principal: 7 unidades.");
+    expect(await countError.count()).toBe(0);
+    expect((await stockOf(server.db, store.id, mug.id)).quantity).toBe(7);
+  });
+
+  it("with sync on, what cannot change is disabled and looks it; Configuración says «Inventario» once; Bodegas fit their rows; sync movements say «Sincronización con Alegra» and when", async () => {
+    const emulator = await AccountingEmulator.start();
+    try {
+      const store = await newStore(server.db);
+      emulator.addItem({ reference: "BOL-001", counts: { "1": 3, "2": 5 } });
+      const bag = await newItem(server, store, { name: "Bolso de cuero", sku: "BOL-001", quantity: 1 });
+      await gqlData(server.url, CONNECT, { input: { email: emulator.email, token: emulator.token, baseUrl: emulator.baseUrl } }, store.token);
+      expect((await gqlData(server.url, SYNC, { input: { accountingSync: true } }, store.token)).updateInventorySettings).toEqual({
+        __typename: "InventorySettings",
+        accountingSync: true,
+      });
+      await signIn(store);
+      await page.goto(`${server.url}/admin#/productos/${bag.id}`);
+
+      // every control that changes a count is disabled, and does not look like it takes typing
+      const units = page.getByLabel("Unidades a trasladar");
+      await units.waitFor(SHOWN_WITHIN);
+      const readOnly = [
+        page.getByLabel("Cantidad disponible en Principal"),
+        page.getByLabel("Nota (opcional)"),
+        page.getByLabel("Dónde"),
+        page.getByLabel("Unidades (+ entran, − salen)"),
+        page.getByLabel("Nota del ajuste (opcional)"),
+        page.getByLabel("Desde"),
+        page.getByLabel("Hacia"),
+        units,
+        page.getByLabel("Nota del traslado (opcional)"),
+      ];
+      for (const control of readOnly) {
+        expect(await control.getAttribute("disabled")).not.toBeNull();
+        const look = await control.evaluate((element) => {
+          const style = getComputedStyle(element);
+          return { background: style.backgroundColor, cursor: style.cursor };
+        });
+        expect(look.background).not.toBe("rgb(255, 255, 255)");
+        expect(look.cursor).toBe("not-allowed");
+      }
+      expect(await units.isEditable()).toBe(false);
+      for (const name of ["Ajustar", "Trasladar"]) {
+        const button = page.getByRole("button", { name });
+        expect(await button.isDisabled()).toBe(true);
+        expect(Number(await button.evaluate((element) => getComputedStyle(element).opacity))).toBeLessThan(1);
+      }
+
+      // the sync's movement: what happened and when, no run id
+      const firstMovement = page.locator(".movements tbody tr").first();
+      await expect.poll(() => firstMovement.textContent(), SHOWN_WITHIN).toContain("Sincronización");
+      const [when, note] = await Promise.all([firstMovement.locator("td").first().textContent(), firstMovement.locator("td").last().textContent()]);
+      expect(note).toBe(`Sincronización con Alegra, ${when}`);
+      expect(await page.locator(".movements").textContent()).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+
+      // Configuración: one heading "Inventario"; each warehouse's tags on one line and its buttons inside its row
+      await goTo("Configuración");
+      await expect.poll(() => page.locator("li[data-warehouse-id]").count(), SHOWN_WITHIN).toBe(2);
+      expect(await page.getByRole("heading", { name: "Inventario", exact: true }).count()).toBe(1);
+      await mkdir("test-results", { recursive: true });
+      await page.locator("#warehouses-title").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: "test-results/admin-console-warehouses.png" });
+      for (const row of await page.locator("li[data-warehouse-id]").all()) {
+        const tag = row.locator(".tag", { hasText: /^Alegra: / });
+        // the text's line boxes: one top when it does not wrap
+        const lines = await tag.evaluate((element) => {
+          const range = document.createRange();
+          range.selectNodeContents(element);
+          return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+        });
+        expect(lines).toBe(1);
+        const rowBox = (await row.boundingBox())!;
+        for (const button of await row.getByRole("button").all()) {
+          const box = (await button.boundingBox())!;
+          expect(box.x).toBeGreaterThanOrEqual(rowBox.x);
+          expect(box.x + box.width).toBeLessThanOrEqual(rowBox.x + rowBox.width + 0.5);
+          expect(box.y + box.height).toBeLessThanOrEqual(rowBox.y + rowBox.height + 0.5);
+          expect(await button.evaluate((element) => element.scrollWidth <= element.clientWidth)).toBe(true);
+        }
+      }
+      expect(await page.locator("li[data-warehouse-id]").getByRole("button", { name: "Eliminar" }).count()).toBe(1);
     } finally {
       await emulator.settled();
       await server.app.accountingWebhooks.idle();

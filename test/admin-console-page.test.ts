@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { buildSchema, parse, validate } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as api from "../src/admin/client/api.ts";
+import { ERROR_CODE, errorDetail, errorText } from "../src/admin/client/messages.ts";
 import { startTestServer, type TestServer } from "./support/harness.ts";
 
 /** The console's HTTP side and its operations, without a browser (test/admin-console-browser.test.ts drives it). */
@@ -51,6 +52,44 @@ describe("the merchant's console over HTTP", () => {
     expect(operations.length).toBeGreaterThan(20);
     for (const [name, document] of operations) {
       expect(validate(schema, parse(document as string)).map((error) => `${name}: ${error.message}`)).toEqual([]);
+    }
+  });
+});
+
+/** The values of `enum ErrorCode` and of every `extend enum ErrorCode` in a GraphQL file. */
+function errorCodesIn(file: string): string[] {
+  const blocks = readFileSync(file, "utf8").matchAll(/(?:extend\s+)?enum\s+ErrorCode\s*\{([^}]*)\}/g);
+  return [...blocks].flatMap((block) => block[1]!.split("\n").map((line) => line.replace(/#.*/, "").trim()).filter(Boolean));
+}
+
+describe("what the console says of a refusal", () => {
+  // A contract the service has not built yet (cart holds) adds codes too: ../shared holds them
+  // beside the checkout, as CI lays it out; without it only schema.graphql is checked.
+  const contracts = existsSync("../shared")
+    ? readdirSync("../shared").filter((name) => /^contract.*\.graphql$/.test(name)).map((name) => `../shared/${name}`)
+    : [];
+
+  it("has Spanish for every ErrorCode of schema.graphql and of the contracts", () => {
+    if (process.env.CI === "true") expect(contracts).toContain("../shared/contract-holds-alerts-bulk.graphql");
+    const codes = new Set([...errorCodesIn("schema.graphql"), ...contracts.flatMap(errorCodesIn)]);
+    expect(codes).toContain("RESERVATIONS_OFF");
+    expect(codes.size).toBeGreaterThanOrEqual(11);
+    for (const code of codes) expect(ERROR_CODE, code).toHaveProperty(code, expect.stringMatching(/^[A-ZÁÉÍÓÚ¿¡].+\.$/));
+  });
+
+  it("says a code's sentence where it knows nothing more exact, and keeps the service's English for a title", () => {
+    const detail = "a new rule the console was never told about";
+    const error = { code: "INVALID_INPUT" as const, message: detail, field: "somethingNew" };
+    expect(errorText(error)).toBe("Revisa los datos: alguno no cumple las reglas de la tienda.");
+    expect(errorDetail(error)).toBe(detail);
+    // a field it knows, under a list ("variants.1.sku"), is said by the field's rule
+    expect(errorText({ ...error, field: "variants.1.sku" })).toMatch(/^Revisa el SKU/);
+    // a screen's own words win over the field's rule; the console's own Spanish has no English detail
+    expect(errorText({ ...error, field: "quantity" }, { INVALID_INPUT: "Otra frase." })).toBe("Otra frase.");
+    expect(errorDetail({ ...error, text: "Escribe un número." })).toBeUndefined();
+    for (const code of Object.keys(ERROR_CODE) as (keyof typeof ERROR_CODE)[]) {
+      expect(errorText({ code, message: detail })).toBe(ERROR_CODE[code]);
+      expect(errorText({ code, message: detail })).not.toContain(detail);
     }
   });
 });

@@ -5,6 +5,7 @@
  */
 import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError } from "@urql/core";
 import { createClient as createSocket } from "graphql-ws/client";
+import type { ErrorCode as ServiceErrorCode } from "../../errors.ts";
 
 export type Session = { slug: string; token: string };
 export type Availability = "IN_STOCK" | "BACKORDER" | "SOLD_OUT" | "HIDDEN";
@@ -12,8 +13,20 @@ export type OrderStatus = "PENDING" | "CONFIRMED" | "SHIPPED" | "DELIVERED" | "C
 export type PageInfo = { hasNextPage: boolean; endCursor: string | null };
 export type Connection<T> = { edges: { node: T }[]; pageInfo: PageInfo };
 
-/** What went wrong, as the console shows it: an error value of the API, or the network failing. */
-export type ApiError = { code: string; message: string; field?: string | null };
+/**
+ * The codes of the API's error values: the service's own (src/errors.ts) and those the contract
+ * for cart holds adds (contract-holds-alerts-bulk.graphql), so messages.ts is exhaustive over both.
+ */
+export type ErrorCode = ServiceErrorCode | "RESERVATION_NOT_FOUND" | "RESERVATIONS_OFF";
+/** The console's own: the service could not be reached, or answered with a GraphQL error instead of a value. */
+export type ConsoleErrorCode = "NETWORK" | "INTERNAL";
+
+/**
+ * What went wrong, as the console shows it: an error value of the API (its `message` is the
+ * service's English detail, for a title only), or the network failing. `text` is the console's
+ * own Spanish, where it found the problem itself or knows better words (messages.ts).
+ */
+export type ApiError = { code: ErrorCode | ConsoleErrorCode; message: string; field?: string | null; text?: string };
 
 export type Api = { client: Client; close(): void };
 

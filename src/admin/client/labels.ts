@@ -1,8 +1,9 @@
 /**
  * What the console says, in Spanish and in the help article's own words ("Registrar cantidad
- * disponible", "Vender sin Stock", "Anulado", "Sincronizar ahora"...), in one place.
+ * disponible", "Vender sin Stock", "Anulado", "Sincronizar ahora"...), in one place; what it says
+ * of a refused operation is in messages.ts.
  */
-import type { ApiError, Availability, OrderStatus } from "./api.ts";
+import type { Availability, Movement, OrderStatus } from "./api.ts";
 
 export const AVAILABILITY: Record<Availability, string> = {
   IN_STOCK: "Disponible",
@@ -48,25 +49,6 @@ export const UNMATCHED_REASON: Record<string, string> = {
   ALREADY_MATCHED: "El ítem de Alegra Contabilidad ya está enlazado con otro producto",
 };
 
-const ERROR_CODE: Record<string, string> = {
-  INVALID_INPUT: "Revisa este dato",
-  NOT_FOUND: "No existe en esta tienda",
-  INSUFFICIENT_STOCK: "No hay unidades suficientes",
-  STALE_QUANTITY: "La cantidad cambió mientras editabas",
-  INVALID_STATUS_TRANSITION: "Ese cambio de estado no está permitido",
-  INVENTORY_MANAGED_BY_ACCOUNTING: "El inventario se gestiona desde Alegra Contabilidad mientras la sincronización está activa",
-  ACCOUNTING_NOT_CONNECTED: "Conecta Alegra Contabilidad primero",
-  ACCOUNTING_UNAVAILABLE: "No se pudo contactar con Alegra Contabilidad",
-  IDEMPOTENCY_CONFLICT: "La misma operación ya está en curso",
-  NETWORK: "No se pudo conectar con el servidor. Inténtalo de nuevo",
-};
-
-/** An API error in words: the merchant's explanation of its code, then the service's own detail. */
-export function errorText(error: ApiError): string {
-  const words = ERROR_CODE[error.code] ?? "No se pudo completar";
-  return error.message && error.code !== "NETWORK" ? `${words}: ${error.message}` : `${words}.`;
-}
-
 /** "Talla: M / Color: Negro"; "" for the default variant of an item without options. */
 export function variantLabel(options: { name: string; value: string }[]): string {
   return options.map((option) => `${option.name}: ${option.value}`).join(" / ");
@@ -80,3 +62,21 @@ export const formatDate = (iso: string) => dateTime.format(new Date(iso));
 
 /** A count that is null when inventory is not tracked. */
 export const formatCount = (count: number | null | undefined) => (count == null ? "—" : String(count));
+
+/**
+ * A movement's note in words. A note the service wrote for its own movements ("sync <run id>",
+ * "accounting notification", "invoice FV-12") is said by what happened and when; the merchant's
+ * own notes (counts, adjustments, transfers) are theirs, shown as written.
+ */
+export function movementNote(movement: Pick<Movement, "reason" | "note" | "createdAt">): string {
+  const note = movement.note ?? "";
+  if (movement.reason === "ACCOUNTING_SYNC") {
+    const what = note === "accounting notification" ? "Notificación de Alegra" : "Sincronización con Alegra";
+    return `${what}, ${formatDate(movement.createdAt)}`;
+  }
+  if (movement.reason === "ORDER_INVOICED") {
+    const invoice = /^invoice (.+)$/.exec(note)?.[1];
+    return invoice ? `Factura ${invoice}` : "Factura emitida en Alegra Contabilidad";
+  }
+  return note;
+}

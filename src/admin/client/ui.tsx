@@ -2,7 +2,8 @@
 import type { ButtonHTMLAttributes, ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError, Availability, PageInfo } from "./api.ts";
-import { AVAILABILITY, errorText } from "./labels.ts";
+import { AVAILABILITY } from "./labels.ts";
+import { errorDetail, errorText, type Says } from "./messages.ts";
 
 export function Badge({ availability }: { availability: Availability }) {
   return <span class={`badge badge-${availability.toLowerCase().replace("_", "-")}`}>{AVAILABILITY[availability]}</span>;
@@ -33,35 +34,40 @@ export function describedBy(id: string, error: ApiError | null) {
   return { id, "aria-invalid": error ? ("true" as const) : undefined, "aria-describedby": error ? `${id}-error` : undefined };
 }
 
+/**
+ * An error in the merchant's words (messages.ts), with the service's English detail only as its
+ * title. `id` ties it to its input (aria-describedby).
+ */
+export function ErrorMessage({ error, says, id, class: className = "field-error" }: { error: ApiError; says?: Says; id?: string; class?: string }) {
+  return (
+    <p id={id} class={className} role="alert" title={errorDetail(error)}>
+      {errorText(error, says)}
+    </p>
+  );
+}
+
 /** A labelled input with, under it, the API's error for it in words. */
-export function Field({ id, label, error, hint, children }: { id: string; label: string; error: ApiError | null; hint?: string; children: ComponentChildren }) {
+export function Field({ id, label, error, says, hint, children }: { id: string; label: string; error: ApiError | null; says?: Says; hint?: string; children: ComponentChildren }) {
   return (
     <div class={`field${error ? " field-invalid" : ""}`}>
       <label for={id}>{label}</label>
       {children}
       {hint && <small class="hint">{hint}</small>}
-      {error && (
-        <p id={`${id}-error`} class="field-error" role="alert">
-          {errorText(error)}
-        </p>
-      )}
+      {error && <ErrorMessage id={`${id}-error`} error={error} says={says} />}
     </div>
   );
 }
 
 /** An error that belongs to none of the form's fields, shown at the form's foot. */
-export function FormError({ error, fields = [] }: { error: ApiError | null; fields?: string[] }) {
+export function FormError({ error, says, fields = [] }: { error: ApiError | null; says?: Says; fields?: string[] }) {
   if (!error || fields.some((field) => errorFor(error, field))) return null;
-  return (
-    <p class="form-error" role="alert">
-      {errorText(error)}
-    </p>
-  );
+  return <ErrorMessage class="form-error" error={error} says={says} />;
 }
 
-export function Notice({ children }: { children: ComponentChildren }) {
+/** What an action did; `nothing` when it changed nothing (said in a neutral tone, not as a success). */
+export function Notice({ children, nothing = false }: { children: ComponentChildren; nothing?: boolean }) {
   return (
-    <p class="notice" role="status">
+    <p class={nothing ? "notice notice-nothing" : "notice"} role="status">
       {children}
     </p>
   );

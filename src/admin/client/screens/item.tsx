@@ -12,9 +12,10 @@ import {
   ADJUST_QUANTITY, ITEM, MOVEMENTS, SET_QUANTITY, TRANSFER_STOCK, UPDATE_ITEM, errorOf,
   type ApiError, type ItemData, type ItemDetail, type ItemResult, type MovementsData, type TransferResult,
 } from "../api.ts";
-import { errorText, formatCount, formatDate, formatMoney, MOVEMENT_REASON, variantLabel } from "../labels.ts";
+import { formatCount, formatDate, formatMoney, MOVEMENT_REASON, movementNote, variantLabel } from "../labels.ts";
+import { belowZero, problem, tooManyOut, type Says } from "../messages.ts";
 import { useLiveRefresh } from "../live.ts";
-import { Badge, Button, describedBy, errorFor, Field, FormError, Loading, Notice, PagerNav, Title, usePager } from "../ui.tsx";
+import { Badge, Button, describedBy, ErrorMessage, errorFor, Field, FormError, Loading, Notice, PagerNav, Title, usePager } from "../ui.tsx";
 
 /** One count the merchant can write: a variant's stock in one warehouse. */
 type Level = {
@@ -40,6 +41,8 @@ function levelsOf(item: ItemDetail): Level[] {
 
 /** "Talla: M en Principal", or just the warehouse for an item without options. */
 const levelName = (level: Level) => (level.variant ? `${level.variant} en ${level.warehouse}` : level.warehouse);
+/** "cantidad de Talla: M en Principal", or "cantidad en Principal" for an item without options: a count that was saved. */
+const countName = (level: Level) => `cantidad ${level.variant ? `de ${level.variant} en` : "en"} ${level.warehouse}`;
 
 export function ItemScreen({ id, accountingSync }: { id: string; accountingSync: boolean }) {
   const [result, reexecute] = useQuery<ItemData>({ query: ITEM, variables: { id } });
@@ -49,7 +52,7 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
     () => reexecute({ requestPolicy: "network-only" }),
   );
   const error = errorOf(result);
-  if (error) return <p class="form-error" role="alert">{errorText(error)}</p>;
+  if (error) return <ErrorMessage class="form-error" error={error} />;
   if (!item) {
     return result.fetching ? <Loading /> : (
       <section>
@@ -90,7 +93,22 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
   );
 }
 
-type Edit = { value: string; seen: number };
+/** What the merchant typed in a count: the text, whether the browser could read it as a number, and the count they saw when they began. */
+type Edit = { value: string; bad: boolean; seen: number };
+
+/** Counts are kept within +-1e9 (MAX_ABS_QUANTITY in src/validation.ts, which the console does not bundle). */
+const MAX_COUNT = 1_000_000_000;
+
+/** The whole number `text` says, or null when it says none (the API takes only whole units within its bounds). */
+function wholeNumber(text: string, bad = false): number | null {
+  const number = Number(text.trim());
+  return !bad && /^[+-]?\d+$/.test(text.trim()) && Math.abs(number) <= MAX_COUNT ? number : null;
+}
+
+const NOT_A_COUNT = "Escribe la cantidad en números enteros, como 5 o 0.";
+
+/** What a Guardar did, said back: what was saved, or that nothing was and why. */
+type Outcome = { text: string; nothing?: boolean };
 
 function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; levels: Level[]; accountingSync: boolean }) {
   const client = useClient();
@@ -101,41 +119,63 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
   const [edits, setEdits] = useState<Record<string, Edit>>({});
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
-  const [failure, setFailure] = useState<{ error: ApiError; level?: string } | null>(null);
+  const [failure, setFailure] = useState<{ error: ApiError; level?: string; says?: Says } | null>(null);
   const [stale, setStale] = useState<{ level: string; now: number | null } | null>(null);
-  const [saved, setSaved] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
 
-  /** Keeps what the merchant typed, with the count they saw when they began. */
-  function type(level: Level, value: string) {
-    setSaved(false);
+  /**
+   * Keeps what the merchant typed, with the count they saw when they began. A number input gives
+   * "" both when emptied and when it holds no number ("-", "e"): the second is kept, as a mistake.
+   */
+  function type(level: Level, input: HTMLInputElement) {
+    setOutcome(null);
     const seen = edits[level.key]?.seen ?? level.quantity;
     const { [level.key]: _previous, ...rest } = edits;
-    setEdits(value === "" ? rest : { ...rest, [level.key]: { value, seen } });
+    const bad = input.validity.badInput;
+    setEdits(input.value === "" && !bad ? rest : { ...rest, [level.key]: { value: input.value, bad, seen } });
+  }
+
+  /** Nothing to save: says so, and why, instead of claiming a save. */
+  function nothingToSave(): Outcome {
+    const why = accountingSync
+      ? "no cambiaste «Registrar cantidad disponible» ni «Vender sin Stock», y las cantidades se gestionan desde Alegra Contabilidad"
+      : "no escribiste ninguna cantidad ni cambiaste «Registrar cantidad disponible» o «Vender sin Stock»";
+    const aboutNote = note.trim() && !accountingSync ? " La nota se guarda junto con una cantidad." : "";
+    return { text: `No se guardó nada: ${why}.${aboutNote}`, nothing: true };
   }
 
   async function save(event: Event) {
     event.preventDefault();
-    setBusy(true);
     setFailure(null);
     setStale(null);
-    setSaved(false);
+    setOutcome(null);
+    const counting = track && !accountingSync ? levels.filter((level) => edits[level.key]) : [];
+    const unreadable = counting.find((level) => wholeNumber(edits[level.key]!.value, edits[level.key]!.bad) === null);
+    if (unreadable) return setFailure({ error: problem("quantity", NOT_A_COUNT), level: unreadable.key });
+    const settingsChanged = track !== item.trackInventory || sellWithoutStock !== item.sellWithoutStock;
+    if (!settingsChanged && counting.length === 0) return setOutcome(nothingToSave());
+
+    setBusy(true);
+    const saved: string[] = [];
     try {
       const wasTracked = item.trackInventory;
-      if (track !== item.trackInventory || sellWithoutStock !== item.sellWithoutStock) {
+      if (settingsChanged) {
         const outcome = await updateItem({ input: { id: item.id, trackInventory: track, sellWithoutStock } });
         const error = errorOf(outcome, outcome.data?.updateItem);
         if (error) return setFailure({ error });
+        if (track !== item.trackInventory) saved.push(`«Registrar cantidad disponible» ${track ? "activado" : "desactivado"}`);
+        if (sellWithoutStock !== item.sellWithoutStock) saved.push(`«Vender sin Stock» ${sellWithoutStock ? "activado" : "desactivado"}`);
       }
       let remaining = { ...edits };
-      for (const level of levels) {
-        const edit = remaining[level.key];
-        if (!edit || !track) continue;
+      for (const level of counting) {
+        const edit = remaining[level.key]!;
+        const quantity = wholeNumber(edit.value)!;
         const outcome = await setQuantity({
           input: {
             itemId: item.id,
             variantId: level.variantId,
             warehouseId: level.warehouseId,
-            quantity: Number(edit.value),
+            quantity,
             // an untracked item showed no count: there is nothing the merchant saw to compare with
             expectedQuantity: wasTracked ? edit.seen : undefined,
             note: note.trim() || undefined,
@@ -146,21 +186,24 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
           // Someone (an order, another tab) changed it: show the count now and let the merchant decide.
           const fresh = await client.query<ItemData>(ITEM, { id: item.id }, { requestPolicy: "network-only" }).toPromise();
           const now = fresh.data?.item ? (levelsOf(fresh.data.item).find((l) => l.key === level.key)?.quantity ?? null) : null;
-          setEdits({ ...remaining, [level.key]: { value: edit.value, seen: now ?? edit.seen } });
+          setEdits({ ...remaining, [level.key]: { ...edit, seen: now ?? edit.seen } });
           return setStale({ level: level.key, now });
         }
         if (error) {
           setEdits(remaining);
-          return setFailure({ error, level: level.key });
+          // the one refusal of a readable count the service explains only in English: the units left would go below zero
+          const says = quantity < level.committed && !sellWithoutStock ? { INVALID_INPUT: belowZero(level.committed) } : undefined;
+          return setFailure({ error, level: level.key, says });
         }
+        saved.push(`${countName(level)}: ${quantity} ${quantity === 1 || quantity === -1 ? "unidad" : "unidades"}`);
         const { [level.key]: _done, ...rest } = remaining;
         remaining = rest;
       }
       setEdits({});
       setNote("");
-      setSaved(true);
     } finally {
       setBusy(false);
+      if (saved.length > 0) setOutcome({ text: `Guardado: ${saved.join("; ")}.` });
     }
   }
 
@@ -168,7 +211,8 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
   const levelError = (level: Level) => (failure?.level === level.key ? failure.error : null);
   const noteError = errorFor(failure?.error ?? null, "note");
   return (
-    <form class="panel" onSubmit={save} aria-labelledby="inventory-title">
+    // noValidate: the browser's own bubble for "-" in a number field is in the browser's language; the console says it in Spanish
+    <form class="panel" onSubmit={save} aria-labelledby="inventory-title" noValidate>
       <h2 id="inventory-title">Inventario</h2>
       <label class="check">
         <input type="checkbox" checked={track} onChange={(e) => setTrack(e.currentTarget.checked)} />
@@ -217,9 +261,9 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
                       placeholder={item.trackInventory ? String(level.quantity) : ""}
                       disabled={accountingSync}
                       value={edits[level.key]?.value ?? ""}
-                      onInput={(e) => type(level, e.currentTarget.value)}
+                      onInput={(e) => type(level, e.currentTarget)}
                     />
-                    {error && <p id={`${id}-error`} class="field-error" role="alert">{errorText(error)}</p>}
+                    {error && <ErrorMessage id={`${id}-error`} error={error} says={failure?.says} />}
                     {stale?.level === level.key && (
                       <p class="field-error stale" role="alert">
                         Mientras editabas, la cantidad cambió a {formatCount(stale.now)}. Revisa la nueva cantidad y pulsa «Guardar» otra vez
@@ -235,60 +279,76 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
       )}
       {track && (
         <Field id="inventory-note" label="Nota (opcional)" error={noteError}>
-          <input {...describedBy("inventory-note", noteError)} value={note} maxLength={500} onInput={(e) => setNote(e.currentTarget.value)} />
+          <input {...describedBy("inventory-note", noteError)} value={note} maxLength={500} disabled={accountingSync}
+            onInput={(e) => setNote(e.currentTarget.value)} />
         </Field>
       )}
       {failure && !failure.level && <FormError error={failure.error} fields={["note"]} />}
       <Button busy={busy}>Guardar</Button>
-      {saved && <Notice>Cambios guardados.</Notice>}
+      {outcome && <Notice nothing={outcome.nothing}>{outcome.text}</Notice>}
     </form>
   );
 }
 
+/** Why the forms that change counts are read-only while the accounting system keeps the counts. */
+const SyncedHint = () => <p class="hint">Mientras la sincronización con Alegra Contabilidad está activa, las cantidades se cambian desde allí.</p>;
+
 function AdjustForm({ item, levels, accountingSync }: { item: ItemDetail; levels: Level[]; accountingSync: boolean }) {
   const [state, adjust] = useMutation<{ adjustItemQuantity: ItemResult }>(ADJUST_QUANTITY);
   const [levelKey, setLevelKey] = useState(levels[0]!.key);
-  const [delta, setDelta] = useState("");
+  const [delta, setDelta] = useState({ value: "", bad: false });
   const [note, setNote] = useState("");
   const [error, setError] = useState<ApiError | null>(null);
+  const [says, setSays] = useState<Says | undefined>(undefined);
   const [saved, setSaved] = useState<string | null>(null);
   const level = levels.find((l) => l.key === levelKey) ?? levels[0]!;
 
   async function submit(event: Event) {
     event.preventDefault();
     setSaved(null);
+    setSays(undefined);
+    const units = wholeNumber(delta.value, delta.bad);
+    if (units === null || units === 0) {
+      return setError(problem("delta", "Escribe las unidades en números enteros, distintos de 0: positivos entran, negativos salen."));
+    }
     const outcome = await adjust({
-      input: { itemId: item.id, variantId: level.variantId, warehouseId: level.warehouseId, delta: Number(delta), note: note.trim() || undefined },
+      input: { itemId: item.id, variantId: level.variantId, warehouseId: level.warehouseId, delta: units, note: note.trim() || undefined },
     });
     const failure = errorOf(outcome, outcome.data?.adjustItemQuantity);
     setError(failure);
-    if (failure) return;
-    setSaved(`Ajuste de ${Number(delta) > 0 ? "+" : ""}${delta} en ${levelName(level)} guardado.`);
-    setDelta("");
+    if (failure) {
+      // the one refusal of a readable number the service explains only in English: more units out than there are
+      if (units < 0 && units + level.available < 0 && !item.sellWithoutStock) setSays({ INVALID_INPUT: tooManyOut(level.available, levelName(level)) });
+      return;
+    }
+    setSaved(`Ajuste de ${units > 0 ? "+" : ""}${units} en ${levelName(level)} guardado.`);
+    setDelta({ value: "", bad: false });
     setNote("");
   }
 
   const deltaError = errorFor(error, "delta") ?? errorFor(error, "quantity");
   return (
-    <form class="panel" onSubmit={submit} aria-labelledby="adjust-title">
+    <form class="panel" onSubmit={submit} aria-labelledby="adjust-title" noValidate>
       <h2 id="adjust-title">Ajustar cantidad</h2>
+      {accountingSync && <SyncedHint />}
       <div class="row">
         {levels.length > 1 && (
           <Field id="adjust-level" label="Dónde" error={null}>
-            <select id="adjust-level" value={levelKey} onChange={(e) => setLevelKey(e.currentTarget.value)}>
+            <select id="adjust-level" value={levelKey} disabled={accountingSync} onChange={(e) => setLevelKey(e.currentTarget.value)}>
               {levels.map((l) => <option key={l.key} value={l.key}>{levelName(l)}</option>)}
             </select>
           </Field>
         )}
-        <Field id="adjust-delta" label="Unidades (+ entran, − salen)" error={deltaError}>
-          <input {...describedBy("adjust-delta", deltaError)} type="number" step={1} required disabled={accountingSync} value={delta}
-            onInput={(e) => setDelta(e.currentTarget.value)} />
+        <Field id="adjust-delta" label="Unidades (+ entran, − salen)" error={deltaError} says={says}>
+          <input {...describedBy("adjust-delta", deltaError)} type="number" step={1} required disabled={accountingSync} value={delta.value}
+            onInput={(e) => setDelta({ value: e.currentTarget.value, bad: e.currentTarget.validity.badInput })} />
         </Field>
         <Field id="adjust-note" label="Nota del ajuste (opcional)" error={errorFor(error, "note")}>
-          <input {...describedBy("adjust-note", errorFor(error, "note"))} value={note} maxLength={500} onInput={(e) => setNote(e.currentTarget.value)} />
+          <input {...describedBy("adjust-note", errorFor(error, "note"))} value={note} maxLength={500} disabled={accountingSync}
+            onInput={(e) => setNote(e.currentTarget.value)} />
         </Field>
       </div>
-      <FormError error={error} fields={["delta", "quantity", "note"]} />
+      <FormError error={error} says={says} fields={["delta", "quantity", "note"]} />
       <Button busy={state.fetching} disabled={accountingSync}>Ajustar</Button>
       {saved && <Notice>{saved}</Notice>}
     </form>
@@ -298,7 +358,7 @@ function AdjustForm({ item, levels, accountingSync }: { item: ItemDetail; levels
 /** Moves units of one variant from one warehouse to another ("Trasladar"). */
 function TransferForm({ item, warehouses, accountingSync }: { item: ItemDetail; warehouses: { id: string; name: string }[]; accountingSync: boolean }) {
   const [state, transfer] = useMutation<{ transferStock: TransferResult }>(TRANSFER_STOCK);
-  const [form, setForm] = useState({ variantId: item.variants[0]!.id, from: warehouses[0]!.id, to: warehouses[1]!.id, quantity: "", note: "" });
+  const [form, setForm] = useState({ variantId: item.variants[0]!.id, from: warehouses[0]!.id, to: warehouses[1]!.id, quantity: "", bad: false, note: "" });
   const [error, setError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const set = (changes: Partial<typeof form>) => setForm({ ...form, ...changes });
@@ -307,51 +367,59 @@ function TransferForm({ item, warehouses, accountingSync }: { item: ItemDetail; 
   async function submit(event: Event) {
     event.preventDefault();
     setSaved(null);
+    const units = wholeNumber(form.quantity, form.bad);
+    if (units === null || units < 1) return setError(problem("quantity", "Escribe cuántas unidades trasladar, en números enteros: 1 o más."));
     const outcome = await transfer({
-      input: { variantId: form.variantId, fromWarehouseId: form.from, toWarehouseId: form.to, quantity: Number(form.quantity), note: form.note.trim() || undefined },
+      input: { variantId: form.variantId, fromWarehouseId: form.from, toWarehouseId: form.to, quantity: units, note: form.note.trim() || undefined },
     });
     const result = outcome.data?.transferStock;
     const failure = errorOf(outcome, result);
     if (result?.__typename === "InsufficientStockError") {
       const available = result.shortages[0]?.available;
-      setError({ code: result.code, message: available === undefined ? result.message : `hay ${available} en ${nameOf(form.from)}`, field: "quantity" });
+      const text = available === undefined ? undefined : `No hay unidades suficientes: hay ${available} en ${nameOf(form.from)}.`;
+      setError({ code: result.code, message: result.message, field: "quantity", text });
       return;
     }
     setError(failure);
     if (failure) return;
-    setSaved(`${form.quantity} unidades trasladadas de ${nameOf(form.from)} a ${nameOf(form.to)}.`);
-    set({ quantity: "", note: "" });
+    setSaved(`${units} ${units === 1 ? "unidad trasladada" : "unidades trasladadas"} de ${nameOf(form.from)} a ${nameOf(form.to)}.`);
+    set({ quantity: "", bad: false, note: "" });
   }
 
   const field = (name: string) => errorFor(error, name);
   return (
-    <form class="panel" onSubmit={submit} aria-labelledby="transfer-title">
+    <form class="panel" onSubmit={submit} aria-labelledby="transfer-title" noValidate>
       <h2 id="transfer-title">Trasladar entre bodegas</h2>
+      {accountingSync && <SyncedHint />}
       <div class="row">
         {item.options.length > 0 && (
           <Field id="transfer-variant" label="Variante" error={field("variantId")}>
-            <select {...describedBy("transfer-variant", field("variantId"))} value={form.variantId} onChange={(e) => set({ variantId: e.currentTarget.value })}>
+            <select {...describedBy("transfer-variant", field("variantId"))} value={form.variantId} disabled={accountingSync}
+              onChange={(e) => set({ variantId: e.currentTarget.value })}>
               {item.variants.map((v) => <option key={v.id} value={v.id}>{variantLabel(v.options)}</option>)}
             </select>
           </Field>
         )}
         <Field id="transfer-from" label="Desde" error={field("fromWarehouseId")}>
-          <select {...describedBy("transfer-from", field("fromWarehouseId"))} value={form.from} onChange={(e) => set({ from: e.currentTarget.value })}>
+          <select {...describedBy("transfer-from", field("fromWarehouseId"))} value={form.from} disabled={accountingSync}
+            onChange={(e) => set({ from: e.currentTarget.value })}>
             {warehouses.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}
           </select>
         </Field>
         <Field id="transfer-to" label="Hacia" error={field("toWarehouseId")}>
-          <select {...describedBy("transfer-to", field("toWarehouseId"))} value={form.to} onChange={(e) => set({ to: e.currentTarget.value })}>
+          <select {...describedBy("transfer-to", field("toWarehouseId"))} value={form.to} disabled={accountingSync}
+            onChange={(e) => set({ to: e.currentTarget.value })}>
             {warehouses.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}
           </select>
         </Field>
         <Field id="transfer-quantity" label="Unidades a trasladar" error={field("quantity")}>
-          <input {...describedBy("transfer-quantity", field("quantity"))} type="number" min={1} step={1} required value={form.quantity}
-            onInput={(e) => set({ quantity: e.currentTarget.value })} />
+          <input {...describedBy("transfer-quantity", field("quantity"))} type="number" min={1} step={1} required disabled={accountingSync}
+            value={form.quantity} onInput={(e) => set({ quantity: e.currentTarget.value, bad: e.currentTarget.validity.badInput })} />
         </Field>
       </div>
       <Field id="transfer-note" label="Nota del traslado (opcional)" error={field("note")}>
-        <input {...describedBy("transfer-note", field("note"))} value={form.note} maxLength={500} onInput={(e) => set({ note: e.currentTarget.value })} />
+        <input {...describedBy("transfer-note", field("note"))} value={form.note} maxLength={500} disabled={accountingSync}
+          onInput={(e) => set({ note: e.currentTarget.value })} />
       </Field>
       <FormError error={error} fields={["variantId", "fromWarehouseId", "toWarehouseId", "quantity", "note"]} />
       <Button busy={state.fetching} disabled={accountingSync}>Trasladar</Button>
@@ -395,6 +463,7 @@ function Movements({ item, levels }: { item: ItemDetail; levels: Level[] }) {
             {movements.map((movement) => {
               const reason = MOVEMENT_REASON[movement.reason] ?? { why: movement.reason, who: "—" };
               const level = levelOf(movement.variantId, movement.warehouseId);
+              const note = movementNote(movement);
               return (
                 <tr key={movement.id}>
                   <td>{formatDate(movement.createdAt)}</td>
@@ -406,7 +475,7 @@ function Movements({ item, levels }: { item: ItemDetail; levels: Level[] }) {
                   <td>{level ? levelName(level) : "—"}</td>
                   <td class="number">{movement.delta > 0 ? `+${movement.delta}` : movement.delta}</td>
                   <td class="number">{movement.quantityAfter}</td>
-                  <td>{movement.note ?? ""}</td>
+                  <td class="note">{note}</td>
                 </tr>
               );
             })}

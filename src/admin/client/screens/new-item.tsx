@@ -5,8 +5,8 @@
 import { useState } from "preact/hooks";
 import { useMutation } from "@urql/preact";
 import { CREATE_ITEM, errorOf, type ApiError, type ItemResult } from "../api.ts";
-import { errorText } from "../labels.ts";
-import { Button, describedBy, errorFor, Field, FormError, Title } from "../ui.tsx";
+import { problem } from "../messages.ts";
+import { Button, describedBy, ErrorMessage, errorFor, Field, FormError, Title } from "../ui.tsx";
 
 const MAX_OPTIONS = 3;
 
@@ -38,6 +38,7 @@ function combinationsOf(options: { name: string; values: string[] }[]): Combinat
 
 const decimal = (text: string) => text.trim().replace(",", ".");
 const isDecimal = (text: string) => /^\d+(\.\d+)?$/.test(text);
+const isWhole = (text: string) => /^\d+$/.test(text.trim());
 
 export function NewItem() {
   const [state, createItem] = useMutation<{ createItem: ItemResult }>(CREATE_ITEM);
@@ -57,17 +58,19 @@ export function NewItem() {
   async function submit(event: Event) {
     event.preventDefault();
     const price = decimal(form.price);
-    if (!isDecimal(price)) return setError({ code: "INVALID_INPUT", message: "escribe el precio en números, como 120000 o 19.90", field: "price" });
+    if (!isDecimal(price)) return setError(problem("price", "Escribe el precio en números, como 120000 o 19.90."));
     const selling = combinations.filter((combination) => variantOf(combination.key).sell);
     if (combinations.length > 0 && selling.length === 0) {
-      return setError({ code: "INVALID_INPUT", message: "elige al menos una combinación para vender", field: "variants" });
+      return setError(problem("variants", "Elige al menos una combinación para vender."));
     }
     const badPrice = selling.findIndex((c) => variantOf(c.key).price && !isDecimal(decimal(variantOf(c.key).price)));
     if (badPrice >= 0) {
       setSent(selling.map((c) => c.key));
-      return setError({ code: "INVALID_INPUT", message: "escribe el precio en números", field: `variants.${badPrice}.price` });
+      return setError(problem(`variants.${badPrice}.price`, "Escribe el precio en números, como 120000 o 19.90."));
     }
+    const badQuantity = tracked ? selling.findIndex((c) => !isWhole(variantOf(c.key).quantity || "0")) : -1;
     setSent(selling.map((c) => c.key));
+    if (badQuantity >= 0) return setError(problem(`variants.${badQuantity}.quantity`, "Escribe la cantidad inicial en números enteros, como 5 o 0."));
     const outcome = await createItem({
       input: {
         name: form.name,
@@ -159,7 +162,7 @@ export function NewItem() {
                 <button type="button" onClick={() => setOptions(options.filter((_, i) => i !== index))}>Quitar</button>
               </div>
             ))}
-            {field("options") && <p class="field-error" role="alert">{errorText(field("options")!)}</p>}
+            {field("options") && <ErrorMessage error={field("options")!} />}
             {options.length < MAX_OPTIONS && (
               <button type="button" onClick={() => setOptions([...options, { name: "", values: "" }])}>Agregar opción</button>
             )}
@@ -193,7 +196,7 @@ export function NewItem() {
                               <input {...describedBy(id(name), fieldError)} aria-label={`${label} de ${combination.key}`} disabled={!variant.sell}
                                 inputMode={name === "sku" ? "text" : name === "price" ? "decimal" : "numeric"} value={variant[name]}
                                 onInput={(e) => setVariant(combination.key, { [name]: e.currentTarget.value })} />
-                              {fieldError && <p id={`${id(name)}-error`} class="field-error" role="alert">{errorText(fieldError)}</p>}
+                              {fieldError && <ErrorMessage id={`${id(name)}-error`} error={fieldError} />}
                             </td>
                           );
                         })}

@@ -5,8 +5,8 @@
 import { useState } from "preact/hooks";
 import { useMutation, useQuery } from "@urql/preact";
 import { CHANGE_STATUS, INVOICE_ORDER, ORDER, errorOf, type ApiError, type OrderData, type OrderDetail, type OrderStatus } from "../api.ts";
-import { errorText, formatDate, formatMoney, ORDER_STATUS, variantLabel } from "../labels.ts";
-import { Button, describedBy, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
+import { formatDate, formatMoney, ORDER_STATUS, variantLabel } from "../labels.ts";
+import { Button, describedBy, ErrorMessage, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
 
 /** The states an order may move to (SPEC section 2); an invoiced order is voided in accounting, not here. */
 function nextStates(order: OrderDetail): OrderStatus[] {
@@ -24,7 +24,7 @@ export function OrderScreen({ id, accountingSync }: { id: string; accountingSync
   const [result] = useQuery<OrderData>({ query: ORDER, variables: { id } });
   const order = result.data?.order;
   const error = errorOf(result);
-  if (error) return <p class="form-error" role="alert">{errorText(error)}</p>;
+  if (error) return <ErrorMessage class="form-error" error={error} />;
   if (!order) {
     return result.fetching ? <Loading /> : (
       <section>
@@ -112,6 +112,13 @@ function StatusForm({ order }: { order: OrderDetail }) {
   );
 }
 
+/** Why an order cannot be invoiced, in the merchant's words (the service names the order as the field at fault). */
+const INVOICE_REFUSED = {
+  INVALID_INPUT:
+    "Alguna línea del pedido no está enlazada con Alegra Contabilidad (un producto sin el SKU de su ítem en Alegra, o una bodega que no es de Alegra): sincroniza el inventario y vuelve a intentarlo.",
+  INVALID_STATUS_TRANSITION: "Este pedido ya tiene factura o está anulado: no se puede facturar.",
+};
+
 function InvoiceButton({ order }: { order: OrderDetail }) {
   const [state, invoiceOrder] = useMutation(INVOICE_ORDER);
   const [error, setError] = useState<ApiError | null>(null);
@@ -127,7 +134,7 @@ function InvoiceButton({ order }: { order: OrderDetail }) {
     <form class="panel" onSubmit={submit}>
       <h2>Factura de venta</h2>
       <p class="hint">Emite la factura en Alegra Contabilidad: sus unidades se descuentan del inventario.</p>
-      <FormError error={error} />
+      <FormError error={error} says={INVOICE_REFUSED} />
       <Button busy={state.fetching} busyLabel="Facturando…">Facturar</Button>
       {done && <Notice>Factura emitida.</Notice>}
     </form>

@@ -2,8 +2,8 @@
 import { useState } from "preact/hooks";
 import { useQuery } from "@urql/preact";
 import { ORDERS, errorOf, type OrderStatus, type OrdersData } from "../api.ts";
-import { errorText, formatDate, formatMoney, ORDER_STATUS } from "../labels.ts";
-import { Loading, PagerNav, usePager, Title } from "../ui.tsx";
+import { formatDate, formatMoney, ORDER_STATUS } from "../labels.ts";
+import { ErrorMessage, Loading, PagerNav, usePager, Title } from "../ui.tsx";
 
 const PAGE_SIZE = 20;
 
@@ -32,7 +32,7 @@ export function Orders() {
           ))}
         </select>
       </div>
-      {error && <p class="form-error" role="alert">{errorText(error)}</p>}
+      {error && <ErrorMessage class="form-error" error={error} />}
       {result.fetching && !result.data ? (
         <Loading />
       ) : orders.length === 0 ? (

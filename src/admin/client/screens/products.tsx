@@ -3,9 +3,9 @@ import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { useQuery } from "@urql/preact";
 import { ITEMS, errorOf, type ItemRow, type ItemsData } from "../api.ts";
-import { errorText, formatCount, variantLabel } from "../labels.ts";
+import { formatCount, variantLabel } from "../labels.ts";
 import { useLiveRefresh } from "../live.ts";
-import { Badge, Loading, PagerNav, usePager, Title } from "../ui.tsx";
+import { Badge, ErrorMessage, Loading, PagerNav, usePager, Title } from "../ui.tsx";
 
 const PAGE_SIZE = 20;
 
@@ -40,7 +40,7 @@ export function Products() {
         <input id="search" type="search" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
         <button type="submit">Buscar</button>
       </form>
-      {error && <p class="form-error" role="alert">{errorText(error)}</p>}
+      {error && <ErrorMessage class="form-error" error={error} />}
       {result.fetching && !result.data ? (
         <Loading />
       ) : items.length === 0 ? (

@@ -1,5 +1,5 @@
 /**
- * "Configuración -> Inventario": what a sold-out product shows ("Ocultar producto" / "Marcar como
+ * "Configuración", section "Inventario": what a sold-out product shows ("Ocultar producto" / "Marcar como
  * agotado"), the link with Alegra Contabilidad, "Sincronizar inventario de todos los productos
  * con Alegra Contabilidad", "Sincronizar ahora", and the last runs with what they could not match.
  */
@@ -9,9 +9,9 @@ import {
   CONNECT_ACCOUNTING, STORE, SYNC_NOW, SYNC_RUNS, UPDATE_SETTINGS, errorOf,
   type ApiError, type InventorySettings, type StoreData, type SyncRun, type SyncRunsData,
 } from "../api.ts";
-import { errorText, formatDate, SYNC_STATUS, SYNC_TRIGGER, UNMATCHED_REASON } from "../labels.ts";
+import { formatDate, SYNC_STATUS, SYNC_TRIGGER, UNMATCHED_REASON } from "../labels.ts";
 import { Warehouses } from "./warehouses.tsx";
-import { Button, describedBy, errorFor, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
+import { Button, describedBy, ErrorMessage, errorFor, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
 
 const BEHAVIOR = { MARK_SOLD_OUT: "Marcar como agotado", HIDE: "Ocultar producto" } as const;
 
@@ -23,9 +23,8 @@ export function Settings({ slug }: { slug: string }) {
   const refreshRuns = () => reexecuteRuns({ requestPolicy: "network-only" });
   return (
     <section>
-      <p class="breadcrumb">Configuración</p>
-      <Title>Inventario</Title>
-      {error && <p class="form-error" role="alert">{errorText(error)}</p>}
+      <Title>Configuración</Title>
+      {error && <ErrorMessage class="form-error" error={error} />}
       {!settings ? (
         <Loading />
       ) : (
@@ -47,19 +46,29 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
   const [sync, setSync] = useState(settings.accountingSync);
   const [behavior, setBehavior] = useState(settings.outOfStockBehavior);
   const [error, setError] = useState<ApiError | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ text: string; nothing?: boolean } | null>(null);
   const startsSync = sync && !settings.accountingSync;
 
   async function save(event: Event) {
     event.preventDefault();
     setNotice(null);
+    const behaviorChange = behavior !== settings.outOfStockBehavior ? `cuando se acabe un producto, «${BEHAVIOR[behavior]}»` : null;
+    if (sync === settings.accountingSync && !behaviorChange) {
+      setEditing(false);
+      return setNotice({ text: "No se guardó nada: no cambiaste ninguna opción.", nothing: true });
+    }
     const outcome = await updateSettings({ input: { accountingSync: sync, outOfStockBehavior: behavior } });
     const failure = errorOf(outcome, outcome.data?.updateInventorySettings);
     setError(failure);
     if (startsSync) onSynced();
     if (failure) return;
     setEditing(false);
-    setNotice(startsSync ? "Inventario sincronizado con Alegra Contabilidad." : "Cambios guardados.");
+    const saved = [sync === settings.accountingSync ? null : "sincronización con Alegra Contabilidad desactivada", behaviorChange].filter(Boolean);
+    setNotice({
+      text: startsSync
+        ? `Inventario sincronizado con Alegra Contabilidad.${behaviorChange ? ` Guardado: ${behaviorChange}.` : ""}`
+        : `Guardado: ${saved.join("; ")}.`,
+    });
   }
 
   async function runSync() {
@@ -68,7 +77,7 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
     const failure = errorOf(outcome, outcome.data?.syncInventoryNow);
     setError(failure);
     onSynced();
-    if (!failure) setNotice(outcome.data?.syncInventoryNow.status === "FAILED" ? "La sincronización falló: revisa la última ejecución." : "Inventario sincronizado.");
+    if (!failure) setNotice({ text: outcome.data?.syncInventoryNow.status === "FAILED" ? "La sincronización falló: revisa la última ejecución." : "Inventario sincronizado." });
   }
 
   if (!editing) {
@@ -92,7 +101,7 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
           <Button type="button" busy={syncing.fetching} busyLabel="Sincronizando…" onClick={runSync}>Sincronizar ahora</Button>
         )}
         <FormError error={error} />
-        {notice && <Notice>{notice}</Notice>}
+        {notice && <Notice nothing={notice.nothing}>{notice.text}</Notice>}
       </section>
     );
   }
@@ -109,7 +118,7 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
           ? "Asegúrate de tener el inventario actualizado en Alegra Contabilidad antes de sincronizar. Mientras esté activa, las cantidades se gestionan desde allí."
           : "Conecta Alegra Contabilidad (abajo) para poder sincronizar."}
       </p>
-      {errorFor(error, "accountingSync") && <p class="field-error" role="alert">{errorText(error!)}</p>}
+      {errorFor(error, "accountingSync") && <ErrorMessage error={error!} />}
       <fieldset>
         <legend>Cuando se acabe el inventario de un producto</legend>
         {(Object.keys(BEHAVIOR) as (keyof typeof BEHAVIOR)[]).map((value) => (
@@ -202,13 +211,18 @@ function SyncRuns({ runs }: { runs: SyncRun[] | undefined }) {
               <p class="run-counts">
                 {run.itemsMatched} enlazados, {run.itemsUpdated} actualizados, {run.itemsUnmatched} sin enlazar
               </p>
-              {run.error && <p class="field-error">Error: {run.error}</p>}
+              {run.error && (
+                // a failed run changed no count (src/accounting/inventory-sync.ts); the service's English reason is for support
+                <p class="field-error run-error" title={run.error}>
+                  La sincronización no se completó y no cambió ninguna cantidad. Inténtalo de nuevo con «Sincronizar ahora».
+                </p>
+              )}
               {run.unmatched.length > 0 && (
                 <ul class="unmatched">
                   {run.unmatched.map((entry) => (
                     <li key={entry.variantId ?? entry.itemId}>
                       <a href={`#/productos/${entry.itemId}`}>{entry.sku ? `SKU ${entry.sku}` : "Producto"}</a>:{" "}
-                      <span class="reason" title={entry.detail}>{UNMATCHED_REASON[entry.reason] ?? entry.detail}</span>
+                      <span class="reason" title={entry.detail}>{UNMATCHED_REASON[entry.reason] ?? "No se pudo enlazar con un ítem de Alegra Contabilidad"}</span>
                     </li>
                   ))}
                 </ul>

@@ -5,7 +5,13 @@
 import { useState } from "preact/hooks";
 import { useMutation } from "@urql/preact";
 import { CREATE_WAREHOUSE, DELETE_WAREHOUSE, UPDATE_WAREHOUSE, errorOf, type ApiError, type Warehouse } from "../api.ts";
+import { problem, type Says } from "../messages.ts";
 import { Button, describedBy, errorFor, Field, FormError, Notice } from "../ui.tsx";
+
+/** Why a warehouse cannot be deleted: the service names the warehouse (its id) as the field at fault, and says which rule in English. */
+const DELETE_REFUSED: Says = {
+  INVALID_INPUT: "Solo se puede eliminar una bodega sin unidades y sin pedidos abiertos que tomaron unidades de ella: traslada primero sus unidades a otra bodega.",
+};
 
 export function Warehouses({ warehouses }: { warehouses: Warehouse[] }) {
   return (
@@ -28,33 +34,37 @@ export function Warehouses({ warehouses }: { warehouses: Warehouse[] }) {
 function WarehouseRow({ warehouse }: { warehouse: Warehouse }) {
   const [saving, updateWarehouse] = useMutation(UPDATE_WAREHOUSE);
   const [deleting, deleteWarehouse] = useMutation(DELETE_WAREHOUSE);
-  const [form, setForm] = useState({ name: warehouse.name, fulfils: warehouse.fulfilsOnlineOrders, priority: String(warehouse.priority) });
-  const [error, setError] = useState<ApiError | null>(null);
+  const [form, setForm] = useState({ name: warehouse.name, fulfils: warehouse.fulfilsOnlineOrders, priority: String(warehouse.priority), unreadable: false });
+  const [error, setError] = useState<{ error: ApiError; says?: Says } | null>(null);
   const set = (changes: Partial<typeof form>) => setForm({ ...form, ...changes });
   const id = (field: string) => `warehouse-${warehouse.id}-${field}`;
+  const fieldError = (name: string) => errorFor(error?.error ?? null, name);
 
   async function save(event: Event) {
     event.preventDefault();
+    if (form.unreadable || !/^\d+$/.test(form.priority.trim())) return setError({ error: problem("priority", "Escribe la prioridad como un número entero entre 0 y 1000000.") });
     const outcome = await updateWarehouse({
       input: { id: warehouse.id, name: form.name.trim(), fulfilsOnlineOrders: form.fulfils, priority: Number(form.priority) },
     });
-    setError(errorOf(outcome, outcome.data?.updateWarehouse));
+    const failure = errorOf(outcome, outcome.data?.updateWarehouse);
+    setError(failure && { error: failure });
   }
 
   async function remove() {
     const outcome = await deleteWarehouse({ id: warehouse.id });
-    setError(errorOf(outcome, outcome.data?.deleteWarehouse));
+    const failure = errorOf(outcome, outcome.data?.deleteWarehouse);
+    setError(failure && { error: failure, says: DELETE_REFUSED });
   }
 
   return (
     <li data-warehouse-id={warehouse.id}>
-      <form class="row" onSubmit={save} aria-label={`Bodega ${warehouse.name}`}>
-        <Field id={id("name")} label="Nombre" error={errorFor(error, "name")}>
-          <input {...describedBy(id("name"), errorFor(error, "name"))} required value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />
+      <form class="row" onSubmit={save} aria-label={`Bodega ${warehouse.name}`} noValidate>
+        <Field id={id("name")} label="Nombre" error={fieldError("name")}>
+          <input {...describedBy(id("name"), fieldError("name"))} required value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />
         </Field>
-        <Field id={id("priority")} label="Prioridad" error={errorFor(error, "priority")}>
-          <input {...describedBy(id("priority"), errorFor(error, "priority"))} type="number" step={1} required value={form.priority}
-            onInput={(e) => set({ priority: e.currentTarget.value })} />
+        <Field id={id("priority")} label="Prioridad" error={fieldError("priority")}>
+          <input {...describedBy(id("priority"), fieldError("priority"))} type="number" step={1} required value={form.priority}
+            onInput={(e) => set({ priority: e.currentTarget.value, unreadable: e.currentTarget.validity.badInput })} />
         </Field>
         <label class="check">
           <input type="checkbox" checked={form.fulfils} onChange={(e) => set({ fulfils: e.currentTarget.checked })} />
@@ -73,7 +83,7 @@ function WarehouseRow({ warehouse }: { warehouse: Warehouse }) {
           )}
         </div>
       </form>
-      <FormError error={error} fields={["name", "priority"]} />
+      <FormError error={error?.error ?? null} says={error?.says} fields={["name", "priority"]} />
     </li>
   );
 }
