@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseAllowedHost } from "./accounting/accounting-network.ts";
 
 /** Every setting the service reads, from the environment, checked once at start. */
 const EnvSchema = z.object({
@@ -16,6 +17,12 @@ const EnvSchema = z.object({
     .optional(),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(1_000).max(300_000).default(20_000),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(10_000).default(100),
+  WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(50),
+  WS_MAX_SOCKETS_PER_STOREFRONT_TOKEN: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(65_000),
   DATA_DIR: z.string().default(".data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().default("development"),
@@ -38,7 +45,26 @@ const EnvSchema = z.object({
   ACCOUNTING_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   ACCOUNTING_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
   ACCOUNTING_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(500),
-});
+  // hosts besides the provider's that a store's accounting base URL may name: host or host:port, comma-separated
+  ACCOUNTING_ALLOWED_HOSTS: z
+    .string()
+    .refine((hosts) => hostList(hosts).every(isAllowedHostEntry), "host or host:port entries, comma-separated")
+    .default(""),
+})
+  .refine((e) => e.HTTP_HEADERS_TIMEOUT_MS <= e.HTTP_REQUEST_TIMEOUT_MS, {
+    message: "must not be above HTTP_REQUEST_TIMEOUT_MS",
+    path: ["HTTP_HEADERS_TIMEOUT_MS"],
+  });
+
+const hostList = (hosts: string) => hosts.split(",").map((host) => host.trim()).filter(Boolean);
+const isAllowedHostEntry = (entry: string) => {
+  try {
+    parseAllowedHost(entry);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** The deployment's Redis: one server, or a Redis Cluster reached through some of its nodes. */
 export type RedisTarget = { url: string } | { clusterNodes: { host: string; port: number }[] };
@@ -66,6 +92,21 @@ export type RequestLimits = {
   maxBodyBytes: number;
 };
 
+/** Per process: sockets per client address (or storefront token shopper), per storefront token, subscriptions per socket. */
+export type WebSocketLimits = {
+  maxSubscriptionsPerSocket: number;
+  maxSocketsPerClient: number;
+  maxSocketsPerStorefrontToken: number;
+};
+
+/** Node's server timeouts (its defaults let a request trickle in for 300 s). */
+export type HttpTimeouts = {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** how long an idle keep-alive connection stays open: above a load balancer's own (nginx, ALB: 60 s) */
+  keepAliveTimeoutMs: number;
+};
+
 export type Config = {
   port: number;
   host: string;
@@ -78,6 +119,10 @@ export type Config = {
   webSocketKeepAliveMs: number;
   /** How long a new WebSocket may take to send graphql-ws' connection_init. */
   webSocketInitTimeoutMs: number;
+  /** How many sockets and subscriptions one client may hold open on this process (src/http/socket-limits.ts). */
+  webSocketLimits: WebSocketLimits;
+  /** How long a client may take to send a request's headers, and the whole request with its body. */
+  http: HttpTimeouts;
   dataDir: string;
   logLevel: z.infer<typeof EnvSchema>["LOG_LEVEL"];
   production: boolean;
@@ -102,6 +147,8 @@ export type Config = {
     timeoutMs: number;
     maxAttempts: number;
     retryDelayMs: number;
+    /** hosts (host or host:port) a store's API base URL may name besides the provider's */
+    allowedHosts: string[];
   };
 };
 
@@ -121,6 +168,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: redisTargetOf(e.REDIS_URL || undefined, e.REDIS_CLUSTER_NODES || undefined),
     webSocketKeepAliveMs: e.WS_KEEPALIVE_MS,
     webSocketInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+    webSocketLimits: {
+      maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxSocketsPerClient: e.WS_MAX_SOCKETS_PER_CLIENT,
+      maxSocketsPerStorefrontToken: e.WS_MAX_SOCKETS_PER_STOREFRONT_TOKEN,
+    },
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
     production,
@@ -145,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.ACCOUNTING_TIMEOUT_MS,
       maxAttempts: e.ACCOUNTING_MAX_ATTEMPTS,
       retryDelayMs: e.ACCOUNTING_RETRY_DELAY_MS,
+      allowedHosts: hostList(e.ACCOUNTING_ALLOWED_HOSTS),
     },
   };
 }

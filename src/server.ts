@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isIP } from "node:net";
+import { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -18,20 +20,23 @@ import { handleStorefront } from "./storefront/routes.ts";
 import { handleAdmin } from "./admin/routes.ts";
 import { withinBodyLimit } from "./http/body-limit.ts";
 import { clientAddressOf } from "./http/client-address.ts";
+import { SocketCounts, socketSlots, TOO_MANY_SOCKETS_CLOSE_CODE, tooManySubscriptions } from "./http/socket-limits.ts";
+import { storefrontTokenFor } from "./stores/storefront-tokens.ts";
 
 export type App = { server: Server; accountingWebhooks: AccountingWebhooks; close(): Promise<void> };
 
 /**
  * The whole service on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql,
  * GET /health for load balancers, and POST /webhooks/accounting/<secret> for the accounting
- * system's notifications.
+ * system's notifications. Requests must arrive within the HTTP timeouts; sockets and their
+ * subscriptions are held to the WebSocket limits (src/http/socket-limits.ts).
  */
 export function createApp(
   deps: Deps,
   config: Pick<Config, "graphiql" | "introspection" | "webSocketKeepAliveMs" | "webSocketInitTimeoutMs"> &
-    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute">>,
+    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http">>,
 ): App {
-  const { limits, csrfPrevention, trustProxy, storefrontTokenOrdersPerMinute } = { ...defaultConfig(), ...config };
+  const { limits, csrfPrevention, trustProxy, storefrontTokenOrdersPerMinute, webSocketLimits, http } = { ...defaultConfig(), ...config };
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -64,7 +69,7 @@ export function createApp(
         deps,
         {
           authorization: initial.request?.headers.get("authorization") ?? authorizationOf(initial.connectionParams, initial.req),
-          buyerAddress: initial.request?.headers.get("x-buyer-ip"),
+          buyerAddress: initial.request?.headers.get("x-buyer-ip") ?? buyerAddressOf(initial.connectionParams, initial.req),
           clientAddress: clientAddressOf(initial.req, trustProxy),
         },
         { storefrontTokenOrdersPerMinute },
@@ -73,14 +78,24 @@ export function createApp(
 
   const accountingWebhooks = createAccountingWebhooks(deps);
   // One log line and the request metrics for every request, whichever handler answers it.
-  const server = createServer(observeRequests(deps.logger, (req, res) => {
+  const server = createServer(
+    {
+      // Node's defaults let a request's body trickle in for 300 s, holding its connection and buffer
+      headersTimeout: http.headersTimeoutMs,
+      requestTimeout: http.requestTimeoutMs,
+      // how often those are checked: a request is cut at most this late
+      connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs / 2),
+    },
+    observeRequests(deps.logger, (req, res) => {
     if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
     if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res, () => lastAppliedMigration(deps.db.pool));
     if (handleStorefront(deps, req, res)) return;
     if (handleAdmin(deps, req, res)) return;
     if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
     return handleGraphQL(req, res);
-  }));
+  }),
+  );
+  server.keepAliveTimeout = http.keepAliveTimeoutMs;
   // the answers being worked on, for a stop to let them finish (see close)
   const answering = new Set<ServerResponse>();
   server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
@@ -93,23 +108,73 @@ export function createApp(
     if (await withinBodyLimit(req, res, limits.maxBodyBytes)) return yoga.handle(req, res);
   }
 
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxBodyBytes });
+  // Sockets per client: an upgrade over its address' limit is answered 429; a socket whose
+  // connection_init names a storefront token's shopper moves onto that shopper's and token's counts.
+  const socketCounts = new SocketCounts();
+  const slots = socketSlots(webSocketLimits);
+  const sockets = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: limits.maxBodyBytes,
+    // answered at once, so that nothing else upgrades between this check and the count below
+    verifyClient: ({ req }, accept) => {
+      const full = socketCounts.full([slots.client(clientAddressOf(req, trustProxy))]);
+      if (full) accept(false, 429, full.refusal);
+      else accept(true);
+    },
+  });
+  sockets.on("connection", (socket, req) => {
+    const full = socketCounts.take(socket, [slots.client(clientAddressOf(req, trustProxy))]);
+    if (full) socket.close(TOO_MANY_SOCKETS_CLOSE_CODE, full.refusal);
+    socket.once("close", () => socketCounts.release(socket));
+  });
   const wsServer = useServer(
     {
       connectionInitWaitTimeout: config.webSocketInitTimeoutMs,
+      onConnect: async (ctx) => {
+        const { socket, request } = ctx.extra;
+        const presented = /^Bearer\s+(st_\S+)\s*$/i.exec(authorizationOf(ctx.connectionParams, request) ?? "")?.[1];
+        const token = presented ? await storefrontTokenFor(deps.db.prisma, presented) : null;
+        // anything but a valid storefront token leaves the socket counted on its address
+        if (!token) return true;
+        const buyer = buyerAddressOf(ctx.connectionParams, request)?.trim().toLowerCase();
+        if (buyer && !isIP(buyer)) {
+          socket.close(4400, "X-Buyer-IP must be the shopper's IPv4 or IPv6 address");
+          return false;
+        }
+        const full = socketCounts.take(socket, slots.storefront(token.id, buyer || clientAddressOf(request, trustProxy)));
+        if (!full) return true;
+        // closed with its own code and reason; `false` keeps graphql-ws from acknowledging it
+        socket.close(TOO_MANY_SOCKETS_CLOSE_CODE, full.refusal);
+        return false;
+      },
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
+        // graphql-ws lists every operation of the socket in progress, this one included
+        if (Object.keys(ctx.subscriptions).length > webSocketLimits.maxSubscriptionsPerSocket) {
+          return [tooManySubscriptions(webSocketLimits.maxSubscriptionsPerSocket)];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
         });
+        // a syntax error (or the token limit) is this operation's error, as over HTTP; thrown,
+        // graphql-ws would close the socket with every other subscription on it
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          (error.extensions as Record<string, unknown>).code ??= "GRAPHQL_PARSE_FAILED";
+          return [error];
+        }
         const args = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           // the socket and id let live updates be written to the socket directly (shared-subscription-results.ts)
@@ -155,6 +220,14 @@ export function createApp(
 function authorizationOf(connectionParams: Record<string, unknown> | undefined, request: IncomingMessage | undefined) {
   const fromParams = connectionParams?.authorization ?? connectionParams?.Authorization;
   return typeof fromParams === "string" ? fromParams : request?.headers.authorization;
+}
+
+/** A WebSocket's X-Buyer-IP: in connectionParams (browsers cannot set upgrade headers) or the upgrade request. */
+function buyerAddressOf(connectionParams: Record<string, unknown> | undefined, request: IncomingMessage | undefined) {
+  const fromParams = connectionParams?.["x-buyer-ip"] ?? connectionParams?.["X-Buyer-IP"];
+  if (typeof fromParams === "string") return fromParams;
+  const header = request?.headers["x-buyer-ip"];
+  return typeof header === "string" ? header : undefined;
 }
 
 /** 200 when the database answers, else 503; either way what this process runs and, when read, the last migration. */

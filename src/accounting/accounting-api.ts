@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
+import { RefusedAddress, type AccountingNetwork } from "./accounting-network.ts";
 
 /**
  * The connector for the subset of Alegra's API v1 that the service speaks (accounting-api.md).
@@ -8,6 +9,10 @@ import type { Logger } from "../logger.ts";
  * and jitter, except that an invoice (not idempotent) is only re-sent when the server surely did
  * not process it (429, 503, connection refused), so a slow answer never issues two invoices.
  * Whatever cannot be done ends as an AccountingUnavailable error with a message fit for a merchant.
+ * Every call goes through the AccountingNetwork (allowed hosts, public addresses, no redirects),
+ * and every failure to get an answer, whatever its cause, reads the same ("could not reach the
+ * accounting system"; the log has the cause), so that the answers never tell which addresses or
+ * ports exist. What the accounting system says back is quoted only filtered and cut short.
  * Responses are read tolerantly: fields the doc marks as assumed may be absent, which is logged.
  */
 
@@ -15,6 +20,8 @@ export const DEFAULT_BASE_URL = "https://api.alegra.com/api/v1";
 export const PAGE_SIZE = 30;
 const MAX_ITEMS = 100_000;
 const MAX_RETRY_AFTER_MS = 10_000;
+/** what every call that got no answer says, refused, reset, timed out or not allowed alike */
+export const UNREACHABLE = "could not reach the accounting system";
 
 export type AccountingCredentials = { baseUrl: string; email: string; token: string };
 
@@ -94,6 +101,7 @@ export class AccountingApi {
   constructor(
     credentials: AccountingCredentials,
     private readonly policy: HttpPolicy,
+    private readonly network: AccountingNetwork,
     private readonly logger: Logger,
   ) {
     this.authorization = `Basic ${Buffer.from(`${credentials.email}:${credentials.token}`).toString("base64")}`;
@@ -159,6 +167,12 @@ export class AccountingApi {
   }
 
   private async call(method: Method, path: string, body?: unknown, options: { notFoundIsNull?: boolean } = {}): Promise<unknown> {
+    // a connection stored before its host stopped being allowed is refused here, every call
+    const refusal = this.network.refusal(this.baseUrl);
+    if (refusal) {
+      this.logger.warn({ baseUrl: this.baseUrl, refusal }, "accounting API address not allowed (ACCOUNTING_ALLOWED_HOSTS)");
+      throw new AccountingUnavailable(UNREACHABLE);
+    }
     for (let attempt = 1; ; attempt++) {
       const failure = await this.attempt(method, path, body);
       if (!(failure instanceof Failure)) return failure.body;
@@ -179,7 +193,7 @@ export class AccountingApi {
     const label = `${method} ${path.split("?")[0]}`;
     const notIdempotent = method === "POST";
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, {
+      const response = await this.network.fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
           authorization: this.authorization,
@@ -192,6 +206,10 @@ export class AccountingApi {
       const text = await response.text();
       if (response.ok) return { body: text ? JSON.parse(text) : null };
       const status = response.status;
+      if (status >= 300 && status < 400) {
+        this.logger.warn({ label, status, location: response.headers.get("location") }, "the accounting system answered a redirect; not followed");
+        return new Failure(`the accounting system answered HTTP ${status} to ${label} (a redirect, not followed)`, status, false);
+      }
       const transient = status === 429 || status === 503 || (status >= 500 && !notIdempotent);
       if (status === 401 || status === 403) {
         return new Failure(`the accounting system refused the credentials (HTTP ${status})`, status, false);
@@ -204,13 +222,14 @@ export class AccountingApi {
         retryAfterMs(response.headers.get("retry-after")),
       );
     } catch (error) {
-      const err = error as Error & { cause?: { code?: string } };
-      if (err.name === "TimeoutError" || err.name === "AbortError") {
-        return new Failure(`${label} timed out after ${this.policy.timeoutMs} ms`, null, !notIdempotent);
-      }
+      const err = error as Error & { cause?: Error & { code?: string } };
       if (err instanceof SyntaxError) return new Failure(`${label} answered something that is not JSON`, null, false);
-      const code = err.cause?.code ?? err.message;
-      return new Failure(`could not reach the accounting system (${code})`, null, !notIdempotent || code === "ECONNREFUSED");
+      const timedOut = err.name === "TimeoutError" || err.name === "AbortError";
+      const cause = timedOut ? `timed out after ${this.policy.timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message);
+      this.logger.warn({ label, cause, address: err.cause instanceof RefusedAddress ? err.cause.address : undefined }, "accounting call got no answer");
+      if (err.cause instanceof RefusedAddress) return new Failure(UNREACHABLE, null, false);
+      // an invoice is re-sent only when it surely never arrived
+      return new Failure(UNREACHABLE, null, !notIdempotent || err.cause?.code === "ECONNREFUSED");
     }
   }
 
@@ -238,14 +257,24 @@ function listOf(body: unknown): unknown[] {
   throw new AccountingUnavailable("the accounting system answered a list in an unknown shape");
 }
 
+/**
+ * The `message` of an error answer, fit to show a merchant: letters, digits, punctuation and
+ * spaces only (no control, format or bidirectional characters), at most 200 of them.
+ */
 function errorMessageOf(text: string): string {
+  let message: unknown;
   try {
-    const message = (JSON.parse(text) as { message?: unknown }).message;
-    if (typeof message === "string") return message.slice(0, 200);
+    message = (JSON.parse(text) as { message?: unknown }).message;
   } catch {
-    // not JSON: the status says enough
+    return ""; // not JSON: the status says enough
   }
-  return "";
+  if (typeof message !== "string") return "";
+  const shown = message
+    .normalize("NFC")
+    .replace(/[^\p{L}\p{M}\p{N}\p{P}\p{Zs}$+=^|~]/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  return [...shown].slice(0, 200).join("");
 }
 
 function retryAfterMs(header: string | null): number | null {

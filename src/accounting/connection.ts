@@ -5,6 +5,7 @@ import { OperationError } from "../errors.ts";
 import { newStoreSecret, parseStoreSecret } from "../stores/store-secrets.ts";
 import { check } from "../validation.ts";
 import { AccountingApi, AccountingUnavailable, DEFAULT_BASE_URL } from "./accounting-api.ts";
+import type { AccountingNetwork } from "./accounting-network.ts";
 import { open, seal } from "./secret-box.ts";
 
 /**
@@ -34,11 +35,16 @@ export type ConnectAccountingInput = {
   invoiceClientId?: string | null;
 };
 
-const Connect = (allowHttp: boolean) =>
+const Connect = (network: AccountingNetwork) =>
   z.object({
     baseUrl: z
-      .url({ protocol: allowHttp ? /^https?$/ : /^https$/, error: allowHttp ? "must be an http(s) URL" : "must be an https URL" })
+      .string()
+      .trim()
       .max(500)
+      .superRefine((baseUrl, ctx) => {
+        const refusal = network.refusal(baseUrl);
+        if (refusal) ctx.addIssue({ code: "custom", message: refusal });
+      })
       .nullish(),
     email: z.string().trim().max(254).pipe(z.email("must be an e-mail address")),
     token: z.string().trim().min(1, "must not be empty").max(500),
@@ -47,15 +53,17 @@ const Connect = (allowHttp: boolean) =>
 
 /**
  * `connectAccounting`: checks the credentials with one call (GET /company) and stores them.
- * A refused or failed check stores nothing and answers ACCOUNTING_UNAVAILABLE. Reconnecting keeps
+ * The base URL must be one of the allowed accounting hosts (accounting-network.ts; INVALID_INPUT
+ * otherwise). A refused or failed check stores nothing and answers ACCOUNTING_UNAVAILABLE. Reconnecting keeps
  * the webhook URL, so subscriptions registered earlier keep working.
  */
 export async function connectAccounting(deps: Deps, storeId: string, input: ConnectAccountingInput): Promise<OperationError | null> {
-  const valid = check(Connect(deps.accounting.allowHttp), input);
+  const valid = check(Connect(deps.accounting.network), input);
   if (valid instanceof OperationError) return valid;
   const baseUrl = (valid.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
   try {
-    await new AccountingApi({ baseUrl, email: valid.email, token: valid.token }, deps.accounting.http, deps.logger).checkCredentials();
+    const api = new AccountingApi({ baseUrl, email: valid.email, token: valid.token }, deps.accounting.http, deps.accounting.network, deps.logger);
+    await api.checkCredentials();
   } catch (error) {
     if (error instanceof AccountingUnavailable) return new OperationError("ACCOUNTING_UNAVAILABLE", error.message);
     throw error;
@@ -82,7 +90,12 @@ export async function openAccountingLink(deps: Deps, storeId: string): Promise<A
   const key = deps.accounting.secretKey;
   const webhookSecret = open(key, storeId, row.webhookSecretSealed);
   return {
-    api: new AccountingApi({ baseUrl: row.baseUrl, email: row.email, token: open(key, storeId, row.tokenSealed) }, deps.accounting.http, deps.logger),
+    api: new AccountingApi(
+      { baseUrl: row.baseUrl, email: row.email, token: open(key, storeId, row.tokenSealed) },
+      deps.accounting.http,
+      deps.accounting.network,
+      deps.logger,
+    ),
     webhookUrl: `${deps.accounting.publicUrl}${WEBHOOK_PATH}${webhookSecret}`,
     webhookSecret,
     invoiceClientId: row.invoiceClientId,

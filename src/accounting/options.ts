@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import { AccountingLocks } from "./accounting-lock.ts";
 import type { HttpPolicy } from "./accounting-api.ts";
+import { AccountingNetwork } from "./accounting-network.ts";
 
 /** What the accounting services need besides the database: built once per process. */
 export type AccountingOptions = {
@@ -11,8 +12,8 @@ export type AccountingOptions = {
   http: HttpPolicy;
   /** how long an invoice or a manual sync waits for another accounting operation of its store */
   lockWaitMs: number;
-  /** plain-http API base URLs are accepted outside production only (emulators, tests) */
-  allowHttp: boolean;
+  /** the hosts the connector may reach and the guarded connections to them (http too outside production) */
+  network: AccountingNetwork;
   locks: AccountingLocks;
 };
 
@@ -26,7 +27,7 @@ export function accountingOptions(config: Config, secretKey: Buffer): Accounting
       retryDelayMs: config.accounting.retryDelayMs,
     },
     lockWaitMs: 15_000,
-    allowHttp: !config.production,
+    network: new AccountingNetwork({ allowedHosts: config.accounting.allowedHosts, allowHttp: !config.production }),
     // a lock holds a connection while accounting answers: at most half the pool, the rest stays free
     locks: new AccountingLocks(Math.max(1, Math.floor(config.databasePoolSize / 2))),
   };

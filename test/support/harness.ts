@@ -29,7 +29,9 @@ export async function startTestServer(
     /** checkouts of one store in PostgreSQL at once (the service's default: 4) */
     checkoutConcurrencyPerStore?: number;
     /** request limits and the like; unset ones are the service's defaults */
-    config?: Partial<Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute">>;
+    config?: Partial<
+      Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http">
+    >;
   } = {},
 ) {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
@@ -42,7 +44,15 @@ export async function startTestServer(
     redis: undefined,
     orderRateLimitPerMinute: 0,
     checkoutConcurrencyPerStore: options.checkoutConcurrencyPerStore ?? defaults.checkoutConcurrencyPerStore,
-    accounting: { ...defaults.accounting, reconcileIntervalMs: 0, timeoutMs: 1_000, maxAttempts: 3, retryDelayMs: 5 },
+    accounting: {
+      ...defaults.accounting,
+      reconcileIntervalMs: 0,
+      timeoutMs: 1_000,
+      maxAttempts: 3,
+      retryDelayMs: 5,
+      // the emulator listens on loopback: allowed by its address, as an operator would (ACCOUNTING_ALLOWED_HOSTS)
+      allowedHosts: ["127.0.0.1"],
+    },
     ...options.config,
   };
   const service = createService(config, {
@@ -52,7 +62,7 @@ export async function startTestServer(
     parts: {
       publisher: options.publisher,
       ...("orderRateLimiter" in options ? { orderRateLimiter: options.orderRateLimiter } : {}),
-      accounting: { lockWaitMs: 5_000, allowHttp: true, locks: new AccountingLocks(), ...options.accounting },
+      accounting: { lockWaitMs: 5_000, locks: new AccountingLocks(), ...options.accounting },
     },
   });
   const port = await service.listen(0, "127.0.0.1");
