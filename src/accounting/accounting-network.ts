@@ -75,7 +75,7 @@ export class AccountingNetwork {
   constructor(options: { allowedHosts?: string[]; allowHttp: boolean; lookup?: AddressLookup }) {
     this.allowHttp = options.allowHttp;
     this.allowed = [...PROVIDER_HOSTS, ...(options.allowedHosts ?? [])].map(parseAllowedHost);
-    this.dispatcher = new Agent({ connect: { lookup: publicOnly(options.lookup ?? (systemLookup as AddressLookup)) } });
+    this.dispatcher = new Agent({ connect: { lookup: publicAddressesOnly(options.lookup ?? (systemLookup as AddressLookup)) } });
   }
 
   /**
@@ -112,7 +112,7 @@ export class AccountingNetwork {
 }
 
 /** A lookup for net/tls.connect that answers only when every address the name resolves to is public. */
-function publicOnly(lookup: AddressLookup) {
+export function publicAddressesOnly(lookup: AddressLookup) {
   return (
     hostname: string,
     options: LookupOptions,
