@@ -87,13 +87,13 @@ export function createApp(
       connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs / 2),
     },
     observeRequests(deps.logger, (req, res) => {
-    if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
-    if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res, () => lastAppliedMigration(deps.db.pool));
-    if (handleStorefront(deps, req, res)) return;
-    if (handleAdmin(deps, req, res)) return;
-    if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
-    return handleGraphQL(req, res);
-  }),
+      if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
+      if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res, () => lastAppliedMigration(deps.db.pool));
+      if (handleStorefront(deps, req, res)) return;
+      if (handleAdmin(deps, req, res)) return;
+      if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
+      return handleGraphQL(req, res);
+    }),
   );
   server.keepAliveTimeout = http.keepAliveTimeoutMs;
   // the answers being worked on, for a stop to let them finish (see close)
@@ -135,6 +135,8 @@ export function createApp(
         const { socket, request } = ctx.extra;
         const presented = /^Bearer\s+(st_\S+)\s*$/i.exec(authorizationOf(ctx.connectionParams, request) ?? "")?.[1];
         const token = presented ? await storefrontTokenFor(deps.db.prisma, presented) : null;
+        // gone while the token was looked up: its counts are already released
+        if (socket.readyState !== socket.OPEN) return false;
         // anything but a valid storefront token leaves the socket counted on its address
         if (!token) return true;
         const buyer = buyerAddressOf(ctx.connectionParams, request)?.trim().toLowerCase();
