@@ -43,7 +43,7 @@ export const FIELD_MESSAGE: Partial<Record<ErrorCode, Record<string, string>>> =
     toWarehouseId: "Elige dos bodegas distintas.",
     email: "Escribe el correo de tu cuenta de Alegra Contabilidad.",
     token: "Escribe el token de la API de tu cuenta de Alegra Contabilidad.",
-    baseUrl: "Escribe la dirección completa de la API, o déjala vacía para usar la de Alegra.",
+    baseUrl: "Usa la dirección de la API de Alegra (https://api.alegra.com/api/v1) u otra que el servicio permita, sin ? ni #; o déjala vacía para usar la de Alegra.",
   },
   NOT_FOUND: {
     itemId: "Este producto ya no existe en la tienda.",
