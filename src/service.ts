@@ -57,7 +57,7 @@ export function createService(
       "orderRateLimiter" in parts
         ? parts.orderRateLimiter
         : createOrderRateLimiter({ perMinute: config.orderRateLimitPerMinute, redis: config.redis, logger }),
-    accounting: { ...accountingOptions(config, secretKey), ...parts.accounting },
+    accounting: { ...accountingOptions(config, secretKey, logger), ...parts.accounting },
   };
   const app = createApp(deps, config);
   let reconciliation: { stop(): Promise<void> } | undefined;

@@ -298,6 +298,20 @@ describe("orders while sync is on", () => {
     expect(await stockOf(server.db, s.id, item.id)).toMatchObject({ quantity: 8, committedQuantity: 0 });
   });
 
+  it("an order whose invoice is being issued cannot be cancelled meanwhile", async () => {
+    const { s, item } = await syncedStoreWithItem(10);
+    const order = await placeOrder(server, s, [{ itemId: item.id, quantity: 2 }]);
+    emulator.slow(800, { match: /POST \/invoices/ });
+    const invoicing = invoice(s, order.id);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the invoice is in the accounting system's hands
+    expect(await changeStatus(server, s, order.id, "CANCELLED")).toMatchObject({
+      code: "INVALID_STATUS_TRANSITION",
+      message: expect.stringMatching(/being issued right now/),
+    });
+    expect(await invoicing).toMatchObject({ __typename: "Order", invoice: { number: expect.stringMatching(/^FV-/) } });
+    expect(await stockOf(server.db, s.id, item.id)).toMatchObject({ quantity: 8, committedQuantity: 0 });
+  });
+
   it("cancelling an order that is not invoiced releases its committed units", async () => {
     const { s, item } = await syncedStoreWithItem(10);
     const order = await placeOrder(server, s, [{ itemId: item.id, quantity: 4 }]);

@@ -1,35 +1,36 @@
 import type pg from "pg";
-import { BUSY, withAdvisoryLocks, type LockKey } from "../db/advisory-lock.ts";
+import { BUSY, takeLeases } from "../db/lease.ts";
+import type { Logger } from "../logger.ts";
 
 export { BUSY };
 
-// A lock space; any constant works as long as every process of the service uses the same one.
-const STORE_ACCOUNTING_SPACE = 727_465_002;
+/** The store's lease on its accounting operations (src/db/lease.ts). */
+const ACCOUNTING_LEASE = "accounting";
 
 /**
  * One accounting operation per store at a time, across processes. A sync, the refresh after a
  * notification and an invoice each read the accounting system and then write what it said; side
  * by side, one could apply a count that the other's write already accounts for (an invoice
  * deducted twice, once by the invoice and once by a refresh that read the lowered count). Callers
- * in this process queue on a promise chain per store, so waiting costs no database connection;
- * the one whose turn it is then takes the store's advisory lock, which other processes respect.
- * A lock holds a connection of its own for as long as the work calls the accounting system, so
- * at most `maxHolders` are held at once: the rest of the pool stays free for the work itself
- * (an invoice issued must always find a connection to be recorded) and for everything else.
+ * in this process queue on a promise chain per store, so waiting costs no database round trips;
+ * the one whose turn it is then takes the store's accounting lease (a row with an expiry, renewed
+ * while the work runs), which other processes respect. A lease holds no database connection while
+ * accounting answers, so it works the same through PgBouncer in transaction pooling, and a slow
+ * accounting system never ties up the pool; a process that dies mid-work leaves a lease that
+ * expires after `ttlMs`.
  */
 export class AccountingLocks {
   private readonly tails = new Map<string, Promise<void>>();
-  private holders = 0;
-  private readonly waitingHolders: (() => void)[] = [];
 
-  constructor(private readonly maxHolders = 5) {}
+  constructor(private readonly options: { ttlMs?: number; logger?: Logger } = {}) {}
 
   async run<T>(
     pool: pg.Pool,
     storeId: string,
     waitMs: number,
     work: () => Promise<T>,
-    extraKeys: readonly LockKey[] = [],
+    /** more leases of the store to hold with it (an order's invoicing, src/orders/order-locks.ts) */
+    extraLeases: readonly string[] = [],
   ): Promise<T | typeof BUSY> {
     const started = Date.now();
     const before = this.tails.get(storeId) ?? Promise.resolve();
@@ -38,12 +39,20 @@ export class AccountingLocks {
     this.tails.set(storeId, mine);
     try {
       if (!(await settlesWithin(before, waitMs))) return BUSY;
-      if (!(await this.takeHolderSlot(waitMs - (Date.now() - started)))) return BUSY;
+      const leases = await takeLeases(pool, storeId, [ACCOUNTING_LEASE, ...extraLeases], {
+        ttlMs: this.options.ttlMs ?? DEFAULT_TTL_MS,
+        waitMs: waitMs - (Date.now() - started),
+        onLost: () =>
+          this.options.logger?.error(
+            { storeId },
+            "accounting lease expired while its work ran (the database was out of reach): another process may have started on the store",
+          ),
+      });
+      if (leases === BUSY) return BUSY;
       try {
-        const keys = [{ space: STORE_ACCOUNTING_SPACE, id: storeId }, ...extraKeys];
-        return await withAdvisoryLocks(pool, keys, waitMs - (Date.now() - started), work);
+        return await work();
       } finally {
-        this.releaseHolderSlot();
+        await leases.release();
       }
     } finally {
       // `done` exists once `before` settled; a caller that gave up releases its turn as soon as it comes
@@ -53,29 +62,13 @@ export class AccountingLocks {
       });
     }
   }
-
-  private async takeHolderSlot(waitMs: number): Promise<boolean> {
-    if (this.holders < this.maxHolders) {
-      this.holders++;
-      return true;
-    }
-    let handOver!: () => void;
-    const handedOver = new Promise<void>((resolve) => (handOver = resolve));
-    this.waitingHolders.push(handOver);
-    if (await settlesWithin(handedOver, waitMs)) return true;
-    const index = this.waitingHolders.indexOf(handOver);
-    if (index >= 0) this.waitingHolders.splice(index, 1);
-    else this.releaseHolderSlot(); // handed over just as the wait ended
-    return false;
-  }
-
-  /** Hands the slot to the next waiting caller, if any. */
-  private releaseHolderSlot() {
-    const next = this.waitingHolders.shift();
-    if (next) next();
-    else this.holders--;
-  }
 }
+
+/**
+ * How long an accounting lease lasts unless renewed (every third of it): a process that dies
+ * mid-work keeps the store's accounting operations waiting this long at most.
+ */
+export const DEFAULT_TTL_MS = 30_000;
 
 /** Whether `promise` settles within `waitMs` (it is not stopped when it does not). */
 export async function settlesWithin(promise: Promise<unknown>, waitMs: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import type { Logger } from "../logger.ts";
 import { AccountingLocks } from "./accounting-lock.ts";
 import type { HttpPolicy } from "./accounting-api.ts";
 import { AccountingNetwork } from "./accounting-network.ts";
@@ -17,7 +18,7 @@ export type AccountingOptions = {
   locks: AccountingLocks;
 };
 
-export function accountingOptions(config: Config, secretKey: Buffer): AccountingOptions {
+export function accountingOptions(config: Config, secretKey: Buffer, logger?: Logger): AccountingOptions {
   return {
     publicUrl: config.publicUrl,
     secretKey,
@@ -28,7 +29,6 @@ export function accountingOptions(config: Config, secretKey: Buffer): Accounting
     },
     lockWaitMs: 15_000,
     network: new AccountingNetwork({ allowedHosts: config.accounting.allowedHosts, allowHttp: !config.production }),
-    // a lock holds a connection while accounting answers: at most half the pool, the rest stays free
-    locks: new AccountingLocks(Math.max(1, Math.floor(config.databasePoolSize / 2))),
+    locks: new AccountingLocks({ logger }),
   };
 }

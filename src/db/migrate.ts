@@ -14,8 +14,10 @@ const MIGRATION_LOCK_ID = 727_465_001;
  * Applies the SQL migrations under prisma/migrations that the database has not seen, in name
  * order, each in its own transaction, and then the current SQL functions (prisma/functions).
  * It keeps Prisma's own bookkeeping table, so the Prisma CLI (`prisma migrate status|deploy`)
- * agrees with what the service did. Several processes starting at once serialize on an advisory
- * lock: the first applies, the others find nothing left to do.
+ * agrees with what the service did. Several processes starting at once serialize on a
+ * transaction-scoped advisory lock that each of those transactions takes first, and look again
+ * under it: the first applies, the others find nothing left to do. Nothing outlives a
+ * transaction, so this works the same through PgBouncer in transaction pooling.
  */
 export async function applyMigrations(
   pool: pg.Pool,
@@ -24,24 +26,21 @@ export async function applyMigrations(
   { migrations: dir = MIGRATIONS_DIR, functions = FUNCTIONS_DIR }: { migrations?: string; functions?: string | null } = {},
 ): Promise<string[]> {
   const client = await pool.connect();
+  let failed = false;
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID]);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
-        "id" VARCHAR(36) PRIMARY KEY NOT NULL,
-        "checksum" VARCHAR(64) NOT NULL,
-        "finished_at" TIMESTAMPTZ,
-        "migration_name" VARCHAR(255) NOT NULL,
-        "logs" TEXT,
-        "rolled_back_at" TIMESTAMPTZ,
-        "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
-        "applied_steps_count" INTEGER NOT NULL DEFAULT 0
-      )`);
-    const { rows } = await client.query<{ migration_name: string; checksum: string }>(
-      `SELECT migration_name, checksum FROM "_prisma_migrations"
-        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    await underMigrationLock(client, () =>
+      client.query(`
+        CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+          "id" VARCHAR(36) PRIMARY KEY NOT NULL,
+          "checksum" VARCHAR(64) NOT NULL,
+          "finished_at" TIMESTAMPTZ,
+          "migration_name" VARCHAR(255) NOT NULL,
+          "logs" TEXT,
+          "rolled_back_at" TIMESTAMPTZ,
+          "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+          "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+        )`),
     );
-    const applied = new Map(rows.map((row) => [row.migration_name, row.checksum]));
     const names = (await readdir(dir, { withFileTypes: true }))
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name)
@@ -50,32 +49,57 @@ export async function applyMigrations(
     for (const name of names) {
       const sql = await readFile(join(dir, name, "migration.sql"), "utf8");
       const checksum = createHash("sha256").update(sql).digest("hex");
-      const known = applied.get(name);
-      if (known !== undefined) {
-        if (known !== checksum) logger.warn({ migration: name }, "applied migration was edited since; not re-applied");
-        continue;
-      }
-      await client.query("BEGIN");
-      try {
-        await client.query(sql);
+      const applied = await underMigrationLock(client, async () => {
+        const { rows } = await client.query<{ checksum: string }>(
+          `SELECT checksum FROM "_prisma_migrations"
+            WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+          [name],
+        );
+        if (rows[0]) {
+          if (rows[0].checksum !== checksum) logger.warn({ migration: name }, "applied migration was edited since; not re-applied");
+          return false;
+        }
+        try {
+          await client.query(sql);
+        } catch (error) {
+          throw new Error(`migration ${name} failed: ${(error as Error).message}`, { cause: error });
+        }
         await client.query(
           `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, finished_at, applied_steps_count)
            VALUES ($1, $2, $3, now(), 1)`,
           [randomUUID(), checksum, name],
         );
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK");
-        throw new Error(`migration ${name} failed: ${(error as Error).message}`, { cause: error });
-      }
+        return true;
+      });
+      if (!applied) continue;
       logger.info({ migration: name }, "migration applied");
       newlyApplied.push(name);
     }
     if (functions) await applyFunctions(client, functions);
     return newlyApplied;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID]).catch(() => {});
-    client.release();
+    // after a failure the connection may be in any state (a ROLLBACK that failed too): dropped, not pooled
+    client.release(failed);
+  }
+}
+
+/**
+ * Runs `work` in a transaction that first takes the migration lock (held until COMMIT or
+ * ROLLBACK): one process at a time changes the schema.
+ */
+async function underMigrationLock<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_ID]);
+    const result = await work();
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
   }
 }
 
@@ -90,12 +114,12 @@ export async function applyMigrations(
  */
 async function applyFunctions(client: pg.PoolClient, dir: string): Promise<void> {
   const files = (await readdir(dir)).filter((name) => name.endsWith(".sql")).sort();
-  await client.query("BEGIN");
+  const sources = await Promise.all(files.map((file) => readFile(join(dir, file), "utf8")));
   try {
-    for (const file of files) await client.query(await readFile(join(dir, file), "utf8"));
-    await client.query("COMMIT");
+    await underMigrationLock(client, async () => {
+      for (const source of sources) await client.query(source);
+    });
   } catch (error) {
-    await client.query("ROLLBACK");
     throw new Error(`SQL functions could not be applied: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -1,7 +1,7 @@
 import { Prisma, type Order } from "../generated/prisma/client.ts";
 import type { OrderStatus } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
-import { tryTransactionLock } from "../db/advisory-lock.ts";
+import { holdLeaseInTransaction } from "../db/lease.ts";
 import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
@@ -64,7 +64,8 @@ export async function changeOrderStatus(
 
 /**
  * An invoiced order is cancelled by voiding its invoice in the accounting system first; one whose
- * invoice is being issued right now (its invoicing lock is held) must wait for the outcome.
+ * invoice is being issued right now (its invoicing lease is held) must wait for the outcome. An
+ * order that is not being invoiced stays so until this transaction ends.
  */
 async function whyNotCancellable(tx: Tx, order: Order): Promise<OperationError | null> {
   if (order.invoiceAccountingId) {
@@ -74,7 +75,7 @@ async function whyNotCancellable(tx: Tx, order: Order): Promise<OperationError |
       "status",
     );
   }
-  if (!(await tryTransactionLock(tx, orderInvoicingKey(order.id)))) {
+  if (!(await holdLeaseInTransaction(tx, order.storeId, orderInvoicingKey(order.id)))) {
     return new OperationError("INVALID_STATUS_TRANSITION", "this order's invoice is being issued right now; try again in a moment", "status");
   }
   return null;
