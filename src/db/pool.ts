@@ -23,15 +23,32 @@ export type Database = {
   close(): Promise<void>;
 };
 
+/**
+ * The session settings the service wants on every connection: a statement that hangs (lost
+ * connection, lock storm) fails instead of holding a request forever, and a transaction left
+ * open is ended. Sent when connecting, unless DATABASE_URL says `pgbouncer=true`: PgBouncer in
+ * transaction pooling refuses such startup parameters (and could not keep them per client), so
+ * there its pgbouncer.ini sets the same values on each server connection (`connect_query`,
+ * deploy/pgbouncer.ini).
+ */
+export const SESSION_SETTINGS = { statement_timeout: 15_000, idle_in_transaction_session_timeout: 30_000 } as const;
+
+/** Whether the connection string names PgBouncer (`?pgbouncer=true`, as Prisma spells it). */
+export function throughPgBouncer(url: string): boolean {
+  try {
+    return new URL(url).searchParams.get("pgbouncer") === "true";
+  } catch {
+    return false;
+  }
+}
+
 export function openDatabase(url: string, options: { poolSize: number; logger: Logger }): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    // A statement that hangs (lost connection, lock storm) fails instead of holding a request forever.
-    statement_timeout: 15_000,
-    idle_in_transaction_session_timeout: 30_000,
+    ...(throughPgBouncer(url) ? {} : SESSION_SETTINGS),
     application_name: "store-inventory",
     types: rawTypes,
   });

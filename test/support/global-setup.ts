@@ -7,11 +7,23 @@ import { createLogger } from "../../src/logger.ts";
 
 /**
  * One database for the run: a fresh one on DATABASE_URL's server when set, else an embedded
- * PostgreSQL of the test run's own (under .data/test). Migrations are applied once here; every
- * test makes stores of its own, so files can share the database and run in parallel.
+ * PostgreSQL of the test run's own (under .data/test); or TEST_DATABASE_URL's as it is.
+ * Migrations are applied once here; every test makes stores of its own, so files can share the
+ * database and run in parallel.
  */
 export default async function setup(project: TestProject) {
   const logger = createLogger("warn");
+  project.provide("redisUrl", process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  const given = process.env.TEST_DATABASE_URL;
+  if (given) {
+    // a database someone else made and drops (test/pgbouncer.test.ts: the run's own, through a
+    // PgBouncer): used as it is, its migrations applied through that URL (nothing left to apply)
+    const pool = new pg.Pool({ connectionString: given, max: 1 });
+    await applyMigrations(pool, logger);
+    await pool.end();
+    project.provide("databaseUrl", given);
+    return;
+  }
   let adminUrl: string;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (process.env.DATABASE_URL) {
@@ -36,7 +48,6 @@ export default async function setup(project: TestProject) {
   await pool.end();
 
   project.provide("databaseUrl", url.toString());
-  project.provide("redisUrl", process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 
   return async () => {
     const admin = new pg.Client({ connectionString: adminUrl });
