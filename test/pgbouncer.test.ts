@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
+import { openDatabase, SESSION_SETTINGS } from "../src/db/pool.ts";
+import { createLogger } from "../src/logger.ts";
 import { databaseUrl } from "./support/harness.ts";
 import { PGBOUNCER, pgbouncerInstalled, startPgBouncer, type PgBouncer } from "./support/pgbouncer.ts";
 
@@ -25,13 +27,19 @@ type Report = {
 };
 
 describe("through PgBouncer in transaction pooling", () => {
-  it("the concurrency, idempotency, accounting-lock and live-update tests pass, many clients on a few server connections", async (context) => {
-    if (!pgbouncerInstalled()) {
-      const missing = `${PGBOUNCER} is not installed (apt-get install -y --no-install-recommends pgbouncer), so nothing ran through PgBouncer`;
-      if (process.env.CI === "true") expect.fail(missing);
-      console.warn(`pgbouncer.test.ts: skipped: ${missing} (CI=true fails here)`);
-      context.skip(missing);
+  it("the service's connections have its session settings, from deploy/pgbouncer.ini", async (context) => {
+    requirePgBouncer(context);
+    const bouncer = await startPgBouncer(databaseUrl(), { poolSize: 1 });
+    try {
+      const wanted = Object.fromEntries(Object.entries(SESSION_SETTINGS).map(([name, value]) => [name, String(value)]));
+      expect(await sessionSettingsThrough(bouncer.url)).toEqual(wanted);
+    } finally {
+      await bouncer.stop();
     }
+  });
+
+  it("the concurrency, idempotency, accounting-lock and live-update tests pass, many clients on a few server connections", async (context) => {
+    requirePgBouncer(context);
     const bouncer = await startPgBouncer(databaseUrl(), { poolSize: SERVER_CONNECTIONS });
     const dir = await mkdtemp(join(tmpdir(), "through-pgbouncer-"));
     const watch = watchPools(bouncer, new URL(databaseUrl()).pathname.slice(1));
@@ -59,6 +67,32 @@ describe("through PgBouncer in transaction pooling", () => {
     expect(seen.servers).toBeLessThanOrEqual(SERVER_CONNECTIONS);
   }, 600_000);
 });
+
+/** A check that cannot run must not pass: without PgBouncer, CI fails here; elsewhere the test says it was skipped, and why. */
+function requirePgBouncer(context: TestContext) {
+  if (pgbouncerInstalled()) return;
+  const missing = `${PGBOUNCER} is not installed (apt-get install -y --no-install-recommends pgbouncer), so nothing ran through PgBouncer`;
+  if (process.env.CI === "true") expect.fail(missing);
+  console.warn(`pgbouncer.test.ts: skipped: ${missing} (CI=true fails here)`);
+  context.skip(missing);
+}
+
+/**
+ * The service's session settings as a connection of its pool through PgBouncer has them: there
+ * they come from deploy/pgbouncer.ini's connect_query, not from the startup packet.
+ */
+async function sessionSettingsThrough(url: string) {
+  const db = openDatabase(url, { poolSize: 1, logger: createLogger("silent") });
+  try {
+    const { rows } = await db.pool.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])",
+      [Object.keys(SESSION_SETTINGS)],
+    );
+    return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+  } finally {
+    await db.close();
+  }
+}
 
 /** The test files as a vitest run of their own (one file at a time: this run goes on beside it); its JSON report in `report`. */
 function vitestRun(files: string[], report: string, env: Record<string, string>) {

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { SESSION_SETTINGS } from "../../src/db/pool.ts";
 import { freePort } from "./free-port.ts";
 
 /** Debian's `pgbouncer` package puts it here (`.ci/run` installs it, like Chromium). */
@@ -21,13 +20,16 @@ export type PgBouncer = {
 
 export type PoolRow = { database: string; cl_active: number; cl_waiting: number; sv_active: number; sv_idle: number; sv_used: number; pool_mode: string };
 
+/** The PgBouncer configuration docker-compose.yml runs (deploy/pgbouncer.ini), which the test's own is made from. */
+export const DEPLOYED_CONFIG = "deploy/pgbouncer.ini";
+
 /**
  * Starts a PgBouncer of its own, on a free loopback port, in front of the PostgreSQL server of
- * `databaseUrl`: transaction pooling, `poolSize` server connections per database (fewer than the
- * clients a test opens, so clients take turns on them), SCRAM for the clients with the URL's own
- * user and password, and the service's session settings set on each server connection the way
- * deploy/pgbouncer.ini sets them. Started as root it drops to `nobody` (PgBouncer refuses to run
- * as root), so its files are readable by everyone.
+ * `databaseUrl`, with deploy/pgbouncer.ini as docker-compose.yml runs it (transaction pooling,
+ * the service's session settings on each server connection, SCRAM) and only the addresses, the
+ * credentials and the pool changed: `poolSize` server connections in all, fewer than the clients
+ * a test opens, so clients take turns on them. Started as root it drops to `nobody` (PgBouncer
+ * refuses to run as root), so its files are readable by everyone.
  */
 export async function startPgBouncer(databaseUrl: string, { poolSize }: { poolSize: number }): Promise<PgBouncer> {
   const server = new URL(databaseUrl);
@@ -36,32 +38,20 @@ export async function startPgBouncer(databaseUrl: string, { poolSize }: { poolSi
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "pgbouncer-"));
   await chmod(dir, 0o755);
-  const settings = Object.entries(SESSION_SETTINGS)
-    .map(([name, value]) => `SET ${name} = ${value}`)
-    .join("; ");
   await writeFile(join(dir, "userlist.txt"), `"${user}" "${password}"\n`, { mode: 0o644 });
-  await writeFile(
-    join(dir, "pgbouncer.ini"),
-    `[databases]
-* = host=${server.hostname} port=${server.port || 5432} connect_query='${settings}'
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${port}
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = ${join(dir, "userlist.txt")}
-admin_users = ${user}
-pool_mode = transaction
-default_pool_size = ${poolSize}
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 1000
-max_db_connections = ${poolSize}
-server_check_delay = 1
-`,
-    { mode: 0o644 },
-  );
+  const ini = deployedConfig(await readFile(DEPLOYED_CONFIG, "utf8"), {
+    database: `* = host=${server.hostname} port=${server.port || 5432}`,
+    settings: {
+      listen_addr: "127.0.0.1",
+      listen_port: String(port),
+      auth_file: join(dir, "userlist.txt"),
+      admin_users: user,
+      default_pool_size: String(poolSize),
+      reserve_pool_size: "0",
+      max_db_connections: String(poolSize),
+    },
+  });
+  await writeFile(join(dir, "pgbouncer.ini"), ini, { mode: 0o644 });
   await chmod(join(dir, "pgbouncer.ini"), 0o644);
   const asRoot = process.getuid?.() === 0;
   const child = spawn(PGBOUNCER, [...(asRoot ? ["-u", "nobody"] : []), join(dir, "pgbouncer.ini")], { stdio: ["ignore", "pipe", "pipe"] });
@@ -120,6 +110,22 @@ async function untilAnswering(adminUrl: string, child: ChildProcess, output: () 
       await client.end().catch(() => {});
     }
   }
+}
+
+/**
+ * deploy/pgbouncer.ini with its one database entry pointed elsewhere (its connect_query kept) and
+ * `settings` in place of the file's own; throws when the file no longer has what it replaces.
+ */
+export function deployedConfig(ini: string, { database, settings }: { database: string; settings: Record<string, string> }) {
+  const entry = /^inventory = host=\S+ port=\d+ dbname=\S+(?= )/m;
+  if (!entry.test(ini)) throw new Error(`${DEPLOYED_CONFIG}: no "inventory = host=... port=... dbname=..." entry`);
+  let out = ini.replace(entry, database);
+  for (const [name, value] of Object.entries(settings)) {
+    const line = new RegExp(`^${name} = .*$`, "m");
+    if (!line.test(out)) throw new Error(`${DEPLOYED_CONFIG}: no ${name} setting`);
+    out = out.replace(line, `${name} = ${value}`);
+  }
+  return out;
 }
 
 const numbers = (row: Record<string, unknown>, names: string[]) => Object.fromEntries(names.map((name) => [name, Number(row[name])]));
