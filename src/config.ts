@@ -31,7 +31,7 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(10).default(2_000),
-  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(20_000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(102_400),
   CSRF_PREVENTION: z.stringbool().default(true),

@@ -86,8 +86,8 @@ describe("query limits refuse a request before anything runs", () => {
     expect(answer.json.errors[0].message).toMatch(/Token limit of 120/);
   });
 
-  it("a static cost over GRAPHQL_MAX_COST (literal page sizes multiply it)", async () => {
-    const answer = await post(tight, json(`{ store(slug: "x") { items(first: 100) { edges { node { id } } } } }`));
+  it("a cost over GRAPHQL_MAX_COST (a list counts the objects it may hold: a page of 100 counts 100)", async () => {
+    const answer = await post(tight, json(`{ syncRuns(first: 100) { id } }`));
     expect(answer.json.data).toBeUndefined();
     expect(answer.json.errors[0]).toMatchObject({ message: expect.stringMatching(/Cost limit of 60/), extensions: { code: "BAD_USER_INPUT" } });
   });

@@ -1,4 +1,5 @@
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import DataloaderPlugin from "@pothos/plugin-dataloader";
 import ErrorsPlugin from "@pothos/plugin-errors";
 import PrismaPlugin from "@pothos/plugin-prisma";
@@ -8,6 +9,7 @@ import { DateTimeResolver } from "graphql-scalars";
 import type PrismaTypes from "../generated/pothos-types.ts";
 import { getDatamodel } from "../generated/pothos-types.ts";
 import { authScopes, unauthorized, type AdminContext, type GraphQLContext } from "./context.ts";
+import { EDGES_COST, objectCost } from "./cost.ts";
 import { DecimalScalar } from "./decimal.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./pages.ts";
 
@@ -31,9 +33,11 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   // scope-auth first, so that no other plugin's wrapper runs before the check
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, DataloaderPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   scopeAuth: { authScopes, unauthorizedError: unauthorized },
+  // each field's cost (./cost.ts); the limit is checked while validating, before anything runs (./limits.ts)
+  complexity: { fieldComplexity: objectCost, disabled: true },
   prisma: {
     client: (context) => context.deps.db.prisma,
     dmmf: getDatamodel(),
@@ -47,6 +51,7 @@ export const builder = new SchemaBuilder<{
     nodeQueryOptions: false,
     nodesQueryOptions: false,
     firstArgOptions: { defaultValue: DEFAULT_PAGE_SIZE },
+    edgesFieldOptions: { complexity: EDGES_COST },
   },
 });
 

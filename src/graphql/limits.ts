@@ -1,6 +1,7 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from "graphql";
+import { createComplexityRule } from "@pothos/plugin-complexity";
+import { GraphQLError, NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.ts";
 
@@ -15,10 +16,10 @@ const CSRF_HEADERS = ["x-graphql-client", "apollo-require-preflight", "x-graphql
 /**
  * Every limit on what one GraphQL request may ask, in one place. They are yoga plugins, so they
  * hold over HTTP and over WebSocket alike (graphql-ws runs through `yoga.getEnveloped`):
- * depth, aliases, tokens, static cost (which multiplies by literal `first` arguments) and
- * directives (graphql-armor, refused before anything runs), introspection and field suggestions
- * when introspection is off (they would reveal the schema), and CSRF prevention. The body size
- * limit is HTTP's: src/server.ts.
+ * depth, aliases, tokens and directives (graphql-armor), and the cost (the objects the answer
+ * may hold at most: ./cost.ts), all refused before any field runs; introspection and field
+ * suggestions when introspection is off (they would reveal the schema), and CSRF prevention. The
+ * body size limit is HTTP's: src/server.ts.
  */
 export function requestLimitPlugins(
   config: Pick<Config, "limits" | "introspection" | "csrfPrevention">,
@@ -29,10 +30,11 @@ export function requestLimitPlugins(
       maxDepth: { n: limits.maxDepth, ...refuseAsBadInput },
       maxAliases: { n: limits.maxAliases, ...refuseAsBadInput },
       maxTokens: { n: limits.maxTokens },
-      costLimit: { maxCost: limits.maxCost, ...refuseAsBadInput },
+      costLimit: { enabled: false },
       maxDirectives: { n: limits.maxDirectives, ...refuseAsBadInput },
       blockFieldSuggestion: { enabled: !config.introspection },
     }) as Plugin,
+    costLimit(limits.maxCost),
     ...(config.introspection ? [] : [refuseIntrospection()]),
     ...(config.csrfPrevention ? [useCSRFPrevention({ requestHeaders: CSRF_HEADERS })] : []),
   ];
@@ -53,6 +55,41 @@ const refuseAsBadInput = {
       ),
   ],
 };
+
+/**
+ * GRAPHQL_MAX_COST: an operation whose answer may hold more objects than `maxCost` (./cost.ts)
+ * is refused with BAD_USER_INPUT before any field runs. The cost depends on the variables
+ * (`first: $first`), so it is measured for each request once the document is valid, at the start
+ * of execution (yoga caches validation by document; a rule there would answer for the first
+ * request's variables). Variables that do not fit are left to execution, which reports them.
+ */
+function costLimit(maxCost: number): Plugin {
+  const refusal = (args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: unknown; operationName?: string | null; contextValue: unknown }) => {
+    let found = 0;
+    const rule = createComplexityRule({
+      context: args.contextValue as object,
+      variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
+      operationName: args.operationName ?? null,
+      validate: ({ complexity }) => {
+        found = complexity;
+      },
+    });
+    validate(args.schema, args.document, [rule]);
+    if (found <= maxCost) return null;
+    const message = `Query Cost limit of ${maxCost} exceeded, found ${found}.`;
+    return { errors: [new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } })] };
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = refusal(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = refusal(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}
 
 /** `__schema` and `__type` become validation errors; `__typename` stays, clients need it. */
 function refuseIntrospection(): Plugin {

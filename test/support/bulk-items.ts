@@ -42,3 +42,51 @@ export async function insertBulkItems(
   await pool.query("ANALYZE items; ANALYZE variants; ANALYZE stock_levels");
   return rows.map((row) => row.id);
 }
+
+/**
+ * A store at the documented maxima, straight into the tables: warehouses up to `warehouses` (the
+ * main one and `warehouses - 1` more), and `items` tracked products each sold in
+ * `variantsPerItem` variants (options "Talla" x "Color", as many values as it takes), with a
+ * stock level of every variant in every warehouse (1 unit in each). Answers the item ids in id
+ * order. Aggregates are set as the ledger would leave them; no movements are written.
+ */
+export async function insertStoreAtMaxima(
+  pool: pg.Pool,
+  storeId: string,
+  { items, variantsPerItem, warehouses }: { items: number; variantsPerItem: number; warehouses: number },
+): Promise<string[]> {
+  const sizes = Math.ceil(Math.sqrt(variantsPerItem));
+  const colours = Math.ceil(variantsPerItem / sizes);
+  const options = [
+    { name: "Talla", values: Array.from({ length: sizes }, (_, n) => `T${n}`) },
+    { name: "Color", values: Array.from({ length: colours }, (_, n) => `C${n}`) },
+  ];
+  await pool.query(
+    `INSERT INTO warehouses (store_id, name, fulfils_online_orders, priority)
+     SELECT $1, 'Bodega ' || g, false, g FROM generate_series(1, $2 - (SELECT count(*)::int FROM warehouses WHERE store_id = $1)) g`,
+    [storeId, warehouses],
+  );
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH created AS (
+       INSERT INTO items (store_id, name, type, price, track_inventory, quantity, availability, options)
+       SELECT $1, 'Camiseta ' || g, 'PRODUCT', 19.90, true, $3, 'IN_STOCK', $4::jsonb
+         FROM generate_series(1, $2) g
+       RETURNING id
+     ), variants AS (
+       INSERT INTO variants (store_id, item_id, position, sku, options, option_key, quantity, availability)
+       SELECT $1, c.id, v - 1, 'SKU-' || c.id || '-' || v,
+              jsonb_build_array(jsonb_build_object('name', 'Talla', 'value', 'T' || ((v - 1) / $5)),
+                                jsonb_build_object('name', 'Color', 'value', 'C' || ((v - 1) % $5))),
+              'T' || ((v - 1) / $5) || '/' || 'C' || ((v - 1) % $5), 1, 'IN_STOCK'
+         FROM created c CROSS JOIN generate_series(1, $3) v
+       RETURNING id
+     ), levels AS (
+       INSERT INTO stock_levels (store_id, variant_id, warehouse_id, quantity)
+       SELECT $1, v.id, w.id, 1 FROM variants v CROSS JOIN warehouses w WHERE w.store_id = $1
+     )
+     SELECT id FROM created ORDER BY id`,
+    [storeId, items, variantsPerItem, JSON.stringify(options), colours],
+  );
+  await pool.query("ANALYZE items; ANALYZE variants; ANALYZE stock_levels; ANALYZE warehouses");
+  return rows.map((row) => row.id);
+}

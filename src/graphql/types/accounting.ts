@@ -6,6 +6,7 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { SyncStatus, SyncTrigger } from "../../generated/prisma/enums.ts";
 import { loadInventorySettings } from "../../stores/inventory-settings.ts";
 import { builder } from "../builder.ts";
+import { FLAT_LIST, LOADER_OPTIONS, upTo } from "../cost.ts";
 import { badUserInput, MAX_PAGE_SIZE } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 import { OrderResult } from "./orders.ts";
@@ -57,7 +58,7 @@ const SyncRunObject = builder.prismaObject("SyncRun", {
     itemsMatched: t.exposeInt("itemsMatched"),
     itemsUpdated: t.exposeInt("itemsUpdated", { description: "matched items whose quantity changed" }),
     itemsUnmatched: t.exposeInt("itemsUnmatched"),
-    unmatched: t.field({ type: [UnmatchedItemType], resolve: (run) => run.unmatched as UnmatchedItem[] }),
+    unmatched: t.field({ type: [UnmatchedItemType], complexity: FLAT_LIST, resolve: (run) => run.unmatched as UnmatchedItem[] }),
     error: t.exposeString("error", { nullable: true }),
   }),
 });
@@ -70,6 +71,7 @@ builder.objectFields(InventorySettingsType, (t) => ({
     type: SyncRunObject,
     nullable: true,
     load: (storeIds: string[], { deps }) => newestSyncRuns(deps.db.prisma, storeIds),
+    loaderOptions: LOADER_OPTIONS,
     sort: (run) => run.storeId,
     resolve: (settings) => settings.storeId,
   }),
@@ -102,6 +104,7 @@ builder.queryField("syncRuns", (t) =>
     type: ["SyncRun"],
     description: "(admin) newest first",
     args: { first: t.arg.int({ defaultValue: 20 }) },
+    complexity: ({ first }) => upTo(Math.min(Math.max(first ?? 1, 1), MAX_PAGE_SIZE)),
     resolve: (query, _root, { first }, { deps, adminStoreId }) => {
       if (first == null || first < 1 || first > MAX_PAGE_SIZE) throw badUserInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
       return deps.db.prisma.syncRun.findMany({ ...query, where: { storeId: adminStoreId }, orderBy: { startedAt: "desc" }, take: first });

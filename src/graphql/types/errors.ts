@@ -1,6 +1,8 @@
 import type { ObjectRef } from "@pothos/core";
 import { ERROR_CODES, InsufficientStockError, OperationError } from "../../errors.ts";
+import { MAX_ORDER_LINES } from "../../orders/place-order.ts";
 import { builder } from "../builder.ts";
+import { upTo } from "../cost.ts";
 
 export const ErrorCodeEnum = builder.enumType("ErrorCode", { values: ERROR_CODES });
 
@@ -32,7 +34,8 @@ builder.objectType(InsufficientStockError, {
   name: "InsufficientStockError",
   interfaces: [ErrorInterface],
   fields: (t) => ({
-    shortages: t.field({ type: [StockShortageType], resolve: (error) => error.shortages }),
+    // at most one per line of an order
+    shortages: t.field({ type: [StockShortageType], complexity: upTo(MAX_ORDER_LINES), resolve: (error) => error.shortages }),
   }),
 });
 

@@ -6,6 +6,7 @@ import { adjustItemQuantity, setItemQuantity } from "../../stock/counts.ts";
 import { createItem, updateItem } from "../../stock/items.ts";
 import { check, isRecordId, rules } from "../../validation.ts";
 import { builder } from "../builder.ts";
+import { pageCost } from "../cost.ts";
 import { badUserInput, checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 
@@ -69,6 +70,7 @@ export const ItemObject = builder.prismaObject("Item", {
         authScopes: (item) => ({ adminOf: item.storeId }),
         cursor: "storeId_id",
         maxSize: pageSize,
+        complexity: pageCost,
         query: { orderBy: { id: "desc" } },
       },
       { name: "StockMovementConnection" },
@@ -128,6 +130,7 @@ builder.queryFields((t) => ({
       authScopes: { admin: true },
       cursor: "storeId_id",
       maxSize: pageSize,
+      complexity: pageCost,
       args: { search: t.arg.string() },
       resolve: (query, _root, args, { deps, adminStoreId }) => {
         checkCursorInStore(query, adminStoreId!);

@@ -2,14 +2,16 @@ import { OrderStatus } from "../../generated/prisma/enums.ts";
 import { InsufficientStockError, OperationError } from "../../errors.ts";
 import { countOrderOutcome } from "../../observability/metrics.ts";
 import { changeOrderStatus } from "../../orders/order-status.ts";
-import { placeOrder } from "../../orders/place-order.ts";
+import { MAX_ORDER_LINES, placeOrder } from "../../orders/place-order.ts";
+import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
 import { builder } from "../builder.ts";
+import { LOADER_OPTIONS, pageCost, upTo } from "../cost.ts";
 import { checkoutRefused } from "../context.ts";
 import { checkOrderRate } from "../order-rate.ts";
 import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 import { recordKey } from "./items.ts";
-import { deletedWarehouse, WarehouseType } from "./warehouses.ts";
+import { loadWarehouses, WarehouseType } from "./warehouses.ts";
 
 const OrderStatusEnum = builder.enumType(OrderStatus, {
   name: "OrderStatus",
@@ -35,6 +37,8 @@ builder.prismaObject("OrderLine", {
     allocations: t.relation("allocations", {
       description: "(admin) where the line's units were taken from",
       authScopes: (line) => ({ adminOf: line.storeId }),
+      // at most one allocation per warehouse
+      complexity: upTo(MAX_WAREHOUSES),
     }),
   }),
 });
@@ -45,15 +49,8 @@ builder.prismaObject("OrderLineAllocation", {
     // one), so the warehouses of a whole answer come in one query through a dataloader.
     warehouse: t.loadable({
       type: WarehouseType,
-      load: async (keys: string[], { deps }) => {
-        const pairs = keys.map((key) => key.split("/") as [string, string]);
-        const found = await deps.db.prisma.warehouse.findMany({
-          where: { storeId: { in: [...new Set(pairs.map(([storeId]) => storeId))] }, id: { in: pairs.map(([, id]) => id) } },
-        });
-        return pairs.map(
-          ([storeId, id]) => found.find((w) => w.storeId === storeId && w.id === id) ?? deletedWarehouse(storeId, id),
-        );
-      },
+      load: loadWarehouses,
+      loaderOptions: LOADER_OPTIONS,
       resolve: (allocation) => `${allocation.storeId}/${allocation.warehouseId}`,
     }),
     quantity: t.exposeInt("quantity"),
@@ -65,7 +62,7 @@ export const OrderObject = builder.prismaObject("Order", {
     id: t.exposeID("id"),
     number: t.exposeInt("number"),
     status: t.expose("status", { type: OrderStatusEnum }),
-    lines: t.relation("lines", { query: { orderBy: [{ itemId: "asc" }, { variant: { position: "asc" } }] } }),
+    lines: t.relation("lines", { complexity: upTo(MAX_ORDER_LINES), query: { orderBy: [{ itemId: "asc" }, { variant: { position: "asc" } }] } }),
     total: t.expose("total", { type: "Decimal" }),
     invoice: t.field({
       type: InvoiceType,
@@ -99,6 +96,7 @@ builder.queryFields((t) => {
         description: "(admin) newest first",
         cursor: "storeId_number",
         maxSize: pageSize,
+        complexity: pageCost,
         args: { status: t.arg({ type: OrderStatusEnum }) },
         resolve: (query, _root, args, { deps, adminStoreId }) => {
           checkCursorInStore(query, adminStoreId);

@@ -1,5 +1,6 @@
 import { createStorefrontToken, listStorefrontTokens, revokeStorefrontToken } from "../../stores/storefront-tokens.ts";
 import { builder } from "../builder.ts";
+import { FLAT_LIST } from "../cost.ts";
 import { resultUnion } from "./errors.ts";
 
 const StorefrontTokenObject = builder.prismaObject("StorefrontToken", {
@@ -31,6 +32,7 @@ builder.queryField("storefrontTokens", (t) =>
   t.withAuth({ admin: true }).field({
     type: [StorefrontTokenObject],
     description: "(admin) the store's storefront access tokens, newest first, revoked ones too",
+    complexity: FLAT_LIST,
     resolve: (_root, _args, { deps, adminStoreId }) => listStorefrontTokens(deps.db.prisma, adminStoreId),
   }),
 );

@@ -1,8 +1,10 @@
 import { switchAccountingSync } from "../../accounting/sync-switch.ts";
 import { OutOfStockBehavior } from "../../generated/prisma/enums.ts";
+import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
 import { loadInventorySettings, updateInventorySettings, type InventorySettings } from "../../stores/inventory-settings.ts";
 import { isStoreSlug } from "../../validation.ts";
 import { builder } from "../builder.ts";
+import { LOADER_OPTIONS, pageCost, upTo } from "../cost.ts";
 import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 import { catalogQuery, ItemConnection, recordKey } from "./items.ts";
@@ -28,16 +30,19 @@ export const InventorySettingsType = builder.objectRef<InventorySettings>("Inven
       nullable: true,
       load: (storeIds: string[], { deps }) =>
         deps.db.prisma.warehouse.findMany({ where: { storeId: { in: storeIds }, isMain: true } }),
+      loaderOptions: LOADER_OPTIONS,
       sort: (warehouse) => warehouse.storeId,
       resolve: (settings) => settings.storeId,
     }),
     warehouses: t.loadableList({
       type: WarehouseType,
       description: "every warehouse of the store, main first, then by priority",
+      complexity: upTo(MAX_WAREHOUSES),
       load: async (storeIds: string[], { deps }) => {
         const warehouses = await deps.db.prisma.warehouse.findMany({ where: { storeId: { in: storeIds } }, orderBy: [...WAREHOUSE_ORDER] });
         return storeIds.map((storeId) => warehouses.filter((warehouse) => warehouse.storeId === storeId));
       },
+      loaderOptions: LOADER_OPTIONS,
       resolve: (settings) => settings.storeId,
     }),
   }),
@@ -56,6 +61,7 @@ builder.prismaObject("Store", {
         description: "public: never HIDDEN items; admin: all",
         cursor: "storeId_id",
         maxSize: pageSize,
+        complexity: pageCost,
         args: { search: t.arg.string() },
         resolve: (query, store, args, context) => {
           checkCursorInStore(query, store.id);

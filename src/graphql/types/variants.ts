@@ -1,11 +1,13 @@
 import { InsufficientStockError, OperationError } from "../../errors.ts";
 import { tracksInventory } from "../../stock/availability.ts";
 import { transferStock } from "../../stock/counts.ts";
-import { addVariant, updateVariant, type ItemOption, type OptionValue } from "../../stock/variants.ts";
+import { addVariant, MAX_OPTIONS, MAX_VARIANTS, updateVariant, type ItemOption, type OptionValue } from "../../stock/variants.ts";
+import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
 import { builder } from "../builder.ts";
+import { LOADER_OPTIONS, upTo } from "../cost.ts";
 import { resultUnion } from "./errors.ts";
 import { AvailabilityEnum, recordKey, VariantInput } from "./items.ts";
-import { WAREHOUSE_ORDER } from "./warehouses.ts";
+import { loadWarehouses, WAREHOUSE_ORDER, WarehouseType } from "./warehouses.ts";
 
 /** Options and variants (SPEC section 8): what a T-shirt in sizes and colours is sold and stocked as. */
 
@@ -34,6 +36,7 @@ export const VariantObject = builder.prismaObject("Variant", {
     options: t.field({
       type: [VariantOptionValueType],
       description: "empty for the default variant of an item without options",
+      complexity: upTo(MAX_OPTIONS),
       resolve: (variant) => variant.options as OptionValue[],
     }),
     price: t.field({
@@ -62,6 +65,7 @@ export const VariantObject = builder.prismaObject("Variant", {
     stockLevels: t.relation("stockLevels", {
       description: "(admin) one per warehouse of the store, fulfilling or not: the main one first, then by priority",
       authScopes: (variant) => ({ adminOf: variant.storeId }),
+      complexity: upTo(MAX_WAREHOUSES),
       query: { orderBy: WAREHOUSE_ORDER.map((order) => ({ warehouse: order })) },
     }),
   }),
@@ -69,7 +73,13 @@ export const VariantObject = builder.prismaObject("Variant", {
 
 builder.prismaObject("StockLevel", {
   fields: (t) => ({
-    warehouse: t.relation("warehouse"),
+    // through a dataloader, not the relation: an answer may hold thousands of levels, of at most 50 warehouses
+    warehouse: t.loadable({
+      type: WarehouseType,
+      load: loadWarehouses,
+      loaderOptions: LOADER_OPTIONS,
+      resolve: (level) => `${level.storeId}/${level.warehouseId}`,
+    }),
     quantity: t.exposeInt("quantity", { description: 'may be negative where "Vender sin Stock" took units not there' }),
     committedQuantity: t.exposeInt("committedQuantity"),
     availableQuantity: t.int({ resolve: (level) => level.quantity - level.committedQuantity }),
@@ -77,9 +87,10 @@ builder.prismaObject("StockLevel", {
 });
 
 builder.prismaObjectFields("Item", (t) => ({
-  options: t.field({ type: [ItemOptionType], resolve: (item) => item.options as ItemOption[] }),
+  options: t.field({ type: [ItemOptionType], complexity: upTo(MAX_OPTIONS), resolve: (item) => item.options as ItemOption[] }),
   variants: t.relation("variants", {
     description: "public: HIDDEN variants left out; always at least the default variant",
+    complexity: upTo(MAX_VARIANTS),
     // the store's own admin sees them all; an item without options always shows its one variant
     query: (_args, context) => ({
       where: {

@@ -1,5 +1,6 @@
 import type { Warehouse } from "../../generated/prisma/client.ts";
 import { createWarehouse, deleteWarehouse, updateWarehouse } from "../../stock/warehouses.ts";
+import type { GraphQLContext } from "../context.ts";
 import { builder } from "../builder.ts";
 import { resultUnion } from "./errors.ts";
 
@@ -34,6 +35,21 @@ export const deletedWarehouse = (storeId: string, id: string): Warehouse => ({
   priority: 0,
   createdAt: new Date(0),
 });
+
+/**
+ * The warehouses of `storeId/id` keys, in their order, for the dataloaders of fields that name a
+ * warehouse: a stock level's, an allocation's. However many levels an answer holds, their
+ * warehouses are the few of their store, read once. A key of a deleted one (allocations keep no
+ * foreign key to it) answers `deletedWarehouse`.
+ */
+export async function loadWarehouses(keys: readonly string[], { deps }: GraphQLContext): Promise<Warehouse[]> {
+  const pairs = keys.map((key) => key.split("/") as [string, string]);
+  const found = await deps.db.prisma.warehouse.findMany({
+    where: { storeId: { in: [...new Set(pairs.map(([storeId]) => storeId))] }, id: { in: pairs.map(([, id]) => id) } },
+  });
+  const byKey = new Map(found.map((warehouse) => [`${warehouse.storeId}/${warehouse.id}`, warehouse]));
+  return pairs.map(([storeId, id]) => byKey.get(`${storeId}/${id}`) ?? deletedWarehouse(storeId, id));
+}
 
 const WarehouseResult = resultUnion("WarehouseResult", WarehouseType);
 

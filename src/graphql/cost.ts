@@ -1,0 +1,49 @@
+import { getNamedType, getNullableType, isLeafType, isListType, type GraphQLField } from "graphql";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./pages.ts";
+
+/**
+ * What an operation costs (GRAPHQL_MAX_COST, checked before anything runs: ./limits.ts): the
+ * objects its answer may hold at most, so the limit bounds the records one request reads. An
+ * object counts 1, scalars nothing, and a list as many objects as it may hold: a page as its
+ * `first` (or `last`; 50 when neither is given), any other list as its documented maximum
+ * (variants 100 per item, stock levels 50 per variant...), declared beside the field with
+ * `complexity: upTo(max)`. Values are @pothos/plugin-complexity's: `field` is the field's own
+ * count, `multiplier` what its selection is multiplied by.
+ */
+export function objectCost<Context>(_args: object, _context: Context, field: GraphQLField<unknown, Context>) {
+  if (isLeafType(getNamedType(field.type))) return 0;
+  // a list without a declared maximum has no upper bound: asking for it is refused (test/cost-limit.test.ts finds them)
+  if (isListType(getNullableType(field.type))) return { field: Infinity, multiplier: Infinity };
+  return 1;
+}
+
+/** A list of at most `max` objects: each counts, and so does what is asked of each. */
+export const upTo = (max: number) => ({ field: max, multiplier: max });
+
+/**
+ * A page of a connection: what is asked of each edge counts `first` (or `last`) times. A size
+ * over the largest page counts as the largest: it is refused when the field runs, before any read
+ * (./pages.ts), with a message that says why.
+ */
+export const pageCost = (args: { first?: number | null; last?: number | null }) => ({
+  field: 1,
+  multiplier: Math.min(Math.max(args.first ?? 0, args.last ?? 0) || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+});
+
+/** A connection's `edges`: its page's size is counted on the connection field already. */
+export const EDGES_COST = { field: 0, multiplier: 1 };
+
+/**
+ * A list without a documented maximum whose objects hold plain values only (a sync run's unmatched
+ * variants, kept in the run's row; a store's storefront tokens, revoked ones too): read whole by
+ * one query, it cannot fan out into further reads, and counts as one read. test/cost-limit.test.ts
+ * checks that its objects keep to plain values.
+ */
+export const FLAT_LIST = { field: 1, multiplier: 1 };
+
+/**
+ * Options of every dataloader: keys are read in batches of at most 1,000. A query within the cost
+ * limit may name more records than one statement takes parameters (PostgreSQL 65,535; Prisma
+ * refuses past 32,766), a composite key taking two of them each.
+ */
+export const LOADER_OPTIONS = { maxBatchSize: 1_000 };
