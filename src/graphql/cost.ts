@@ -1,4 +1,19 @@
-import { getNamedType, getNullableType, isLeafType, isListType, type GraphQLField } from "graphql";
+import { createComplexityRule } from "@pothos/plugin-complexity";
+import {
+  getNamedType,
+  getNullableType,
+  isLeafType,
+  isListType,
+  Kind,
+  TypeInfo,
+  validate,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+  type GraphQLField,
+  type GraphQLSchema,
+  type ValueNode,
+} from "graphql";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./pages.ts";
 
 /**
@@ -47,3 +62,68 @@ export const FLAT_LIST = { field: 1, multiplier: 1 };
  * refuses past 32,766), a composite key taking two of them each.
  */
 export const LOADER_OPTIONS = { maxBatchSize: 1_000 };
+
+export type OperationArgs = {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  variableValues?: unknown;
+  operationName?: string | null;
+  contextValue: unknown;
+};
+
+/** Costs of documents that do not depend on their variables, by operation name: most requests are such (a checkout). */
+const fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+const dependsOnVariables = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * The cost of the operation a request runs, for its variables (plugin-complexity's measure, as
+ * a validation rule over the document); null when its variables do not fit its definitions. A
+ * document whose costs take no variable (no `first: $first`) is measured once (no cost reads the
+ * context).
+ */
+export function operationCost(args: OperationArgs): number | null {
+  const name = args.operationName ?? "";
+  const fixed = fixedCosts.get(args.document)?.get(name);
+  if (fixed !== undefined) return fixed;
+  let cost: number | null = null;
+  const rule = createComplexityRule({
+    context: args.contextValue as object,
+    variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
+    operationName: args.operationName ?? null,
+    validate: ({ complexity }) => {
+      cost = complexity;
+    },
+  });
+  validate(args.schema, args.document, [rule]);
+  if (cost !== null && !costTakesVariables(args.schema, args.document)) {
+    const byName = fixedCosts.get(args.document) ?? new Map<string, number>();
+    fixedCosts.set(args.document, byName.set(name, cost));
+  }
+  return cost;
+}
+
+/** Whether a field whose cost is computed from its arguments (a page's `first`) is given a variable in the document. */
+function costTakesVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
+  let found = dependsOnVariables.get(document);
+  if (found !== undefined) return found;
+  found = false;
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const cost = typeInfo.getFieldDef()?.extensions.complexity;
+        if (typeof cost === "function" && cost !== objectCost && node.arguments?.some((argument) => holdsVariable(argument.value))) found = true;
+      },
+    }),
+  );
+  dependsOnVariables.set(document, found);
+  return found;
+}
+
+function holdsVariable(value: ValueNode): boolean {
+  if (value.kind === Kind.VARIABLE) return true;
+  if (value.kind === Kind.LIST) return value.values.some(holdsVariable);
+  if (value.kind === Kind.OBJECT) return value.fields.some((field) => holdsVariable(field.value));
+  return false;
+}

@@ -1,9 +1,9 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
-import { createComplexityRule } from "@pothos/plugin-complexity";
-import { GraphQLError, NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from "graphql";
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Config } from "../config.ts";
+import { operationCost, type OperationArgs } from "./cost.ts";
 
 /**
  * Headers that mark a request as sent by a GraphQL client rather than by a form or an <img> on
@@ -58,25 +58,16 @@ const refuseAsBadInput = {
 
 /**
  * GRAPHQL_MAX_COST: an operation whose answer may hold more objects than `maxCost` (./cost.ts)
- * is refused with BAD_USER_INPUT before any field runs. The cost depends on the variables
- * (`first: $first`), so it is measured for each request once the document is valid, at the start
- * of execution (yoga caches validation by document; a rule there would answer for the first
- * request's variables). Variables that do not fit are left to execution, which reports them.
+ * is refused with BAD_USER_INPUT before any field runs. The cost may depend on the variables
+ * (`first: $first`), so it is measured at the start of execution, for the request's own
+ * variables (yoga caches validation by document: a rule there would answer for the first
+ * request's). Variables that do not fit are left to execution, which reports them.
  */
 function costLimit(maxCost: number): Plugin {
-  const refusal = (args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: unknown; operationName?: string | null; contextValue: unknown }) => {
-    let found = 0;
-    const rule = createComplexityRule({
-      context: args.contextValue as object,
-      variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
-      operationName: args.operationName ?? null,
-      validate: ({ complexity }) => {
-        found = complexity;
-      },
-    });
-    validate(args.schema, args.document, [rule]);
-    if (found <= maxCost) return null;
-    const message = `Query Cost limit of ${maxCost} exceeded, found ${found}.`;
+  const refusal = (args: OperationArgs) => {
+    const cost = operationCost(args);
+    if (cost === null || cost <= maxCost) return null;
+    const message = `Query Cost limit of ${maxCost} exceeded, found ${cost}.`;
     return { errors: [new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } })] };
   };
   return {
