@@ -9,6 +9,7 @@ import { defaultConfig, type Config } from "./config.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
 import { requestLimitPlugins } from "./graphql/limits.ts";
+import { authorizeMutationSelections } from "./graphql/selection-auth.ts";
 import { maskedErrors } from "./graphql/masked-errors.ts";
 import { schema } from "./graphql/schema.ts";
 import { useSharedSubscriptionResults } from "./graphql/shared-subscription-results.ts";
@@ -53,6 +54,7 @@ export function createApp(
     plugins: [
       ...requestLimitPlugins({ limits, introspection: config.introspection, csrfPrevention }),
       useGraphQLErrorMetrics(),
+      authorizeMutationSelections(),
       // StockUpdate's fields depend on the update alone: one execution per update serves every subscriber
       useSharedSubscriptionResults(new Set(["stockUpdates", "availabilityChanges"])),
     ],

@@ -4,10 +4,12 @@ import { countOrderOutcome } from "../../observability/metrics.ts";
 import { changeOrderStatus } from "../../orders/order-status.ts";
 import { MAX_ORDER_LINES, placeOrder } from "../../orders/place-order.ts";
 import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
+import { storeIdForSlug } from "../../stores/stores.ts";
 import { builder } from "../builder.ts";
 import { LOADER_OPTIONS, pageCost, upTo } from "../cost.ts";
 import { checkoutRefused } from "../context.ts";
 import { checkOrderRate } from "../order-rate.ts";
+import type { MutationStore } from "../selection-auth.ts";
 import { checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 import { recordKey } from "./items.ts";
@@ -144,6 +146,10 @@ builder.mutationFields((t) => ({
     args: { store: t.arg.string({ required: true }), input: t.arg({ type: PlaceOrderInput, required: true }) },
     authScopes: (_root, args) => ({ checkoutOf: args.store }),
     unauthorizedError: checkoutRefused,
+    // the order answered is the named store's: its admin-only fields are that store's admin's (../selection-auth.ts)
+    extensions: {
+      answerStoreOf: (args, { deps }) => storeIdForSlug(deps.db.prisma, String(args.store).trim().toLowerCase()),
+    } satisfies MutationStore,
     resolve: async (_root, args, context) => {
       const store = args.store.trim().toLowerCase();
       await checkOrderRate(context, store);
