@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { stockEventsPublishedTotal } from "../observability/metrics.ts";
+import { stockEventsPublishedTotal, transactionRetriesTotal } from "../observability/metrics.ts";
 import type { StockEvent, StockEventPublisher } from "../realtime/stock-events.ts";
 import type { Sql } from "./sql.ts";
 
@@ -87,6 +87,7 @@ async function retried<T>(publisher: StockEventPublisher, attempt: (events: Stoc
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code && RETRYABLE.has(code) && n < MAX_ATTEMPTS) {
+        transactionRetriesTotal.inc({ code });
         await sleep(5 * n + Math.random() * 10 * n);
         continue;
       }

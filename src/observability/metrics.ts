@@ -94,6 +94,18 @@ export const stockEventsPublishedTotal = new Counter({
   registers: [registry],
 });
 
+/**
+ * Transactions PostgreSQL aborted and the service ran again (src/db/transaction.ts), by SQLSTATE:
+ * 40P01 deadlock, 40001 serialization failure. Deadlocks should stay at 0: every transaction takes
+ * its locks in the one global order (src/stock/stock-ledger.ts).
+ */
+export const transactionRetriesTotal = new Counter({
+  name: "transaction_retries_total",
+  help: "Transactions aborted by PostgreSQL and run again, by SQLSTATE (40P01 deadlock, 40001 serialization failure)",
+  labelNames: ["code"] as const,
+  registers: [registry],
+});
+
 /** Accounting syncs that ended, by status (SUCCEEDED, FAILED): `syncRunsTotal.inc({ status })`. */
 export const syncRunsTotal = new Counter({
   name: "accounting_sync_runs_total",

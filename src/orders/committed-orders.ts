@@ -2,6 +2,7 @@ import { Prisma, type Order } from "../generated/prisma/client.ts";
 import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
 import type { Tx } from "../db/transaction.ts";
+import { lockItemsOfOrder } from "./order-lines.ts";
 
 /**
  * While accounting sync is on, an order holds its units in `committedQuantity` instead of
@@ -13,7 +14,7 @@ import type { Tx } from "../db/transaction.ts";
 /**
  * Records the invoice issued for the order and ends its hold. Answers the order as recorded and
  * whether it held units until now (a cancelled order released them already), or null when the
- * store has no such order. Locks the order row, as cancelling does, before the items.
+ * store has no such order. Locks the order's items, then the order row, as cancelling does.
  */
 export async function recordOrderInvoice(
   tx: Tx,
@@ -21,6 +22,7 @@ export async function recordOrderInvoice(
   orderId: string,
   invoice: { accountingId: string; number: string | null },
 ): Promise<{ order: Order; heldUnits: boolean } | null> {
+  await lockItemsOfOrder(tx, storeId, orderId);
   const { rows } = await tx.query<Order & { heldUnits: boolean }>(
     sql`WITH before AS (
           SELECT id, holds_committed AND status <> 'CANCELLED' AS held FROM orders
@@ -39,7 +41,8 @@ export async function recordOrderInvoice(
 
 /**
  * Switching sync off: every open order of the store that holds units and has no invoice stops
- * holding them. Answers their ids; the caller deducts their units.
+ * holding them. Answers their ids; the caller deducts their units. The caller holds every item
+ * lock of the store (the global lock order: items, then orders).
  */
 export async function endCommittedHolds(tx: Tx, storeId: string): Promise<string[]> {
   const { rows } = await tx.query<{ id: string }>(

@@ -1,6 +1,19 @@
 import type { Tx } from "../db/transaction.ts";
 import { sql } from "../db/sql.ts";
 
+/**
+ * Locks the items of the order's lines in id order, before the order row: the one global lock
+ * order takes a store's items first (src/stock/stock-ledger.ts), as the checkout does. An order's
+ * lines never change once placed, so they are read before any lock is held.
+ */
+export async function lockItemsOfOrder(tx: Tx, storeId: string, orderId: string): Promise<void> {
+  await tx.query(
+    sql`SELECT 1 FROM items WHERE store_id = ${storeId}::uuid
+          AND id IN (SELECT item_id FROM order_lines WHERE store_id = ${storeId}::uuid AND order_id = ${orderId}::uuid)
+        ORDER BY id FOR UPDATE`,
+  );
+}
+
 /** Units an order line took from one warehouse's stock of one variant. */
 export type Allocation = { orderId: string; itemId: string; variantId: string; warehouseId: string; quantity: number };
 

@@ -8,7 +8,7 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { notFound, OperationError } from "../errors.ts";
 import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
-import { allocationsOf } from "./order-lines.ts";
+import { allocationsOf, lockItemsOfOrder } from "./order-lines.ts";
 import { orderInvoicingKey } from "./order-locks.ts";
 
 /** "Cambiar estado": where each status may go. DELIVERED and CANCELLED are final. */
@@ -23,9 +23,10 @@ const NEXT_STATUSES: Record<OrderStatus, readonly OrderStatus[]> = {
 const ORDER = columnsOf(Prisma.OrderScalarFieldEnum);
 
 /**
- * Moves an order to `status`. The order row is locked first, so of two racing cancellations one
- * restores the stock and the other finds the order already CANCELLED (a no-op success).
- * Cancelling ("Anulado") gives back exactly what the order took, in the same transaction.
+ * Moves an order to `status`. The order row is locked before it is read, so of two racing
+ * cancellations one restores the stock and the other finds the order already CANCELLED (a no-op
+ * success). Cancelling ("Anulado") gives back exactly what the order took, in the same
+ * transaction, with the order's items locked before the order row (the global lock order).
  */
 export async function changeOrderStatus(
   deps: Deps,
@@ -34,6 +35,7 @@ export async function changeOrderStatus(
 ): Promise<Order | OperationError> {
   if (!isRecordId(input.orderId)) return notFound("Order", "orderId");
   return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+    if (input.status === "CANCELLED") await lockItemsOfOrder(tx, storeId, input.orderId);
     const { rows } = await tx.query<Order>(
       sql`SELECT ${ORDER} FROM orders WHERE store_id = ${storeId}::uuid AND id = ${input.orderId}::uuid FOR UPDATE`,
     );
