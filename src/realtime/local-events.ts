@@ -1,5 +1,7 @@
 import type { Logger } from "../logger.ts";
-import type { StockEvent, StockEventBus, StockEventListener } from "./stock-events.ts";
+import type { StockEvent, StockEventBus, StockEventListener, StockSubscription } from "./stock-events.ts";
+
+const LIVE = Promise.resolve();
 
 /**
  * In-process delivery of stock events, keyed by store. A single process (no REDIS_URL) uses it as
@@ -25,13 +27,17 @@ export class LocalStockEvents implements StockEventBus {
     }
   }
 
-  subscribe(storeId: string, listener: StockEventListener) {
+  /** Live at once: in one process an event is published to the listeners there are. */
+  subscribe(storeId: string, listener: StockEventListener): StockSubscription {
     let listeners = this.listenersByStore.get(storeId);
     if (!listeners) this.listenersByStore.set(storeId, (listeners = new Set()));
     listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.listenersByStore.get(storeId) === listeners) this.listenersByStore.delete(storeId);
+    return {
+      ready: LIVE,
+      stop: () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && this.listenersByStore.get(storeId) === listeners) this.listenersByStore.delete(storeId);
+      },
     };
   }
 

@@ -3,7 +3,7 @@ import type { RedisTarget } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { connectRedis, isCluster, storeHashTag, type RedisClient } from "../redis.ts";
 import { LocalStockEvents } from "./local-events.ts";
-import type { StockEvent, StockEventBus, StockEventListener } from "./stock-events.ts";
+import type { StockEvent, StockEventBus, StockEventListener, StockSubscription } from "./stock-events.ts";
 
 /**
  * A store's channel. It starts with the store as a hash tag, so that on a Redis Cluster each
@@ -13,6 +13,12 @@ export const stockChannel = (storeId: string) => `${storeHashTag(storeId)}:stock
 
 /** How soon a refused SUBSCRIBE/SSUBSCRIBE of a channel still wanted is sent again. */
 const RESUBSCRIBE_DELAY_MS = 1_000;
+/**
+ * How long a new subscription waits for Redis to confirm its channel. Redis answers within a
+ * millisecond; this long without an answer, Redis is away, and the subscription goes on without
+ * it (it hears the store's events once Redis is back and the channel subscribed again).
+ */
+const CONFIRM_WAIT_MS = 2_000;
 /** At most one warning per this long about events that could not be published. */
 const LOST_WARNING_INTERVAL_MS = 10_000;
 
@@ -28,6 +34,10 @@ const LOST_WARNING_INTERVAL_MS = 10_000;
  * channels of ours, and after a failover or a slot move it finds the new master and subscribes
  * there again; a SSUBSCRIBE refused meanwhile is sent again here.
  *
+ * A subscription is live once Redis has confirmed its store's channel (the SUBSCRIBE/SSUBSCRIBE
+ * reply): its `ready` resolves then, so a GraphQL subscription starts only when no event
+ * published from then on can pass it by (an event published before the confirmation would).
+ *
  * Redis being away never reaches the mutations: publishing neither queues, waits nor throws
  * (what is published meanwhile is lost, and the items' `version` tells clients to re-query),
  * and the subscriptions come back by themselves when Redis does.
@@ -38,6 +48,8 @@ export class RedisStockEvents implements StockEventBus {
   private readonly subscriber: RedisClient;
   private readonly sharded: boolean;
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** per store listened to: settles once Redis confirmed its channel */
+  private readonly confirmed = new Map<string, Promise<void>>();
   private lastLostWarning = 0;
   private closed = false;
 
@@ -89,15 +101,18 @@ export class RedisStockEvents implements StockEventBus {
     }
   }
 
-  subscribe(storeId: string, listener: StockEventListener) {
+  subscribe(storeId: string, listener: StockEventListener): StockSubscription {
     if (!this.local.hasListeners(storeId)) this.listen(storeId);
-    const stopListening = this.local.subscribe(storeId, listener);
+    const local = this.local.subscribe(storeId, listener);
     let listening = true;
-    return () => {
-      if (!listening) return;
-      listening = false;
-      stopListening();
-      if (!this.local.hasListeners(storeId)) this.stopListening(storeId);
+    return {
+      ready: withinConfirmWait(this.confirmed.get(storeId)!),
+      stop: () => {
+        if (!listening) return;
+        listening = false;
+        local.stop();
+        if (!this.local.hasListeners(storeId)) this.stopListening(storeId);
+      },
     };
   }
 
@@ -109,17 +124,27 @@ export class RedisStockEvents implements StockEventBus {
     await this.local.close();
   }
 
-  /** Subscribes to the store's channel; a refusal (a node failing over, say) is retried while the store is still wanted. */
+  /**
+   * Subscribes to the store's channel; its `confirmed` settles with Redis' reply. A refusal (a
+   * node failing over, say) is retried while the store is still wanted, and the first success
+   * confirms.
+   */
   private listen(storeId: string) {
+    let confirm!: () => void;
+    this.confirmed.set(storeId, new Promise<void>((resolve) => (confirm = resolve)));
+    this.send(storeId, confirm);
+  }
+
+  private send(storeId: string, confirm: () => void) {
     const channel = stockChannel(storeId);
-    (this.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel)).catch((error: Error) => {
+    (this.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel)).then(confirm, (error: Error) => {
       if (this.closed || !this.local.hasListeners(storeId) || this.retries.has(storeId)) return;
       this.logger.warn({ err: error, channel }, "subscribing to a store's channel failed; trying again");
       this.retries.set(
         storeId,
         setTimeout(() => {
           this.retries.delete(storeId);
-          if (!this.closed && this.local.hasListeners(storeId)) this.listen(storeId);
+          if (!this.closed && this.local.hasListeners(storeId)) this.send(storeId, confirm);
         }, RESUBSCRIBE_DELAY_MS),
       );
     });
@@ -127,6 +152,7 @@ export class RedisStockEvents implements StockEventBus {
 
   private stopListening(storeId: string) {
     const channel = stockChannel(storeId);
+    this.confirmed.delete(storeId);
     clearTimeout(this.retries.get(storeId));
     this.retries.delete(storeId);
     (this.sharded ? this.subscriber.sunsubscribe(channel) : this.subscriber.unsubscribe(channel)).catch((error: Error) =>
@@ -155,6 +181,13 @@ export class RedisStockEvents implements StockEventBus {
     if (warn) this.lastLostWarning = now;
     this.logger[warn ? "warn" : "debug"]({ err: error, storeId, events }, "stock events not published (Redis unavailable)");
   }
+}
+
+/** Redis' confirmation, or, when Redis is away, CONFIRM_WAIT_MS later. */
+function withinConfirmWait(confirmed: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, CONFIRM_WAIT_MS).unref()));
+  return Promise.race([confirmed, waited]).finally(() => clearTimeout(timer));
 }
 
 function groupByStore(events: readonly StockEvent[]) {

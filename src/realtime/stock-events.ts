@@ -26,10 +26,16 @@ export interface StockEventPublisher {
 
 export type StockEventListener = (event: StockEvent) => void;
 
+/**
+ * A listener's hold on a store's events: it hears every event published once `ready` has
+ * resolved (between processes: once Redis confirmed the subscription), until `stop()`.
+ */
+export type StockSubscription = { readonly ready: Promise<void>; stop(): void };
+
 /** Where live subscriptions hear of a store's committed stock events, whichever process made them. */
 export interface StockEventSource {
-  /** Calls `listener` with every event of the store until the returned function is called. */
-  subscribe(storeId: string, listener: StockEventListener): () => void;
+  /** Calls `listener` with every event of the store from `ready` on, until `stop()`. */
+  subscribe(storeId: string, listener: StockEventListener): StockSubscription;
 }
 
 /** One transport for stock events (in-process, or Redis between processes): both ends of it. */

@@ -1,5 +1,5 @@
 import { openSubscriptions } from "../observability/metrics.ts";
-import type { StockEvent, StockEventSource } from "./stock-events.ts";
+import type { StockEvent, StockEventSource, StockSubscription } from "./stock-events.ts";
 
 /** What one subscription asked for. */
 export type StockUpdateQuery = {
@@ -37,13 +37,25 @@ export class SubscriberTooSlowError extends Error {
  * fast as the client's socket takes them. Listening starts at once (not at the first pull), the
  * updates wait in a LatestPerVariant buffer, and `return()` stops listening at once even while a
  * pull is waiting (an async generator would wait for the next event first, and leak until then).
+ * It hears every event published from its `ready` on (see openStockUpdates).
  */
 export function streamStockUpdates(
   source: StockEventSource,
   query: StockUpdateQuery,
   maxWaitingVariants = MAX_WAITING_VARIANTS,
-): AsyncIterableIterator<StockEvent> {
+): AsyncIterableIterator<StockEvent> & { readonly ready: Promise<void> } {
   return new StockUpdateStream(source, query, maxWaitingVariants);
+}
+
+/**
+ * A subscription's stream once it is live: between processes, once Redis confirmed the store's
+ * channel. The GraphQL subscription starts only then, so an update committed after it started
+ * always reaches it ("subscribe, then query": README, Live updates).
+ */
+export async function openStockUpdates(source: StockEventSource, query: StockUpdateQuery): Promise<AsyncIterableIterator<StockEvent>> {
+  const stream = streamStockUpdates(source, query);
+  await stream.ready;
+  return stream;
 }
 
 class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
@@ -52,7 +64,7 @@ class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
   private pull: ((result: IteratorResult<StockEvent>) => void) | null = null;
   private failure: Error | null = null;
   private finished = false;
-  private readonly stopListening: () => void;
+  private readonly listening: StockSubscription;
   private readonly field: string;
 
   constructor(source: StockEventSource, query: StockUpdateQuery, maxWaitingVariants: number) {
@@ -60,9 +72,13 @@ class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
     this.field = query.availabilityChangesOnly ? "availabilityChanges" : "stockUpdates";
     openSubscriptions.inc({ field: this.field });
     const wanted = matcherFor(query);
-    this.stopListening = source.subscribe(query.storeId, (event) => {
+    this.listening = source.subscribe(query.storeId, (event) => {
       if (wanted(event)) this.receive(event);
     });
+  }
+
+  get ready() {
+    return this.listening.ready;
   }
 
   next(): Promise<IteratorResult<StockEvent>> {
@@ -106,7 +122,7 @@ class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
     if (this.finished) return;
     this.finished = true;
     openSubscriptions.dec({ field: this.field });
-    this.stopListening();
+    this.listening.stop();
     this.waiting.clear();
     this.pull?.({ value: undefined, done: true });
     this.pull = null;

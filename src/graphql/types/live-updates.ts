@@ -1,6 +1,6 @@
 import { GraphQLError } from "graphql";
 import type { StockEvent } from "../../realtime/stock-events.ts";
-import { streamStockUpdates } from "../../realtime/stock-update-stream.ts";
+import { openStockUpdates } from "../../realtime/stock-update-stream.ts";
 import { storeIdForSlug } from "../../stores/stores.ts";
 import { builder } from "../builder.ts";
 import type { GraphQLContext } from "../context.ts";
@@ -26,8 +26,9 @@ builder.subscriptionFields((t) => ({
     type: StockUpdateType,
     description: "every change of an item's stock or availability",
     args: { store: t.arg.string({ required: true }), itemIds: t.arg.idList() },
+    // starts once the store's events reach it (Redis confirmed the channel): then no update committed later is missed
     subscribe: async (_root, args, context) =>
-      streamStockUpdates(context.deps.stockEvents, {
+      openStockUpdates(context.deps.stockEvents, {
         storeId: await storeIdOf(context, args.store),
         itemIds: args.itemIds?.map(String),
       }),
@@ -38,7 +39,7 @@ builder.subscriptionFields((t) => ({
     description: "only when availability changes, e.g. IN_STOCK -> SOLD_OUT",
     args: { store: t.arg.string({ required: true }) },
     subscribe: async (_root, args, context) =>
-      streamStockUpdates(context.deps.stockEvents, {
+      openStockUpdates(context.deps.stockEvents, {
         storeId: await storeIdOf(context, args.store),
         availabilityChangesOnly: true,
       }),
