@@ -1,7 +1,7 @@
 import type { SyncRun } from "../generated/prisma/client.ts";
 import type { SyncTrigger } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
-import { inTransaction } from "../db/transaction.ts";
+import { inTransaction, type Tx } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { syncRunsTotal } from "../observability/metrics.ts";
@@ -25,6 +25,8 @@ export type SyncOptions = {
   trigger: SyncTrigger;
   /** switch the store's sync on in the transaction that applies this sync */
   turnSyncOn?: boolean;
+  /** more of the store's settings, changed in the transaction that applies this sync (after it) */
+  alongside?: (tx: Tx) => Promise<void>;
   /** runs first, under the store's accounting lock (registering notifications when switching on) */
   beforeReading?: (link: AccountingLink) => Promise<void>;
   /** how long to wait for another accounting operation of the store; default: lockWaitMs */
@@ -58,7 +60,7 @@ export async function syncInventory(deps: Deps, storeId: string, options: SyncOp
     try {
       await options.beforeReading?.(link);
       const snapshot = await readAccounting(link, deps.logger);
-      applied = await applySync(deps, storeId, runId, snapshot, options.turnSyncOn ?? false);
+      applied = await applySync(deps, storeId, runId, snapshot, options);
     } catch (error) {
       return failRun(prisma, storeId, runId, failureMessage(error, deps.logger));
     }
@@ -96,10 +98,11 @@ async function readAccounting(link: AccountingLink, logger: Logger): Promise<Acc
  * variants). Maps the accounting warehouses onto the store's (the accounting default onto the
  * main one), matches each variant to an accounting item (SPEC sections 4 and 8), links the
  * matched ones, sets each of their levels in a mapped warehouse to that warehouse's count
- * (ACCOUNTING_SYNC movements) and, when switching on, hands the stock to accounting. All of it or
- * nothing. `matched` and `updated` count variants: an item without options is its one variant.
+ * (ACCOUNTING_SYNC movements) and, when switching on, hands the stock to accounting and changes
+ * whatever else the settings change asked (`alongside`). All of it or nothing. `matched` and
+ * `updated` count variants: an item without options is its one variant.
  */
-function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, turnSyncOn: boolean) {
+function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, { turnSyncOn = false, alongside }: SyncOptions) {
   return inTransaction(deps.db.pool, deps.publisher, async (tx): Promise<SyncOutcome> => {
     const variants = await lockVariantsToLink(tx, storeId);
     const store = await readStoreStockSettings(tx, storeId);
@@ -116,6 +119,7 @@ function applySync(deps: Deps, storeId: string, runId: string, snapshot: Account
     const counts = levelCounts(matches, await warehousesToCount(tx, storeId));
     const changed = await setLevelsFromAccounting(tx, storeId, counts, `sync ${runId}`);
     if (turnSyncOn) await setManagedByAccounting(tx, storeId, true);
+    await alongside?.(tx);
     return { matched: matches.length, updated: changed.variants.length, unmatched: unmatched.map(unmatchedReport) };
   });
 }

@@ -1,5 +1,5 @@
 import type { Deps } from "../deps.ts";
-import { inTransaction } from "../db/transaction.ts";
+import { inTransaction, type Tx } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import { endCommittedHolds } from "../orders/committed-orders.ts";
 import { lockStoreItems } from "../stock/store-items.ts";
@@ -11,13 +11,25 @@ import { subscribeToNotifications, unsubscribeFromNotifications } from "./webhoo
 
 /**
  * `updateInventorySettings(accountingSync)`: hands the store's stock to its accounting system, or
- * takes it back. Asking for the state the store is in already changes nothing. Answers the reason
- * when switching on could not be done; nothing is switched then.
+ * takes it back, and changes the store's other settings of the same request (`alongside`, the
+ * core's part: the out-of-stock behaviour) in the same transaction, so a settings change is
+ * applied whole or not at all. The calls to the accounting system are made outside it: before
+ * (switching on reads everything first) or after (switching off unsubscribes once committed).
+ * Asking for the state the store is in already switches nothing and applies `alongside` alone.
+ * Answers the reason when switching on could not be done; nothing at all is changed then.
  */
-export async function switchAccountingSync(deps: Deps, storeId: string, on: boolean): Promise<OperationError | null> {
-  if (on === (await syncIsOn(deps, storeId))) return null;
-  if (on) return switchSyncOn(deps, storeId);
-  await switchSyncOff(deps, storeId);
+export async function switchAccountingSync(
+  deps: Deps,
+  storeId: string,
+  on: boolean,
+  alongside: (tx: Tx) => Promise<void> = async () => {},
+): Promise<OperationError | null> {
+  if (on === (await syncIsOn(deps, storeId))) {
+    await inTransaction(deps.db.pool, deps.publisher, alongside);
+    return null;
+  }
+  if (on) return switchSyncOn(deps, storeId, alongside);
+  await switchSyncOff(deps, storeId, alongside);
   return null;
 }
 
@@ -28,10 +40,11 @@ export async function switchAccountingSync(deps: Deps, storeId: string, on: bool
  * INVENTORY_MANAGED_BY_ACCOUNTING. Orders placed before keep what they took: the accounting counts
  * are taken as up to date ("asegúrate de tener el inventario actualizado").
  */
-async function switchSyncOn(deps: Deps, storeId: string): Promise<OperationError | null> {
+async function switchSyncOn(deps: Deps, storeId: string, alongside: (tx: Tx) => Promise<void>): Promise<OperationError | null> {
   const run = await syncInventory(deps, storeId, {
     trigger: "SYNC_ENABLED",
     turnSyncOn: true,
+    alongside,
     beforeReading: subscribeToNotifications,
   });
   if (run instanceof OperationError) return new OperationError(run.code, run.message, "accountingSync");
@@ -49,12 +62,14 @@ async function switchSyncOn(deps: Deps, storeId: string): Promise<OperationError
  * does not keep the store from switching (a notification that still arrives is ignored while sync
  * is off).
  */
-async function switchSyncOff(deps: Deps, storeId: string): Promise<void> {
+async function switchSyncOff(deps: Deps, storeId: string, alongside: (tx: Tx) => Promise<void>): Promise<void> {
   await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     await lockStoreItems(tx, storeId);
-    if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
-    await setManagedByAccounting(tx, storeId, false);
-    await deductHeldUnits(tx, storeId, await endCommittedHolds(tx, storeId), { reason: "SYNC_DISABLED" });
+    if ((await readStoreStockSettings(tx, storeId)).accountingSync) {
+      await setManagedByAccounting(tx, storeId, false);
+      await deductHeldUnits(tx, storeId, await endCommittedHolds(tx, storeId), { reason: "SYNC_DISABLED" });
+    }
+    await alongside(tx);
   });
   const link = await openAccountingLink(deps, storeId);
   if (!link) return;

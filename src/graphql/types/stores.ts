@@ -1,7 +1,12 @@
 import { switchAccountingSync } from "../../accounting/sync-switch.ts";
 import { OutOfStockBehavior } from "../../generated/prisma/enums.ts";
 import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
-import { loadInventorySettings, updateInventorySettings, type InventorySettings } from "../../stores/inventory-settings.ts";
+import {
+  applyInventorySettings,
+  loadInventorySettings,
+  updateInventorySettings,
+  type InventorySettings,
+} from "../../stores/inventory-settings.ts";
 import { isStoreSlug } from "../../validation.ts";
 import { builder } from "../builder.ts";
 import { LOADER_OPTIONS, pageCost, upTo } from "../cost.ts";
@@ -116,10 +121,13 @@ builder.mutationField("updateInventorySettings", (t) =>
     type: SettingsResult,
     description: "(admin)",
     args: { input: t.arg({ type: UpdateInventorySettingsInput, required: true }) },
-    // Accounting's switch first: when switching on is refused, nothing at all is changed.
+    // With accounting's switch, the rest is changed in its transaction: all of it, or (refused) nothing.
     resolve: async (_root, { input }, { deps, adminStoreId }) => {
-      const refused = input.accountingSync == null ? null : await switchAccountingSync(deps, adminStoreId, input.accountingSync);
-      return refused ?? updateInventorySettings(deps, adminStoreId, input);
+      if (input.accountingSync == null) return updateInventorySettings(deps, adminStoreId, input);
+      const refused = await switchAccountingSync(deps, adminStoreId, input.accountingSync, (tx) =>
+        applyInventorySettings(tx, adminStoreId, input),
+      );
+      return refused ?? loadInventorySettings(deps.db.prisma, adminStoreId);
     },
   }),
 );
