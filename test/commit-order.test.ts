@@ -41,8 +41,9 @@ describe("the tests' servers", () => {
     const server = await startTestServer();
     onTestFinished(() => server.close());
     const received: string[] = [];
-    const unsubscribe = server.deps.stockEvents.subscribe(event("a", 0).storeId, (e) => void received.push(`${e.itemId}@${e.version}`));
-    onTestFinished(unsubscribe);
+    const subscription = server.deps.stockEvents.subscribe(event("a", 0).storeId, (e) => void received.push(`${e.itemId}@${e.version}`));
+    onTestFinished(() => subscription.stop());
+    await subscription.ready;
     server.deps.publisher.publish([event("a", 8)]);
     server.deps.publisher.publish([event("a", 7)]);
     await nextTurn();
