@@ -68,7 +68,7 @@ export function authorizeMutationSelections(): Plugin {
 
 const variablesReadBy = new WeakMap<DocumentNode, Set<string>>();
 
-/** The variables a document gives to @skip/@include and to arguments of fields with auth scopes (once per document). */
+/** The variables a document gives to @skip/@include and to the arguments the check reads: of fields with auth scopes or an answer store (once per document). */
 function variablesRead(schema: GraphQLSchema, document: DocumentNode): Set<string> {
   let read = variablesReadBy.get(document);
   if (read) return read;
@@ -87,7 +87,8 @@ function variablesRead(schema: GraphQLSchema, document: DocumentNode): Set<strin
         collect(directive);
       },
       Field(field) {
-        if ((typeInfo.getFieldDef()?.extensions.pothosOptions as FieldOptions | undefined)?.authScopes !== undefined) field.arguments?.forEach(collect);
+        const extensions = typeInfo.getFieldDef()?.extensions as (MutationStore & { pothosOptions?: FieldOptions }) | undefined;
+        if (extensions?.pothosOptions?.authScopes !== undefined || extensions?.answerStoreOf) field.arguments?.forEach(collect);
       },
     }),
   );
