@@ -8,7 +8,7 @@ import { applyMigrations, FUNCTIONS_DIR } from "../src/db/migrate.ts";
 import { keysOf } from "../src/db/records.ts";
 import type { StockShortage } from "../src/errors.ts";
 import { createLogger } from "../src/logger.ts";
-import type { ChangedRow, StockAnswer } from "../src/stock/stock-ledger.ts";
+import type { ChangedRow, StockAnswer, StockRefusal } from "../src/stock/stock-ledger.ts";
 import { databaseUrl, newItem, newStore, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
 
 // What the TypeScript that reads each answer expects, key by key (the compiler holds each list to its type).
@@ -17,7 +17,8 @@ const CHANGED_ROW = keysOf<ChangedRow>()({
   version: true, type: true, trackInventory: true, itemQuantity: true, itemCommittedQuantity: true,
   itemAvailability: true, itemAvailabilityBefore: true, itemVersion: true,
 });
-const STOCK_ANSWER = keysOf<StockAnswer>()({ levels: true, variants: true });
+const STOCK_ANSWER = keysOf<StockAnswer>()({ levels: true, variants: true, refused: true });
+const REFUSAL = keysOf<StockRefusal>()({ change: true, reason: true });
 const SHORTAGE = keysOf<StockShortage>()({ itemId: true, variantId: true, requested: true, available: true });
 const ORDER = Object.values(Prisma.OrderScalarFieldEnum).sort();
 
@@ -81,6 +82,25 @@ describe("the SQL functions under prisma/functions", () => {
     expect(Object.keys(answer.stock).sort()).toEqual(STOCK_ANSWER);
     expect(answer.stock.variants).toHaveLength(1);
     expect(Object.keys(answer.stock.variants[0]).sort()).toEqual(CHANGED_ROW);
+  });
+
+  it("stock_change() answers each change it refused, with the keys of StockRefusal, and changes nothing of an all-or-nothing call", async () => {
+    const item = await newItem(server, store, { name: "Plato", quantity: 2 });
+    const { rows: levels } = await pool.query(
+      `SELECT l.variant_id AS "variantId", l.warehouse_id AS "warehouseId" FROM stock_levels l JOIN variants v ON v.store_id = l.store_id AND v.id = l.variant_id
+        WHERE l.store_id = $1 AND v.item_id = $2`,
+      [store.id, item.id],
+    );
+    const { variantId, warehouseId } = levels[0];
+    const { rows } = await pool.query(
+      `SELECT stock_change($1, $2, $3, NULL, $4, NULL, NULL, NULL, false, false, false, true, 'MANUAL_ADJUSTMENT', NULL, NULL, NULL, true) AS answer`,
+      [store.id, [variantId, randomUUID()], [warehouseId, warehouseId], [1, 1]],
+    );
+    const answer = rows[0].answer;
+    expect(Object.keys(answer).sort()).toEqual(STOCK_ANSWER);
+    expect(answer.levels).toBe(0);
+    expect(answer.refused).toEqual([{ change: 1, reason: "NOT_FOUND" }]);
+    expect(Object.keys(answer.refused[0]).sort()).toEqual(REFUSAL);
   });
 
   it("place_order() answers shortages with the keys of StockShortage, and errors with code, field and message", async () => {

@@ -10,7 +10,8 @@
 -- quantities. Called by src/orders/place-order.ts. Answers one of:
 --   { "order": <the orders row, Prisma's field names>, "stock": <stock_change's answer> }
 --   { "shortages": [{ itemId, variantId, requested, available }] }   (nothing changed)
---   { "error": { code, field, message } }                            (nothing changed)
+--   { "error": { code, field, message } }                            (nothing changed; also when the
+--                                                                     stock taken would pass the limit)
 --
 -- After the lock, one statement resolves the lines, checks them and allocates their units, and
 -- hands the lines and allocations on as arrays (no JSON in between).
@@ -130,9 +131,14 @@ BEGIN
     END IF;
     IF v_shortages IS NOT NULL THEN RETURN json_build_object('shortages', v_shortages); END IF;
 
-    -- take the stock: deducted, or committed while accounting sync is on
+    -- take the stock: deducted, or committed while accounting sync is on; all of it, or (past the
+    -- limit of a level, variant or item) none
     v_stock := stock_change(p_store_id, a_variant, a_warehouse, NULL, NULL, NULL, NULL, a_quantity,
-                            true, false, false, true, 'ORDER_PLACED', p_order_id, NULL, NULL);
+                            true, false, false, true, 'ORDER_PLACED', p_order_id, NULL, NULL, true);
+    IF (SELECT bool_and(r->>'reason' LIKE '%\_LIMIT') FROM json_array_elements(v_stock->'refused') r) THEN
+        RETURN json_build_object('error', json_build_object('code', 'INVALID_INPUT', 'field', 'lines',
+            'message', 'the order would take a stock count past -1000000000 units (or its committed units past 1000000000)'));
+    END IF;
     IF (v_stock->>'levels')::int <> cardinality(a_variant) THEN
         RAISE EXCEPTION 'stock changed under lock while placing order %', p_order_id;
     END IF;

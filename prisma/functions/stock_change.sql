@@ -1,18 +1,33 @@
 -- Applies changes to stock levels of tracked products of the store; the caller holds the items'
 -- locks (every statement here reads rows that only the lock holder changes). A change whose level
--- is missing, whose item is untracked, or that the guards or its expected quantity refuse, is
--- left out. Each changed level writes its movement; each changed variant and item gets its new
--- sums (variants over the warehouses that fulfil online orders), availability and version.
--- Returns { levels: <levels changed>, variants: [one row per changed variant, with its item] }.
+-- is missing, whose item is untracked, that the store's accounting sync, its expected quantity,
+-- the available guard or the limit rule refuses, is left out (with p_all_or_nothing, every change
+-- is left out then). Each changed level writes its movement; each changed variant and item gets
+-- its new sums (variants over the warehouses that fulfil online orders), availability and version.
+--
+-- The limit rule (within_stock_limit()), here for every path that changes stock: every level's
+-- quantity and committed quantity, every variant's sums over the fulfilling warehouses and every
+-- item's sums over its variants. A change that would take one past the limit is refused, with
+-- every change of the same variant (for a variant's sum) or item (for an item's). The available
+-- guard refuses only changes that lower a level's available units below zero: units coming in
+-- are always taken.
+--
+-- Returns { levels: <levels changed>, variants: [one row per changed variant, with its item],
+-- refused: [{ change: <its index in the arrays, from 0>, reason }] } where reason is one of
+-- NOT_FOUND, NOT_TRACKED, MANAGED_BY_ACCOUNTING, STALE_QUANTITY, BELOW_ZERO, LEVEL_LIMIT,
+-- VARIANT_LIMIT, ITEM_LIMIT (the changes left out only because of another's are not listed).
 --
 -- src/stock/stock-ledger.ts calls it for every stock change (changeStock), and place_order() for
 -- the checkout's: one definition of a stock change.
+DROP FUNCTION IF EXISTS stock_change(UUID, UUID[], UUID[], INTEGER[], INTEGER[], INTEGER[], INTEGER[], INTEGER[],
+                                     BOOLEAN, BOOLEAN, BOOLEAN, BOOLEAN, "StockMovementReason", UUID, UUID, TEXT);
 CREATE OR REPLACE FUNCTION stock_change(
     p_store_id UUID,
     p_variant_ids UUID[], p_warehouse_ids UUID[], p_set INTEGER[], p_add INTEGER[], p_add_committed INTEGER[],
     p_expected INTEGER[], p_take INTEGER[],
     p_keep_available BOOLEAN, p_never_below_zero BOOLEAN, p_refuse_when_synced BOOLEAN, p_only_tracked BOOLEAN,
-    p_reason "StockMovementReason", p_order_id UUID, p_transfer_id UUID, p_note TEXT
+    p_reason "StockMovementReason", p_order_id UUID, p_transfer_id UUID, p_note TEXT,
+    p_all_or_nothing BOOLEAN DEFAULT false
 ) RETURNS JSON LANGUAGE plpgsql VOLATILE
 -- one plan, kept for the session from the first call (planning this statement costs several times running it)
 SET plan_cache_mode = force_generic_plan AS $$
@@ -22,28 +37,67 @@ BEGIN
 -- plpgsql, not sql: the statement's plan is kept for the session (a SQL function plans it anew
 -- at every call)
 WITH c AS (
-    SELECT c.variant_id, c.warehouse_id, c.set_quantity, coalesce(c.add_quantity, 0) AS add_quantity,
+    SELECT (c.n - 1)::int AS n, c.variant_id, c.warehouse_id, c.set_quantity, coalesce(c.add_quantity, 0) AS add_quantity,
            coalesce(c.add_committed, 0) AS add_committed, c.expected_quantity, coalesce(c.take, 0) AS take
-      FROM unnest(p_variant_ids, p_warehouse_ids, p_set, p_add, p_add_committed, p_expected, p_take)
-        AS c(variant_id, warehouse_id, set_quantity, add_quantity, add_committed, expected_quantity, take)
+      FROM unnest(p_variant_ids, p_warehouse_ids, p_set, p_add, p_add_committed, p_expected, p_take) WITH ORDINALITY
+        AS c(variant_id, warehouse_id, set_quantity, add_quantity, add_committed, expected_quantity, take, n)
 ), after AS (
-    SELECT c.*, o.quantity AS quantity_before, o.committed_quantity AS committed_before, v.item_id,
-           w.fulfils_online_orders AS fulfils, s.accounting_sync, i.sell_without_stock,
-           coalesce(c.set_quantity, o.quantity + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END) AS quantity_after,
-           o.committed_quantity + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END AS committed_after
+    -- in bigint: a change is checked against the limits before anything is stored in an integer
+    SELECT c.*, o.quantity AS quantity_before, o.committed_quantity AS committed_before, o.item_id,
+           o.fulfils, s.accounting_sync, o.sell_without_stock,
+           coalesce(c.set_quantity, o.quantity::bigint + c.add_quantity - CASE WHEN s.accounting_sync THEN 0 ELSE c.take END) AS quantity_after,
+           o.committed_quantity::bigint + c.add_committed + CASE WHEN s.accounting_sync THEN c.take ELSE 0 END AS committed_after,
+           CASE WHEN o.quantity IS NULL THEN 'NOT_FOUND'
+                WHEN o.type <> 'PRODUCT' OR (p_only_tracked AND NOT o.track_inventory) THEN 'NOT_TRACKED'
+                WHEN p_refuse_when_synced AND s.accounting_sync THEN 'MANAGED_BY_ACCOUNTING'
+                WHEN c.expected_quantity IS NOT NULL AND o.quantity <> c.expected_quantity THEN 'STALE_QUANTITY'
+           END AS refused
       FROM c
-      JOIN stock_levels o ON o.store_id = p_store_id AND o.variant_id = c.variant_id AND o.warehouse_id = c.warehouse_id
-      JOIN variants v ON v.store_id = p_store_id AND v.id = c.variant_id
-      JOIN items i ON i.store_id = p_store_id AND i.id = v.item_id
       JOIN stores s ON s.id = p_store_id
-      JOIN warehouses w ON w.store_id = p_store_id AND w.id = c.warehouse_id
-     WHERE i.type = 'PRODUCT' AND (NOT p_only_tracked OR i.track_inventory)
-       AND (NOT p_refuse_when_synced OR NOT s.accounting_sync)
-       AND (c.expected_quantity IS NULL OR o.quantity = c.expected_quantity)
+      LEFT JOIN LATERAL (
+          SELECT l.quantity, l.committed_quantity, v.item_id, w.fulfils_online_orders AS fulfils, i.type, i.track_inventory,
+                 i.sell_without_stock
+            FROM stock_levels l
+            JOIN variants v ON v.store_id = l.store_id AND v.id = l.variant_id
+            JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id
+            JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
+           WHERE l.store_id = p_store_id AND l.variant_id = c.variant_id AND l.warehouse_id = c.warehouse_id) o ON true
+), levels AS (
+    SELECT a.*, coalesce(a.refused, CASE
+               WHEN p_keep_available AND NOT (a.sell_without_stock AND NOT p_never_below_zero)
+                    AND a.quantity_after - a.committed_after < least(0, a.quantity_before - a.committed_before) THEN 'BELOW_ZERO'
+               WHEN NOT (within_stock_limit(a.quantity_after, a.quantity_before)
+                         AND within_stock_limit(a.committed_after, a.committed_before)) THEN 'LEVEL_LIMIT'
+           END) AS level_refused
+      FROM after a
+), variant_sums AS (
+    -- each variant's sums as the changes its levels may make would leave them
+    SELECT l.variant_id, l.item_id, v.quantity AS quantity_before, v.committed_quantity AS committed_before,
+           v.quantity + coalesce(sum(l.quantity_after - l.quantity_before) FILTER (WHERE l.fulfils), 0)::bigint AS quantity_after,
+           v.committed_quantity + coalesce(sum(l.committed_after - l.committed_before) FILTER (WHERE l.fulfils), 0)::bigint AS committed_after
+      FROM levels l JOIN variants v ON v.store_id = p_store_id AND v.id = l.variant_id
+     WHERE l.level_refused IS NULL
+     GROUP BY l.variant_id, l.item_id, v.quantity, v.committed_quantity
+), variant_verdicts AS (
+    SELECT vs.*,
+           NOT (within_stock_limit(vs.quantity_after, vs.quantity_before)
+                AND within_stock_limit(vs.committed_after, vs.committed_before)) AS beyond
+      FROM variant_sums vs
+), item_verdicts AS (
+    SELECT vv.item_id,
+           NOT (within_stock_limit(i.quantity + sum(vv.quantity_after - vv.quantity_before)::bigint, i.quantity)
+                AND within_stock_limit(i.committed_quantity + sum(vv.committed_after - vv.committed_before)::bigint, i.committed_quantity)) AS beyond
+      FROM variant_verdicts vv JOIN items i ON i.store_id = p_store_id AND i.id = vv.item_id
+     WHERE NOT vv.beyond
+     GROUP BY vv.item_id, i.quantity, i.committed_quantity
+), verdicts AS (
+    SELECT l.*, coalesce(l.level_refused, CASE WHEN vv.beyond THEN 'VARIANT_LIMIT' WHEN iv.beyond THEN 'ITEM_LIMIT' END) AS reason
+      FROM levels l
+      LEFT JOIN variant_verdicts vv ON vv.variant_id = l.variant_id
+      LEFT JOIN item_verdicts iv ON iv.item_id = l.item_id
 ), allowed AS (
-    SELECT * FROM after a
-     WHERE (NOT p_keep_available OR (a.sell_without_stock AND NOT p_never_below_zero) OR a.quantity_after - a.committed_after >= 0)
-       AND abs(a.quantity_after::bigint) <= 1000000000
+    SELECT * FROM verdicts a
+     WHERE a.reason IS NULL AND NOT (p_all_or_nothing AND EXISTS (SELECT 1 FROM verdicts r WHERE r.reason IS NOT NULL))
 ), changed_levels AS (
     UPDATE stock_levels l SET quantity = a.quantity_after, committed_quantity = a.committed_after
       FROM allowed a
@@ -53,14 +107,14 @@ WITH c AS (
               (a.set_quantity IS NOT NULL OR a.add_quantity <> 0 OR (a.take <> 0 AND NOT a.accounting_sync)) AS moves_quantity
 ), variant_deltas AS (
     SELECT variant_id, item_id,
-           coalesce(sum(delta) FILTER (WHERE fulfils), 0)::int AS quantity,
-           coalesce(sum(committed_delta) FILTER (WHERE fulfils), 0)::int AS committed
+           coalesce(sum(delta) FILTER (WHERE fulfils), 0)::bigint AS quantity,
+           coalesce(sum(committed_delta) FILTER (WHERE fulfils), 0)::bigint AS committed
       FROM changed_levels GROUP BY variant_id, item_id
 ), changed_variants AS (
     UPDATE variants v SET
         quantity = v.quantity + d.quantity,
         committed_quantity = v.committed_quantity + d.committed,
-        availability = item_availability(i.type, i.track_inventory, (v.quantity + d.quantity) - (v.committed_quantity + d.committed),
+        availability = item_availability(i.type, i.track_inventory, ((v.quantity + d.quantity) - (v.committed_quantity + d.committed))::int,
                                          i.sell_without_stock, s.out_of_stock_behavior),
         version = v.version + 1,
         updated_at = now()
@@ -69,7 +123,7 @@ WITH c AS (
        AND i.store_id = v.store_id AND i.id = v.item_id AND s.id = v.store_id
     RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, ov.availability AS availability_before
 ), item_deltas AS (
-    SELECT item_id, sum(quantity)::int AS quantity, sum(committed)::int AS committed FROM variant_deltas GROUP BY item_id
+    SELECT item_id, sum(quantity)::bigint AS quantity, sum(committed)::bigint AS committed FROM variant_deltas GROUP BY item_id
 ), changed_items AS (
     UPDATE items i SET
         quantity = i.quantity + d.quantity,
@@ -99,7 +153,9 @@ SELECT json_build_object(
         'type', i.type, 'trackInventory', i.track_inventory, 'itemQuantity', i.quantity,
         'itemCommittedQuantity', i.committed_quantity, 'itemAvailability', i.availability,
         'itemAvailabilityBefore', i.availability_before, 'itemVersion', i.version)), '[]'::json)
-      FROM changed_variants v JOIN changed_items i ON i.id = v.item_id))
+      FROM changed_variants v JOIN changed_items i ON i.id = v.item_id),
+    'refused', (SELECT coalesce(json_agg(json_build_object('change', n, 'reason', reason) ORDER BY n), '[]'::json)
+                  FROM verdicts WHERE reason IS NOT NULL))
   INTO v_answer;
 RETURN v_answer;
 END

@@ -12,7 +12,9 @@ import {
   warehousesToCount,
   type VariantToLink,
 } from "../stock/accounting-levels.ts";
+import type { RefusalReason } from "../stock/stock-ledger.ts";
 import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
+import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { mirrorAccountingWarehouses } from "../stock/warehouses.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
@@ -99,8 +101,10 @@ async function readAccounting(link: AccountingLink, logger: Logger): Promise<Acc
  * main one), matches each variant to an accounting item (SPEC sections 4 and 8), links the
  * matched ones, sets each of their levels in a mapped warehouse to that warehouse's count
  * (ACCOUNTING_SYNC movements) and, when switching on, hands the stock to accounting and changes
- * whatever else the settings change asked (`alongside`). All of it or nothing. `matched` and
- * `updated` count variants: an item without options is its one variant.
+ * whatever else the settings change asked (`alongside`). All of it or nothing, but for a variant
+ * whose counts would break the stock limit rule: its counts are left as they were and the run
+ * reports it (PAST_LIMIT), as it does an unmatched one. `matched` and `updated` count variants:
+ * an item without options is its one variant.
  */
 function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, { turnSyncOn = false, alongside }: SyncOptions) {
   return inTransaction(deps.db.pool, deps.publisher, async (tx): Promise<SyncOutcome> => {
@@ -120,8 +124,25 @@ function applySync(deps: Deps, storeId: string, runId: string, snapshot: Account
     const changed = await setLevelsFromAccounting(tx, storeId, counts, `sync ${runId}`);
     if (turnSyncOn) await setManagedByAccounting(tx, storeId, true);
     await alongside?.(tx);
-    return { matched: matches.length, updated: changed.variants.length, unmatched: unmatched.map(unmatchedReport) };
+    const notApplied = new Map(changed.notApplied.map((variant) => [variant.variantId, variant.reason]));
+    const pastLimit = matches.filter((match) => notApplied.has(match.variant.id)).map(({ variant }) => pastLimitReport(variant, notApplied.get(variant.id)!));
+    return {
+      matched: matches.length - pastLimit.length,
+      updated: changed.variants.length,
+      unmatched: [...unmatched, ...pastLimit].map(unmatchedReport),
+    };
   });
+}
+
+/** A matched variant whose accounting counts were not applied: they would break the stock limit rule. */
+function pastLimitReport(variant: VariantToLink, reason: RefusalReason): VariantMismatch<VariantToLink> {
+  const limit = MAX_ABS_QUANTITY.toLocaleString("en-US");
+  const what = reason === "ITEM_LIMIT" ? "its item" : "it";
+  return {
+    variant,
+    reason: "PAST_LIMIT",
+    detail: `its accounting counts would give ${what} more than ${limit} units (or less than -${limit}) over the warehouses that fulfil online orders; its counts were left as they were`,
+  };
 }
 
 /** A variant left unmatched as the run reports it; a variant of an item with options is named in the detail. */

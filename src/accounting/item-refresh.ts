@@ -30,7 +30,9 @@ export async function refreshItems(deps: Deps, storeId: string, accountingIds: r
       const variants = await lockVariantsToLink(tx, storeId, { accountingIds: [...accountingItems.keys()] });
       if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
       const matches = variants.map((variant) => ({ variant, accountingItem: accountingItems.get(variant.accountingId!)! }));
-      await setLevelsFromAccounting(tx, storeId, levelCounts(matches, await warehousesToCount(tx, storeId)), "accounting notification");
+      const { notApplied } = await setLevelsFromAccounting(tx, storeId, levelCounts(matches, await warehousesToCount(tx, storeId)), "accounting notification");
+      // the next sync reports them in its run
+      if (notApplied.length > 0) deps.logger.warn({ storeId, notApplied }, "accounting counts past the stock limit were not applied");
     });
   });
   if (outcome === BUSY) deps.logger.warn({ storeId }, "accounting notification dropped: the store stayed busy; the reconciliation repairs it");

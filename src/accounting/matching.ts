@@ -15,6 +15,8 @@ export const UnmatchedReason = {
   NO_ACCOUNTING_ITEM: "NO_ACCOUNTING_ITEM",
   DUPLICATE_REFERENCE: "DUPLICATE_REFERENCE",
   ALREADY_MATCHED: "ALREADY_MATCHED",
+  /** matched, but its accounting counts would break the stock limit rule: left as they were */
+  PAST_LIMIT: "PAST_LIMIT",
 } as const;
 export type UnmatchedReason = (typeof UnmatchedReason)[keyof typeof UnmatchedReason];
 

@@ -6,7 +6,7 @@ import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { notFound, OperationError } from "../errors.ts";
-import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
+import { changeStock, pastLimit, RETURNING_UNITS } from "../stock/stock-ledger.ts";
 import { isRecordId } from "../validation.ts";
 import { allocationsOf, lockItemsOfOrder } from "./order-lines.ts";
 import { orderInvoicingKey } from "./order-locks.ts";
@@ -54,7 +54,8 @@ export async function changeOrderStatus(
     if (input.status === "CANCELLED") {
       const refusal = await whyNotCancellable(tx, order);
       if (refusal) return tx.rollbackWith(refusal);
-      await restoreStock(tx, order);
+      const restored = await restoreStock(tx, order);
+      if (restored) return tx.rollbackWith(restored);
     }
     const updated = await tx.query<Order>(
       sql`UPDATE orders SET status = ${input.status}::"OrderStatus", updated_at = now()
@@ -86,17 +87,19 @@ async function whyNotCancellable(tx: Tx, order: Order): Promise<OperationError |
 /**
  * Gives back what the order's lines took, each allocation to its warehouse: units deducted return
  * to `quantity` (ORDER_CANCELLED movements); units only committed while accounting sync was on
- * are released.
+ * are released. All of it or nothing: INVALID_INPUT when a count would then pass the limit (the
+ * merchant recounted it up to the cap meanwhile).
  */
-async function restoreStock(tx: Tx, order: Order) {
+async function restoreStock(tx: Tx, order: Order): Promise<OperationError | null> {
   const allocations = await allocationsOf(tx, order.storeId, [order.id]);
-  await changeStock(
+  const { refused } = await changeStock(
     tx,
     order.storeId,
     allocations.map(({ variantId, warehouseId, quantity }) =>
       order.holdsCommitted ? { variantId, warehouseId, addCommitted: -quantity } : { variantId, warehouseId, addQuantity: quantity },
     ),
-    RETURNING_UNITS,
+    { ...RETURNING_UNITS, allOrNothing: true },
     { reason: "ORDER_CANCELLED", orderId: order.id },
   );
+  return pastLimit(refused, "status", "giving this order's units back");
 }

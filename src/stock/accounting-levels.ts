@@ -1,6 +1,6 @@
 import { sql } from "../db/sql.ts";
 import type { Tx } from "../db/transaction.ts";
-import { changeStock, type StockResult } from "./stock-ledger.ts";
+import { changeStock, type RefusalReason, type StockResult } from "./stock-ledger.ts";
 import { lockStoreItems } from "./store-items.ts";
 
 /**
@@ -98,14 +98,24 @@ export async function warehousesToCount(tx: Tx, storeId: string): Promise<Wareho
 
 export type LevelCount = { variantId: string; warehouseId: string; quantity: number };
 
+/** A variant whose counts were left as they were: they would break the limit rule (the variant's sums, or its item's). */
+export type CountsNotApplied = { variantId: string; reason: RefusalReason };
+
 /**
  * Sets stock levels to the absolute counts another system gave (so a repeated or late reading
  * cannot add up twice): one ACCOUNTING_SYNC movement per level whose count differs, none for the
- * others. Levels of items that do not track inventory are left alone. The caller's transaction
- * holds the items' locks (lockVariantsToLink), so the counts compared are the counts changed.
+ * others. Levels of items that do not track inventory are left alone, and so are all the levels
+ * of a variant (or an item) whose counts would take its sums past the limit rule: those are
+ * `notApplied`, for the run to report. The caller's transaction holds the items' locks
+ * (lockVariantsToLink), so the counts compared are the counts changed.
  */
-export async function setLevelsFromAccounting(tx: Tx, storeId: string, counts: readonly LevelCount[], note: string): Promise<StockResult> {
-  if (counts.length === 0) return { levels: 0, variants: [] };
+export async function setLevelsFromAccounting(
+  tx: Tx,
+  storeId: string,
+  counts: readonly LevelCount[],
+  note: string,
+): Promise<StockResult & { notApplied: CountsNotApplied[] }> {
+  if (counts.length === 0) return { levels: 0, variants: [], refused: [], notApplied: [] };
   const { rows } = await tx.query<LevelCount>(
     sql`SELECT c.variant_id AS "variantId", c.warehouse_id AS "warehouseId", c.quantity
           FROM unnest(${counts.map((c) => c.variantId)}::uuid[], ${counts.map((c) => c.warehouseId)}::uuid[],
@@ -113,11 +123,16 @@ export async function setLevelsFromAccounting(tx: Tx, storeId: string, counts: r
           JOIN stock_levels l ON l.store_id = ${storeId}::uuid AND l.variant_id = c.variant_id AND l.warehouse_id = c.warehouse_id
          WHERE l.quantity <> c.quantity`,
   );
-  return changeStock(
+  const changed = await changeStock(
     tx,
     storeId,
     rows.map((row) => ({ variantId: row.variantId, warehouseId: row.warehouseId, setQuantity: row.quantity })),
     { keepAvailableNonNegative: false, refuseWhenSynced: false },
     { reason: "ACCOUNTING_SYNC", note },
   );
+  const notApplied = new Map<string, RefusalReason>();
+  for (const { change, reason } of changed.refused) {
+    if (reason.endsWith("_LIMIT") && !notApplied.has(rows[change]!.variantId)) notApplied.set(rows[change]!.variantId, reason);
+  }
+  return { ...changed, notApplied: [...notApplied].map(([variantId, reason]) => ({ variantId, reason })) };
 }

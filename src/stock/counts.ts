@@ -7,9 +7,8 @@ import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError } from "../errors.ts";
 import { check, isRecordId, rules } from "../validation.ts";
-import { tracksInventory } from "./availability.ts";
 import { loadItem } from "./items.ts";
-import { changeStock, lockItems, type StockChange } from "./stock-ledger.ts";
+import { changeStock, lockItems, pastLimit, type StockChange, type StockRefusal } from "./stock-ledger.ts";
 import { loadVariant, mainWarehouseId, managedByAccounting } from "./variants.ts";
 
 /**
@@ -68,7 +67,7 @@ async function changeCount(
     if (target instanceof OperationError) return tx.rollbackWith(target);
     const full = { ...change, variantId: target.variantId, warehouseId: target.warehouseId };
     const changed = await changeStock(tx, storeId, [full], { keepAvailableNonNegative: true, refuseWhenSynced: true }, { reason, note: note || null });
-    if (changed.levels === 0) return tx.rollbackWith(await whyCountRefused(tx, storeId, target, full));
+    if (changed.levels === 0) return tx.rollbackWith(whyCountRefused(target, full, changed.refused));
     return loadItem(tx, storeId, level.itemId);
   });
 }
@@ -103,20 +102,26 @@ async function findLevel(tx: Tx, storeId: string, level: LevelInput): Promise<Fo
   return { variantId: item.variantId, warehouseId, quantity: found.rows[0].quantity, item };
 }
 
-/** Explains a refused manual count change; the change itself already decided under lock. */
-async function whyCountRefused(tx: Tx, storeId: string, level: FoundLevel, change: StockChange): Promise<OperationError> {
-  if (!tracksInventory(level.item)) return invalidInput("this item does not track inventory; turn on trackInventory first", "itemId");
-  const { rows } = await tx.query<{ accountingSync: boolean }>(sql`SELECT accounting_sync AS "accountingSync" FROM stores WHERE id = ${storeId}::uuid`);
-  if (rows[0]!.accountingSync) return managedByAccounting();
-  if (change.expectedQuantity !== undefined && level.quantity !== change.expectedQuantity) {
-    return new OperationError(
-      "STALE_QUANTITY",
-      `the quantity is ${level.quantity}, not the expected ${change.expectedQuantity}; nothing was changed`,
-      "expectedQuantity",
-    );
-  }
+/** Explains a refused manual count change by the reason stock_change() gave, at the field at fault. */
+function whyCountRefused(level: FoundLevel, change: StockChange, refused: readonly StockRefusal[]): OperationError {
   const field = change.setQuantity !== undefined ? "quantity" : "delta";
-  return invalidInput(`the quantity cannot go below zero unless the item sells without stock ("Vender sin Stock")`, field);
+  switch (refused[0]?.reason) {
+    case "NOT_TRACKED":
+      return invalidInput("this item does not track inventory; turn on trackInventory first", "itemId");
+    case "MANAGED_BY_ACCOUNTING":
+      return managedByAccounting();
+    case "STALE_QUANTITY":
+      return new OperationError(
+        "STALE_QUANTITY",
+        `the quantity is ${level.quantity}, not the expected ${change.expectedQuantity}; nothing was changed`,
+        "expectedQuantity",
+      );
+    default:
+      return (
+        pastLimit(refused, field) ??
+        invalidInput(`the quantity cannot go below zero unless the item sells without stock ("Vender sin Stock")`, field)
+      );
+  }
 }
 
 const TransferInput = z.object({
@@ -129,8 +134,10 @@ const TransferInput = z.object({
 
 /**
  * `transferStock`: moves units of a variant from one warehouse of the store to another in one
- * transaction, as two TRANSFER movements sharing a transfer id. It never takes the source below
- * zero, "Vender sin Stock" or not: a short source is InsufficientStockError with what it has.
+ * statement, as two TRANSFER movements sharing a transfer id: both sides or neither (SPEC
+ * section 8). It never takes the source below zero, "Vender sin Stock" or not: a short source is
+ * InsufficientStockError with what it has; a target (or a sum) the units would take past the
+ * limit is INVALID_INPUT at quantity.
  */
 export async function transferStock(
   deps: Deps,
@@ -162,31 +169,30 @@ export async function transferStock(
     if (!source) return tx.rollbackWith(notFound("Warehouse", "fromWarehouseId"));
     if (!levels.rows.some((level) => level.warehouseId === valid.toWarehouseId)) return tx.rollbackWith(notFound("Warehouse", "toWarehouseId"));
     const movement = { reason: "TRANSFER" as const, transferId: randomUUID(), note: valid.note || null };
-    const taken = await changeStock(
+    // one statement, both sides or neither: the source never goes below zero ("Vender sin Stock" or
+    // not), the target takes whatever comes in, and neither may pass the limit
+    const moved = await changeStock(
       tx,
       storeId,
-      [{ variantId: valid.variantId, warehouseId: valid.fromWarehouseId, addQuantity: -valid.quantity }],
-      { keepAvailableNonNegative: true, neverBelowZero: true, refuseWhenSynced: true },
+      [
+        { variantId: valid.variantId, warehouseId: valid.fromWarehouseId, addQuantity: -valid.quantity },
+        { variantId: valid.variantId, warehouseId: valid.toWarehouseId, addQuantity: valid.quantity },
+      ],
+      { keepAvailableNonNegative: true, neverBelowZero: true, refuseWhenSynced: true, allOrNothing: true },
       movement,
     );
-    if (taken.levels === 0) {
-      const { rows: store } = await tx.query<{ accountingSync: boolean }>(
-        sql`SELECT accounting_sync AS "accountingSync" FROM stores WHERE id = ${storeId}::uuid`,
-      );
-      if (store[0]!.accountingSync) return tx.rollbackWith(managedByAccounting());
+    if (moved.levels !== 2) {
+      const reason = moved.refused[0]?.reason;
+      if (reason === "MANAGED_BY_ACCOUNTING") return tx.rollbackWith(managedByAccounting());
+      const beyond = pastLimit(moved.refused, "quantity", "this transfer");
+      if (beyond) return tx.rollbackWith(beyond);
+      if (reason !== "BELOW_ZERO") throw new Error(`transfer refused under lock: ${JSON.stringify(moved.refused)}`);
       return tx.rollbackWith(
         new InsufficientStockError([
           { itemId: variant.itemId, variantId: valid.variantId, requested: valid.quantity, available: Math.max(0, source.available) },
         ]),
       );
     }
-    await changeStock(
-      tx,
-      storeId,
-      [{ variantId: valid.variantId, warehouseId: valid.toWarehouseId, addQuantity: valid.quantity }],
-      { keepAvailableNonNegative: false, refuseWhenSynced: true },
-      movement,
-    );
     return loadVariant(tx, storeId, valid.variantId);
   });
 }

@@ -4,6 +4,7 @@ import type { Tx } from "../db/transaction.ts";
 import { sql, type Sql } from "../db/sql.ts";
 import type { StockEvent } from "../realtime/stock-events.ts";
 import { MAX_ABS_QUANTITY } from "../validation.ts";
+import { invalidInput, type OperationError } from "../errors.ts";
 import { availabilitySql, tracksInventory } from "./availability.ts";
 
 /**
@@ -23,6 +24,13 @@ import { availabilitySql, tracksInventory } from "./availability.ts";
  * the order row (src/orders/order-lines.ts lockItemsOfOrder); switching accounting sync off, or
  * any store-wide settings change, locks every item of the store before the store row and the
  * orders that hold units.
+ *
+ * The limit rule (prisma/functions/within_stock_limit.sql) holds on every path: each level's
+ * quantity, each variant's sums over the fulfilling warehouses and each item's sums over its
+ * variants stay within +-MAX_ABS_QUANTITY (committed quantities at most that), so no sum, and no
+ * available quantity, overflows the 32-bit integers they are kept in. A change that would break
+ * it is refused (LEVEL_LIMIT, VARIANT_LIMIT, ITEM_LIMIT), and the caller answers INVALID_INPUT
+ * at its own field (pastLimit).
  */
 
 export type StockChange = {
@@ -53,6 +61,8 @@ export type StockGuard = {
    * when tracking was switched off since, so the kept count stays exact
    */
   onlyTracked?: boolean;
+  /** when any change is refused, apply none (a transfer's two sides, an item's first counts) */
+  allOrNothing?: boolean;
 };
 
 /** What releases or returns units an order holds: no guard, whatever the item's settings now. */
@@ -76,8 +86,22 @@ export type StockedVariant = {
   item: { quantity: number; committedQuantity: number; availability: Availability; version: number };
 };
 
-/** What a stock change did: how many levels it changed, and the variants they belong to. */
-export type StockResult = { levels: number; variants: StockedVariant[] };
+/** Why stock_change() left a change out. */
+export type RefusalReason =
+  | "NOT_FOUND"
+  | "NOT_TRACKED"
+  | "MANAGED_BY_ACCOUNTING"
+  | "STALE_QUANTITY"
+  | "BELOW_ZERO"
+  | "LEVEL_LIMIT"
+  | "VARIANT_LIMIT"
+  | "ITEM_LIMIT";
+
+/** A change left out: its index in the changes given, and why (with allOrNothing the others are left out too, unlisted). */
+export type StockRefusal = { change: number; reason: RefusalReason };
+
+/** What a stock change did: how many levels it changed, the variants they belong to, and the changes it refused. */
+export type StockResult = { levels: number; variants: StockedVariant[]; refused: StockRefusal[] };
 
 /** One row per changed variant, as every statement here returns it. */
 export type ChangedRow = {
@@ -116,11 +140,11 @@ export async function lockItemsOfVariants(tx: Tx, storeId: string, variantIds: r
 
 /**
  * Applies `changes` to stock levels of tracked products of the store, locking their items first.
- * A change whose level is missing, whose item is untracked, or that `guard` or its
- * expectedQuantity refuses, is left out and its level untouched; a caller that needs
- * all-or-nothing compares `levels` with the number of changes and rolls back. The statement is
- * the SQL function stock_change() (prisma/functions/stock_change.sql), which the checkout's
- * place_order() calls too: one definition of a stock change.
+ * A change whose level is missing, whose item is untracked, or that `guard`, its
+ * expectedQuantity or the limit rule refuses, is left out and its level untouched, and listed in
+ * `refused` with its reason (with `guard.allOrNothing`, every change is left out then). The
+ * statement is the SQL function stock_change() (prisma/functions/stock_change.sql), which the
+ * checkout's place_order() calls too: one definition of a stock change.
  */
 export async function changeStock(
   tx: Tx,
@@ -129,7 +153,7 @@ export async function changeStock(
   guard: StockGuard,
   movement: MovementInfo,
 ): Promise<StockResult> {
-  if (changes.length === 0) return { levels: 0, variants: [] };
+  if (changes.length === 0) return { levels: 0, variants: [], refused: [] };
   await lockItemsOfVariants(tx, storeId, [...new Set(changes.map((change) => change.variantId))]);
   const column = <K extends keyof StockChange>(key: K) => changes.map((change) => change[key] ?? null);
   const { rows } = await tx.query<{ result: StockAnswer }>(
@@ -138,18 +162,34 @@ export async function changeStock(
           ${column("addQuantity")}::int[], ${column("addCommitted")}::int[], ${column("expectedQuantity")}::int[], ${column("take")}::int[],
           ${guard.keepAvailableNonNegative}, ${guard.neverBelowZero ?? false}, ${guard.refuseWhenSynced}, ${guard.onlyTracked ?? true},
           ${movement.reason}::"StockMovementReason", ${movement.orderId ?? null}::uuid, ${movement.transferId ?? null}::uuid,
-          ${movement.note ?? null}
+          ${movement.note ?? null}, ${guard.allOrNothing ?? false}
         ) AS result`,
   );
   return queueStockEvents(tx, storeId, rows[0]!.result);
 }
 
-/** What stock_change() answers: the levels it changed, and one row per changed variant. */
-export type StockAnswer = { levels: number; variants: ChangedRow[] };
+/** What stock_change() answers: the levels it changed, one row per changed variant, the changes it refused. */
+export type StockAnswer = { levels: number; variants: ChangedRow[]; refused: StockRefusal[] };
 
 /** The StockResult of a stock_change() answer, its events queued for after COMMIT. */
 export function queueStockEvents(tx: Pick<Tx, "events">, storeId: string, answer: StockAnswer): StockResult {
-  return { levels: answer.levels, variants: answer.variants.map((row) => queueEvent(tx, storeId, row)) };
+  return { levels: answer.levels, variants: answer.variants.map((row) => queueEvent(tx, storeId, row)), refused: answer.refused };
+}
+
+const LIMIT = MAX_ABS_QUANTITY.toLocaleString("en-US");
+const PAST_LIMIT: Partial<Record<RefusalReason, string>> = {
+  LEVEL_LIMIT: `a stock level holds at most ${LIMIT} units (and at least -${LIMIT})`,
+  VARIANT_LIMIT: `a variant holds at most ${LIMIT} units (and at least -${LIMIT}) over the warehouses that fulfil online orders`,
+  ITEM_LIMIT: `an item holds at most ${LIMIT} units (and at least -${LIMIT}) over its variants`,
+};
+
+/**
+ * INVALID_INPUT at `field` when the first refusal is the limit rule's, saying which sum it would
+ * break; null for any other refusal (or none).
+ */
+export function pastLimit(refused: readonly StockRefusal[], field: string, doing = "this change"): OperationError | null {
+  const message = refused[0] && PAST_LIMIT[refused[0].reason];
+  return message ? invalidInput(`${doing} would break the limit: ${message}; nothing was changed`, field) : null;
 }
 
 const changedVariantsJson = sql`(SELECT coalesce(json_agg(changed), '[]'::json) FROM changed) AS variants`;
@@ -160,55 +200,77 @@ const CHANGED_COLUMNS = sql`v.id, v.item_id AS "itemId", v.quantity, v.committed
   i.quantity AS "itemQuantity", i.committed_quantity AS "itemCommittedQuantity", i.availability AS "itemAvailability",
   i.availability_before AS "itemAvailabilityBefore", i.version AS "itemVersion"`;
 
+/** The first variant (or item, variantId null) whose re-summed stock would break the limit rule. */
+export type BeyondLimit = { itemId: string; variantId: string | null };
+
 /**
  * Brings the variants of `itemIds` (of the whole store when null) in line with their stock
  * levels and settings: quantity and committed quantity over the fulfilling warehouses, and
  * availability; then their items (sums, the best availability). Only variants that change are
  * touched, their items' versions bumped and each announced. For changes that do not move units:
  * an item's stock settings, the store's out-of-stock behaviour, which warehouses fulfil orders.
- * The caller holds the items' locks (the whole store's in id order when itemIds is null).
+ * When a variant's or an item's new sums would break the limit rule (a warehouse that starts
+ * fulfilling can bring three levels of 1e9 into one sum), nothing changes and `beyondLimit`
+ * names the first. The caller holds the items' locks (the whole store's in id order when itemIds
+ * is null).
  */
-export async function refreshVariants(tx: Tx, storeId: string, itemIds: readonly string[] | null): Promise<StockedVariant[]> {
+export async function refreshVariants(
+  tx: Tx,
+  storeId: string,
+  itemIds: readonly string[] | null,
+): Promise<{ variants: StockedVariant[]; beyondLimit: BeyondLimit | null }> {
   const ofItems = itemIds ? sql`AND item_id = ANY(${itemIds}::uuid[])` : sql``;
-  const { rows } = await tx.query<{ variants: ChangedRow[] }>(
+  const { rows } = await tx.query<{ variants: ChangedRow[]; beyondLimit: BeyondLimit | null }>(
     sql`WITH sums AS (
+          -- in bigint: the new sums are held to the limit before they are stored in integers
           SELECT v.id,
-                 coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)::int AS quantity,
-                 coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)::int AS committed
+                 coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)::bigint AS quantity,
+                 coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)::bigint AS committed
             FROM variants v
             LEFT JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
             LEFT JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
            WHERE v.store_id = ${storeId}::uuid ${ofItems}
            GROUP BY v.id
         ), target AS (
+          -- only the sign of what is available decides, and past the limit it would not fit an integer
           SELECT v.id, v.item_id, x.quantity, x.committed, v.availability AS availability_before,
-                 ${availabilitySql({ quantity: sql`x.quantity`, committed: sql`x.committed` })} AS availability
+                 within_stock_limit(x.quantity, v.quantity) AND within_stock_limit(x.committed, v.committed_quantity) AS within,
+                 ${availabilitySql({ quantity: sql`sign(x.quantity - x.committed)::int`, committed: sql`0` })} AS availability
             FROM variants v JOIN sums x ON x.id = v.id JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id
             JOIN stores s ON s.id = v.store_id
            WHERE v.store_id = ${storeId}::uuid
+        ), item_sums AS (
+          SELECT t.item_id AS id, sum(t.quantity)::bigint AS quantity, sum(t.committed)::bigint AS committed,
+                 min(t.availability) AS availability
+            FROM target t GROUP BY t.item_id
+        ), beyond AS (
+          SELECT t.item_id AS "itemId", t.id AS "variantId" FROM target t WHERE NOT t.within
+          UNION ALL
+          SELECT x.id, NULL FROM item_sums x JOIN items i ON i.store_id = ${storeId}::uuid AND i.id = x.id
+           WHERE NOT (within_stock_limit(x.quantity, i.quantity) AND within_stock_limit(x.committed, i.committed_quantity))
+          LIMIT 1
         ), changed_variants AS (
           UPDATE variants v SET quantity = t.quantity, committed_quantity = t.committed, availability = t.availability,
                  version = v.version + 1, updated_at = now()
             FROM target t
-           WHERE v.store_id = ${storeId}::uuid AND v.id = t.id
+           WHERE v.store_id = ${storeId}::uuid AND v.id = t.id AND NOT EXISTS (SELECT 1 FROM beyond)
              AND (v.quantity, v.committed_quantity, v.availability) IS DISTINCT FROM (t.quantity, t.committed, t.availability)
           RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, t.availability_before
-        ), item_target AS (
-          SELECT t.item_id AS id, sum(t.quantity)::int AS quantity, sum(t.committed)::int AS committed, min(t.availability) AS availability
-            FROM target t WHERE t.item_id IN (SELECT item_id FROM changed_variants) GROUP BY t.item_id
         ), changed_items AS (
           UPDATE items i SET quantity = t.quantity, committed_quantity = t.committed, availability = t.availability,
                  version = i.version + 1, updated_at = now()
-            FROM item_target t, items oi
+            FROM item_sums t, items oi
            WHERE i.store_id = ${storeId}::uuid AND i.id = t.id AND oi.store_id = i.store_id AND oi.id = i.id
+             AND t.id IN (SELECT item_id FROM changed_variants)
           RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
                     oi.availability AS availability_before
         ), changed AS (
           SELECT ${CHANGED_COLUMNS} FROM changed_variants v JOIN changed_items i ON i.id = v.item_id
         )
-        SELECT ${changedVariantsJson}`,
+        SELECT ${changedVariantsJson}, (SELECT row_to_json(b) FROM beyond b) AS "beyondLimit"`,
   );
-  return rows[0]!.variants.map((row) => queueEvent(tx, storeId, row));
+  const { variants, beyondLimit } = rows[0]!;
+  return { variants: variants.map((row) => queueEvent(tx, storeId, row)), beyondLimit };
 }
 
 /**
@@ -239,8 +301,8 @@ export async function changeStockSettings(
  * behaviour or its fulfilling warehouses changed. The caller holds the store's item locks
  * (lockStoreItems, in id order).
  */
-export function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedVariant[]> {
-  return refreshVariants(tx, storeId, null);
+export async function recomputeStoreAvailability(tx: Tx, storeId: string): Promise<StockedVariant[]> {
+  return (await refreshVariants(tx, storeId, null)).variants;
 }
 
 function queueEvent(tx: Pick<Tx, "events">, storeId: string, row: ChangedRow): StockedVariant {

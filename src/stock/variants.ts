@@ -5,8 +5,8 @@ import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
-import { check, isRecordId, rules } from "../validation.ts";
-import { changeStock, lockItems } from "./stock-ledger.ts";
+import { check, isRecordId, MAX_ABS_QUANTITY, rules } from "../validation.ts";
+import { changeStock, lockItems, pastLimit } from "./stock-ledger.ts";
 import { lockWarehouses } from "./warehouses.ts";
 
 /**
@@ -81,7 +81,8 @@ export type NewVariant = { values: OptionValue[]; key: string; sku: string | nul
  * Inserts the variants of an item (its items row exists, locked by the caller's transaction),
  * a stock level of each in every warehouse of the store, and records each tracked variant's
  * first count in the main warehouse (INITIAL_COUNT). Answers INVALID_INPUT at `field` for a
- * combination or SKU that is taken.
+ * combination or SKU that is taken, or for counts that would take the item past the limit
+ * (all the variants of an item hold at most 1e9 units over the fulfilling warehouses).
  */
 export async function insertVariants(
   tx: Tx,
@@ -128,10 +129,16 @@ export async function insertVariants(
       tx,
       storeId,
       ids.map((id, index) => ({ variantId: id, warehouseId: main, setQuantity: variants[index]!.quantity })),
-      { keepAvailableNonNegative: false, refuseWhenSynced: variants.some((variant) => variant.quantity !== 0) },
+      { keepAvailableNonNegative: false, refuseWhenSynced: variants.some((variant) => variant.quantity !== 0), allOrNothing: true },
       { reason: "INITIAL_COUNT" },
     );
-    if (counted.levels !== ids.length) return managedByAccounting();
+    if (counted.levels !== ids.length) {
+      // past the item's limit: the first variant whose count takes the item's sum over it
+      let sum = 0;
+      const past = variants.findIndex((variant) => Math.abs((sum += variant.quantity)) > MAX_ABS_QUANTITY);
+      const index = past >= 0 ? past : (counted.refused[0]?.change ?? 0);
+      return pastLimit(counted.refused, `${options.field(index)}.quantity`, "these first counts") ?? managedByAccounting();
+    }
   }
   return ids;
 }

@@ -6,8 +6,8 @@ import { columnsOf } from "../db/records.ts";
 import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
-import { check, isRecordId, rules } from "../validation.ts";
-import { refreshVariants } from "./stock-ledger.ts";
+import { check, isRecordId, MAX_ABS_QUANTITY, rules } from "../validation.ts";
+import { refreshVariants, type BeyondLimit } from "./stock-ledger.ts";
 import { lockStoreItems } from "./store-items.ts";
 
 /**
@@ -93,7 +93,8 @@ const UpdateWarehouse = z.object({
 /**
  * `updateWarehouse`: its name, priority, or whether it fulfils online orders. Changing the last
  * recomputes the quantities and availability of every variant with stock there, at once, and
- * tells subscribers.
+ * tells subscribers; unless a variant's or item's sums would then break the limit rule
+ * (INVALID_INPUT at fulfilsOnlineOrders, nothing changed).
  */
 export async function updateWarehouse(
   deps: Pick<Deps, "db" | "publisher">,
@@ -117,9 +118,21 @@ export async function updateWarehouse(
     const updated = rows[0];
     if (!updated) return tx.rollbackWith(notFound("Warehouse", "id"));
     const { fulfilledBefore, ...warehouse } = updated;
-    if (fulfilledBefore !== warehouse.fulfilsOnlineOrders) await refreshVariants(tx, storeId, null);
+    if (fulfilledBefore !== warehouse.fulfilsOnlineOrders) {
+      const { beyondLimit } = await refreshVariants(tx, storeId, null);
+      if (beyondLimit) return tx.rollbackWith(fulfilsPastLimit(beyondLimit));
+    }
     return warehouse;
   });
+}
+
+function fulfilsPastLimit({ itemId, variantId }: BeyondLimit): OperationError {
+  const what = variantId ? `variant ${variantId} of item ${itemId}` : `item ${itemId}`;
+  const limit = MAX_ABS_QUANTITY.toLocaleString("en-US");
+  return invalidInput(
+    `${what} would hold more than ${limit} units (or less than -${limit}) over the warehouses that fulfil online orders; nothing was changed`,
+    "fulfilsOnlineOrders",
+  );
 }
 
 /**

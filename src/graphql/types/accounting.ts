@@ -31,6 +31,9 @@ const UnmatchedReasonEnum = builder.enumType(UnmatchedReason, {
     NO_ACCOUNTING_ITEM: { description: "no accounting item has the SKU as its reference" },
     DUPLICATE_REFERENCE: { description: "several accounting items have the SKU as their reference" },
     ALREADY_MATCHED: { description: "the accounting item is matched to another store item or variant" },
+    PAST_LIMIT: {
+      description: "matched, but its accounting counts would take the variant or its item past 1000000000 units (or -1000000000) over the warehouses that fulfil online orders",
+    },
   },
 });
 
