@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gql, newStore, startTestServer, unbalancedLedgers, type GraphQLResponse, type TestServer, type TestStore } from "./support/harness.ts";
+import { AccountingEmulator } from "./support/accounting-emulator.ts";
 import * as model from "./support/stock-model.ts";
 import type { Expected, Outcome, StockState } from "./support/stock-model.ts";
 import { mainWarehouseOf } from "./support/variants.ts";
@@ -9,7 +10,8 @@ import { mainWarehouseOf } from "./support/variants.ts";
 /**
  * The stock operations against a reference model (test/support/stock-model.ts): fast-check draws
  * sequences of counts, adjustments, transfers, orders, cancellations, "Vender sin Stock"
- * switches, new items with variants, new warehouses and fulfilling switches, with values at the
+ * switches, new items with variants, new warehouses and fulfilling switches, counts in the
+ * accounting system (an emulator of the run's own) and syncs, with values at the
  * limits (0, 1, 1e9 - 1, 1e9, 1e9 + 1, 2^31 - 1, 2^31, negatives), runs them over GraphQL on a
  * real server, one fresh store a run, and after each step compares every answer with the
  * model's (no INTERNAL_SERVER_ERROR ever), every level, variant and item with the model's, and
@@ -18,13 +20,14 @@ import { mainWarehouseOf } from "./support/variants.ts";
  * `npm run test:model` a longer run with a random seed. The seed is printed either way.
  */
 const SEED = process.env.FC_SEED === "random" ? randomInt(2 ** 31) : Number(process.env.FC_SEED ?? 20261130);
-const RUNS = Number(process.env.FC_RUNS ?? 40);
+const RUNS = Number(process.env.FC_RUNS ?? 25);
 
 let server: TestServer;
 beforeAll(async () => (server = await startTestServer()));
 afterAll(async () => server?.close());
 
-type Real = { store: TestStore };
+/** The run's store, and its accounting system (an emulator of its own): the accounting item of each variant given a count there. */
+type Real = { store: TestStore; accounting: AccountingEmulator; accountingItems: Map<string, string> };
 type Model = { state: StockState };
 
 const ERRORS = `... on OperationError { code field message }`;
@@ -129,7 +132,7 @@ const levelAt = (state: StockState, [i, v, w]: number[]): [number, number, numbe
   return [item, v! % state.items[item]!.variants.length, w! % state.warehouses.length];
 };
 
-const ITEM_ANSWER = `__typename ... on Item { id variants { id } } ${ERRORS}`;
+const ITEM_ANSWER = `__typename ... on Item { id variants { id sku } } ${ERRORS}`;
 
 class CreateItem extends Step {
   constructor(readonly quantities: number[], readonly sellWithoutStock: boolean) {
@@ -151,16 +154,20 @@ class CreateItem extends Step {
       ...(options
         ? {
             options: [{ name: "Talla", values: ["S", "M", "L"] }],
-            variants: this.quantities.map((quantity, index) => ({ options: [{ name: "Talla", value: ["S", "M", "L"][index] }], quantity })),
+            variants: this.quantities.map((quantity, index) => ({
+              options: [{ name: "Talla", value: ["S", "M", "L"][index] }],
+              sku: `${real.store.slug}-${state.items.length}-${index}`,
+              quantity,
+            })),
           }
-        : { quantity: this.quantities[0] }),
+        : { quantity: this.quantities[0], sku: `${real.store.slug}-${state.items.length}` }),
     };
     return call(real, `mutation($input: CreateItemInput!) { createItem(input: $input) { ${ITEM_ANSWER} } }`, { input });
   }
   adopt(next: StockState, answer: Record<string, any>) {
     const item = next.items.at(-1)!;
     item.id = answer.id;
-    item.variants.forEach((variant, index) => (variant.id = answer.variants[index].id));
+    item.variants.forEach((variant, index) => Object.assign(variant, { id: answer.variants[index].id, sku: answer.variants[index].sku }));
   }
   toString() {
     return `createItem(${JSON.stringify(this.quantities)}${this.sellWithoutStock ? ", sellWithoutStock" : ""})`;
@@ -329,6 +336,61 @@ class Fulfils extends Step {
   }
 }
 
+class AccountingCount extends Step {
+  constructor(readonly at: number[], readonly warehouse: "1" | "2", readonly quantity: number) {
+    super();
+  }
+  outcome(state: StockState) {
+    const [i, v] = levelAt(state, this.at);
+    return model.setAccountingCount(state, [i, v], this.warehouse, this.quantity);
+  }
+  /** Not a request to the service: the count changes in the accounting system, to be read by the next sync. */
+  async send(state: StockState, real: Real) {
+    const [i, v] = levelAt(state, this.at);
+    const variant = state.items[i]!.variants[v]!;
+    let id = real.accountingItems.get(variant.id);
+    if (!id) {
+      id = real.accounting.addItem({ reference: variant.sku, counts: { "1": 0, "2": 0 } }).id;
+      real.accountingItems.set(variant.id, id);
+    }
+    real.accounting.items.get(id)!.counts!.set(this.warehouse, this.quantity);
+    return { answer: { __typename: "AccountingItem" } };
+  }
+  toString() {
+    return `accountingCount(item ${this.at[0]}, variant ${this.at[1]}, accounting warehouse ${this.warehouse}, ${this.quantity})`;
+  }
+}
+
+const SWITCH_SYNC = `mutation($on: Boolean!) { updateInventorySettings(input: { accountingSync: $on }) { __typename
+  ... on InventorySettings { lastSync { status error unmatched { variantId reason } } } ${ERRORS} } }`;
+
+/** "Sincronizar": sync switched on (its first sync applies the accounting counts), then off again. */
+class Sync implements fc.AsyncCommand<Model, Real> {
+  check() {
+    return true;
+  }
+  /** The model's outcome depends on the warehouse the first sync makes: asked after it. */
+  async run(m: Model, real: Real) {
+    const on = await call(real, SWITCH_SYNC, { on: true });
+    const off = await call(real, SWITCH_SYNC, { on: false });
+    expect([on.answer?.__typename, off.answer?.__typename]).toEqual(["InventorySettings", "InventorySettings"]);
+    const warehouses = await call(real, `query($slug: String!) { store(slug: $slug) { inventorySettings { warehouses { id accountingId } } } }`, {
+      slug: real.store.slug,
+    });
+    const norte = (warehouses.answer!.inventorySettings.warehouses as { id: string; accountingId: string | null }[]).find((w) => w.accountingId === "2")!;
+    const { next, pastLimit } = model.sync(m.state, norte.id);
+    const run = on.answer!.lastSync;
+    expect(run.status, JSON.stringify(run)).toBe("SUCCEEDED");
+    const reported = run.unmatched.filter((entry: any) => entry.reason === "PAST_LIMIT").map((entry: any) => entry.variantId);
+    expect(reported.sort()).toEqual(pastLimit.sort());
+    m.state = next!;
+    await compareWithService(m.state, real);
+  }
+  toString() {
+    return "sync()";
+  }
+}
+
 /** Quantities where limits meet (the cap itself most often), and a few ordinary ones. */
 const atTheLimits = fc.oneof(
   { weight: 3, arbitrary: fc.constant(1_000_000_000) },
@@ -341,7 +403,7 @@ const orderQuantity = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max:
 const position = fc.nat({ max: 5 });
 const level = fc.tuple(position, position, position);
 
-const steps = [
+const steps: fc.Arbitrary<fc.AsyncCommand<Model, Real>>[] = [
   fc.tuple(fc.array(atTheLimits, { minLength: 1, maxLength: 3 }), fc.boolean()).map(([quantities, sell]) => new CreateItem(quantities, sell)),
   fc.tuple(level, atTheLimits).map(([at, quantity]) => new CountLevel("setItemQuantity", at, quantity)),
   fc.tuple(level, atTheLimits).map(([at, delta]) => new CountLevel("adjustItemQuantity", at, delta)),
@@ -352,6 +414,11 @@ const steps = [
   fc.boolean().map((fulfils) => new CreateWarehouse(fulfils)),
   fc.tuple(position, fc.boolean()).map(([warehouse, on]) => new Fulfils(warehouse, on)),
 ];
+// counts in accounting, and syncs, as often as the store's own steps together: a sync sets many levels at once
+const accountingCount = fc
+  .tuple(level, fc.constantFrom("1" as const, "2" as const), atTheLimits)
+  .map(([at, warehouse, quantity]) => new AccountingCount(at, warehouse, quantity));
+steps.push(accountingCount, accountingCount, accountingCount, fc.constant(null).map(() => new Sync()), fc.constant(null).map(() => new Sync()));
 
 /**
  * Each run's store: the main warehouse (fulfilling), "Norte" (fulfilling) and "Sur" (not), and a
@@ -359,7 +426,13 @@ const steps = [
  */
 async function newRun(): Promise<{ model: Model; real: Real }> {
   const store = await newStore(server.db);
-  const real = { store };
+  const accounting = await AccountingEmulator.start();
+  accounting.autoNotify = false;
+  const real = { store, accounting, accountingItems: new Map<string, string>() };
+  const connected = await call(real, `mutation($input: ConnectAccountingInput!) { connectAccounting(input: $input) { __typename } }`, {
+    input: { baseUrl: accounting.baseUrl, email: accounting.email, token: accounting.token },
+  });
+  if (connected.answer?.__typename !== "InventorySettings") throw new Error(`connectAccounting: ${JSON.stringify(connected)}`);
   const main = await mainWarehouseOf(server, store);
   const warehouses: StockState["warehouses"] = [{ id: main, fulfils: true, priority: 0, isMain: true }];
   for (const [name, fulfils] of [["Norte", true], ["Sur", false]] as const) {
@@ -370,25 +443,31 @@ async function newRun(): Promise<{ model: Model; real: Real }> {
     warehouses.push({ id: made.answer!.id, fulfils, priority: warehouses.length, isMain: false });
   }
   const mug = await call(real, `mutation($input: CreateItemInput!) { createItem(input: $input) { ${ITEM_ANSWER} } }`, {
-    input: { name: "Taza", type: "PRODUCT", price: "10.00" },
+    input: { name: "Taza", type: "PRODUCT", price: "10.00", sku: `${store.slug}-mug` },
   });
   if (mug.answer?.__typename !== "Item") throw new Error(`createItem: ${JSON.stringify(mug)}`);
   const item = {
     id: mug.answer!.id,
     sellWithoutStock: false,
     hasOptions: false,
-    variants: [{ id: mug.answer!.variants[0].id, sku: null, levels: new Map(warehouses.map((w) => [w.id, { quantity: 0, committed: 0 }])) }],
+    variants: [{ id: mug.answer!.variants[0].id, sku: mug.answer!.variants[0].sku, levels: new Map(warehouses.map((w) => [w.id, { quantity: 0, committed: 0 }])) }],
   };
-  return { model: { state: { warehouses, items: [item], orders: [] } }, real };
+  return { model: { state: { warehouses, items: [item], orders: [], accounting: {} } }, real };
 }
 
 describe("the stock operations against a reference model", () => {
   it(`agree step by step, at the limits (seed ${SEED}, ${RUNS} runs)`, async () => {
     console.log(`stock model: FC_SEED=${SEED} FC_RUNS=${RUNS}`);
     await fc.assert(
-      fc.asyncProperty(fc.commands(steps, { maxCommands: 20 }), async (commands) => {
+      fc.asyncProperty(fc.commands(steps, { maxCommands: 30, size: "medium" }), async (commands) => {
         const { model: m, real } = await newRun();
-        await fc.asyncModelRun(() => ({ model: m, real }), commands);
+        try {
+          await fc.asyncModelRun(() => ({ model: m, real }), commands);
+        } finally {
+          await real.accounting.settled();
+          await server.app.accountingWebhooks.idle();
+          await real.accounting.close();
+        }
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: false },
     );

@@ -17,7 +17,15 @@ export type ModelItem = { id: string; sellWithoutStock: boolean; hasOptions: boo
 export type ModelWarehouse = { id: string; fulfils: boolean; priority: number; isMain: boolean };
 export type Allocation = { variantId: string; warehouseId: string; quantity: number };
 export type ModelOrder = { id: string; itemId: string; open: boolean; allocations: Allocation[] };
-export type StockState = { warehouses: ModelWarehouse[]; items: ModelItem[]; orders: ModelOrder[] };
+/** What the accounting system holds of a variant (by its SKU = reference), per accounting warehouse "1" (the default) and "2". */
+export type AccountingCounts = { "1": number; "2": number };
+export type StockState = {
+  warehouses: ModelWarehouse[];
+  items: ModelItem[];
+  orders: ModelOrder[];
+  /** by variant id; a variant without an accounting item is left unmatched by a sync */
+  accounting: Record<string, AccountingCounts>;
+};
 
 /** What the service must answer: success, an error value (with its field), or a GraphQL validation error. */
 export type Expected =
@@ -229,4 +237,60 @@ export function setFulfils(state: StockState, warehouseIndex: number, fulfils: b
   const next = copyState(state);
   next.warehouses[warehouseIndex]!.fulfils = fulfils;
   return withinLimits(next) ? ok(next) : invalid("fulfilsOnlineOrders");
+}
+
+/** The accounting system's count of a variant in one of its warehouses changes (its item made on first use, 0 elsewhere). */
+export function setAccountingCount(state: StockState, at: [number, number], warehouse: "1" | "2", quantity: number): Outcome {
+  const next = copyState(state);
+  const variant = next.items[at[0]]!.variants[at[1]]!;
+  next.accounting[variant.id] = { ...(next.accounting[variant.id] ?? { "1": 0, "2": 0 }), [warehouse]: quantity };
+  return ok(next);
+}
+
+/** A count as the sync takes it from accounting: whole units, within +-1e9. */
+const wholeUnits = (quantity: number) => Math.max(-LIMIT, Math.min(LIMIT, Math.floor(quantity)));
+
+/**
+ * A sync (sync switched on, then off again): the accounting warehouse "2" becomes a store
+ * warehouse (`norte`, not fulfilling, after the others) the first time; every variant with an
+ * accounting item takes its counts in the main warehouse ("1") and in that one. A variant whose
+ * sums would then pass the limit keeps its counts, and so does every variant of an item whose
+ * sums would; each of those that had a count to change is reported (`pastLimit`).
+ */
+export function sync(state: StockState, norte: string): Outcome & { pastLimit: string[] } {
+  const next = copyState(state);
+  if (!next.warehouses.some((w) => w.id === norte)) {
+    next.warehouses.push({ id: norte, fulfils: false, priority: Math.max(...next.warehouses.map((w) => w.priority)) + 1, isMain: false });
+    for (const variant of next.items.flatMap((item) => item.variants)) variant.levels.set(norte, { quantity: 0, committed: 0 });
+  }
+  const main = next.warehouses.find((w) => w.isMain)!.id;
+  const pastLimit: string[] = [];
+  for (const item of next.items) {
+    const before = new Map(item.variants.map((variant) => [variant, new Map([...variant.levels].map(([id, level]) => [id, { ...level }]))]));
+    const changed: ModelVariant[] = [];
+    for (const variant of item.variants) {
+      const counts = next.accounting[variant.id];
+      if (!counts) continue;
+      const main1 = variant.levels.get(main)!;
+      const norte2 = variant.levels.get(norte)!;
+      const [q1, q2] = [wholeUnits(counts["1"]), wholeUnits(counts["2"])];
+      if (main1.quantity === q1 && norte2.quantity === q2) continue;
+      const saved = [main1.quantity, norte2.quantity];
+      main1.quantity = q1;
+      norte2.quantity = q2;
+      if (within(variantSums(next, variant))) {
+        changed.push(variant);
+      } else {
+        [main1.quantity, norte2.quantity] = saved as [number, number];
+        pastLimit.push(variant.id);
+      }
+    }
+    if (!within(itemSums(next, item))) {
+      for (const variant of changed) {
+        variant.levels = before.get(variant)!;
+        pastLimit.push(variant.id);
+      }
+    }
+  }
+  return { ...ok(next), pastLimit };
 }
