@@ -47,6 +47,7 @@ export const UNMATCHED_REASON: Record<string, string> = {
   NO_ACCOUNTING_ITEM: "Ningún ítem de Alegra Contabilidad tiene esta referencia",
   DUPLICATE_REFERENCE: "Varios ítems de Alegra Contabilidad tienen esta referencia",
   ALREADY_MATCHED: "El ítem de Alegra Contabilidad ya está enlazado con otro producto",
+  PAST_LIMIT: "Sus cantidades en Alegra Contabilidad pasarían el límite de 1.000.000.000 unidades: se dejaron como estaban",
 };
 
 /** "Talla: M / Color: Negro"; "" for the default variant of an item without options. */
