@@ -20,7 +20,7 @@ import { mainWarehouseOf } from "./support/variants.ts";
  * `npm run test:model` a longer run with a random seed. The seed is printed either way.
  */
 const SEED = process.env.FC_SEED === "random" ? randomInt(2 ** 31) : Number(process.env.FC_SEED ?? 20261130);
-const RUNS = Number(process.env.FC_RUNS ?? 25);
+const RUNS = Number(process.env.FC_RUNS ?? 20);
 
 let server: TestServer;
 beforeAll(async () => (server = await startTestServer()));
