@@ -11,14 +11,14 @@ import {
   setLevelsFromAccounting,
   warehousesToCount,
   type VariantToLink,
-} from "../stock/accounting-levels.ts";
+} from "../stock/external-counts.ts";
 import type { RefusalReason } from "../stock/stock-ledger.ts";
-import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
+import { readStockPolicy, setManagedByAccounting } from "../stock/stock-policy.ts";
 import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { mirrorAccountingWarehouses } from "../stock/warehouses.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { lacksWarehouseBreakdown, levelCounts, pickMainWarehouse } from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, levelCounts, pickMainWarehouse } from "./warehouse-mapping.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
 import { matchVariants, type UnmatchedItem, type VariantMismatch } from "./matching.ts";
 import { failRun, finishRun, startRun, type SyncOutcome } from "./sync-runs.ts";
@@ -109,7 +109,7 @@ async function readAccounting(link: AccountingLink, logger: Logger): Promise<Acc
 function applySync(deps: Deps, storeId: string, runId: string, snapshot: AccountingSnapshot, { turnSyncOn = false, alongside }: SyncOptions) {
   return inTransaction(deps.db.pool, deps.publisher, async (tx): Promise<SyncOutcome> => {
     const variants = await lockVariantsToLink(tx, storeId);
-    const store = await readStoreStockSettings(tx, storeId);
+    const store = await readStockPolicy(tx, storeId);
     if (!store.accountingSync && !turnSyncOn) throw new SyncAborted("inventory sync was switched off while the sync ran");
 
     const mirrored = await mirrorAccountingWarehouses(tx, storeId, snapshot.warehouses, snapshot.main.id);

@@ -7,7 +7,7 @@ import { orderInvoicingKey } from "../orders/order-locks.ts";
 import { isRecordId } from "../validation.ts";
 import { AccountingUnavailable, type InvoiceRequest, type IssuedInvoice } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { deductHeldUnits } from "./accounting-stock.ts";
+import { deductHeldUnits } from "./held-units.ts";
 import { notConnected, openAccountingLink, type AccountingLink } from "./connection.ts";
 import { accountingBusy } from "./inventory-sync.ts";
 

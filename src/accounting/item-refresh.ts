@@ -1,10 +1,10 @@
 import type { Deps } from "../deps.ts";
 import { inTransaction } from "../db/transaction.ts";
-import { lockVariantsToLink, setLevelsFromAccounting, warehousesToCount } from "../stock/accounting-levels.ts";
-import { readStoreStockSettings } from "../stock/store-stock-settings.ts";
+import { lockVariantsToLink, setLevelsFromAccounting, warehousesToCount } from "../stock/external-counts.ts";
+import { readStockPolicy } from "../stock/stock-policy.ts";
 import type { AccountingItem } from "./accounting-api.ts";
 import { BUSY } from "./accounting-lock.ts";
-import { lacksWarehouseBreakdown, levelCounts } from "./accounting-stock.ts";
+import { lacksWarehouseBreakdown, levelCounts } from "./warehouse-mapping.ts";
 import { openAccountingLink, type AccountingLink } from "./connection.ts";
 import { syncIsOn } from "./inventory-sync.ts";
 
@@ -28,7 +28,7 @@ export async function refreshItems(deps: Deps, storeId: string, accountingIds: r
     if (accountingItems.size === 0) return;
     await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
       const variants = await lockVariantsToLink(tx, storeId, { accountingIds: [...accountingItems.keys()] });
-      if (!(await readStoreStockSettings(tx, storeId)).accountingSync) return;
+      if (!(await readStockPolicy(tx, storeId)).accountingSync) return;
       const matches = variants.map((variant) => ({ variant, accountingItem: accountingItems.get(variant.accountingId!)! }));
       const { notApplied } = await setLevelsFromAccounting(tx, storeId, levelCounts(matches, await warehousesToCount(tx, storeId)), "accounting notification");
       // the next sync reports them in its run

@@ -3,8 +3,8 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { OperationError } from "../errors.ts";
 import { endCommittedHolds } from "../orders/committed-orders.ts";
 import { lockStoreItems } from "../stock/store-items.ts";
-import { readStoreStockSettings, setManagedByAccounting } from "../stock/store-stock-settings.ts";
-import { deductHeldUnits } from "./accounting-stock.ts";
+import { readStockPolicy, setManagedByAccounting } from "../stock/stock-policy.ts";
+import { deductHeldUnits } from "./held-units.ts";
 import { openAccountingLink } from "./connection.ts";
 import { syncInventory, syncIsOn } from "./inventory-sync.ts";
 import { subscribeToNotifications, unsubscribeFromNotifications } from "./webhook-subscriptions.ts";
@@ -65,7 +65,7 @@ async function switchSyncOn(deps: Deps, storeId: string, alongside: (tx: Tx) => 
 async function switchSyncOff(deps: Deps, storeId: string, alongside: (tx: Tx) => Promise<void>): Promise<void> {
   await inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     await lockStoreItems(tx, storeId);
-    if ((await readStoreStockSettings(tx, storeId)).accountingSync) {
+    if ((await readStockPolicy(tx, storeId)).accountingSync) {
       await setManagedByAccounting(tx, storeId, false);
       await deductHeldUnits(tx, storeId, await endCommittedHolds(tx, storeId), { reason: "SYNC_DISABLED" });
     }

@@ -19,7 +19,7 @@ import { availabilitySql, tracksInventory } from "./availability.ts";
  *
  * The one global lock order, which every transaction keeps so that none deadlocks with another: a
  * store's items first, in id order; then, when it needs them, the rows that hang off them: the
- * store's row (its stock settings, src/stock/store-stock-settings.ts) and order rows. The checkout
+ * store's row (its stock settings, src/stock/stock-policy.ts) and order rows. The checkout
  * locks its items, then writes its order; cancelling and invoicing lock the order's items before
  * the order row (src/orders/order-lines.ts lockItemsOfOrder); switching accounting sync off, or
  * any store-wide settings change, locks every item of the store before the store row and the

@@ -3,7 +3,7 @@ import type { Tx } from "../db/transaction.ts";
 
 /**
  * Locks every item of the store in id order (the order every stock change takes them), before a
- * change of the store row that stock statements read (store-stock-settings.ts): taking items
+ * change of the store row that stock statements read (stock-policy.ts): taking items
  * first, then the store, is the order the checkout takes them, so the two never deadlock and no
  * order slips in under the old setting.
  */

@@ -2,7 +2,7 @@ import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { OutOfStockBehavior } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
-import { changeOutOfStockBehavior } from "../stock/store-stock-settings.ts";
+import { changeOutOfStockBehavior } from "../stock/stock-policy.ts";
 
 export type InventorySettings = {
   storeId: string;

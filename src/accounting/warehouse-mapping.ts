@@ -1,15 +1,11 @@
-import type { Tx } from "../db/transaction.ts";
 import type { Logger } from "../logger.ts";
-import { allocationsOf } from "../orders/order-lines.ts";
-import type { LevelCount, VariantToLink, WarehouseToCount } from "../stock/accounting-levels.ts";
-import { changeStock, RETURNING_UNITS } from "../stock/stock-ledger.ts";
+import type { LevelCount, VariantToLink, WarehouseToCount } from "../stock/external-counts.ts";
 import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { AccountingUnavailable, type AccountingItem, type AccountingWarehouse } from "./accounting-api.ts";
 
 /**
- * How the accounting system's stock becomes the store's: which warehouse is the main one, what
- * each level of a matched variant takes from its accounting item, and the deduction of the units
- * orders held while an invoice or the end of sync settles them.
+ * Which of the accounting system's warehouses is which of the store's, and what each stock level
+ * of a matched variant takes from its accounting item.
  */
 
 /** The main warehouse ("bodega principal"): the default one; else the first active one; else the first. */
@@ -65,31 +61,4 @@ export function levelCounts(
 function wholeUnits(quantity: number): number {
   if (Number.isNaN(quantity)) return 0;
   return Math.max(-MAX_ABS_QUANTITY, Math.min(MAX_ABS_QUANTITY, Math.floor(quantity)));
-}
-
-/**
- * Deducts from `quantity` the units the orders held as committed and releases them, from each
- * stock level they were allocated from: one movement per allocation (ORDER_INVOICED when the
- * invoice is issued, SYNC_DISABLED when sync is switched off), so `availableQuantity` never moves. The callers have ended the orders' holds in the same
- * transaction (src/orders/committed-orders.ts).
- */
-export async function deductHeldUnits(
-  tx: Tx,
-  storeId: string,
-  orderIds: readonly string[],
-  movement: { reason: "ORDER_INVOICED" | "SYNC_DISABLED"; note?: string },
-): Promise<void> {
-  if (orderIds.length === 0) return;
-  const allocations = await allocationsOf(tx, storeId, orderIds);
-  for (const orderId of orderIds) {
-    await changeStock(
-      tx,
-      storeId,
-      allocations
-        .filter((allocation) => allocation.orderId === orderId)
-        .map(({ variantId, warehouseId, quantity }) => ({ variantId, warehouseId, addQuantity: -quantity, addCommitted: -quantity })),
-      RETURNING_UNITS,
-      { ...movement, orderId },
-    );
-  }
 }

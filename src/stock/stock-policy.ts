@@ -6,7 +6,8 @@ import { recomputeStoreAvailability } from "./stock-ledger.ts";
 import { lockStoreItems } from "./store-items.ts";
 
 /**
- * The store's settings that every stock statement reads: whether its accounting system manages
+ * The store's stock policy, the two settings that every stock statement reads (the merchant sets
+ * them in "Configuración de inventario", src/stores/inventory-settings.ts): whether its accounting system manages
  * the stock (`accountingSync`: orders commit units instead of deducting them, manual counts are
  * refused) and what an item with nothing available becomes (`outOfStockBehavior`). They change
  * only under the locks of the store's items, taken first and in id order, then the store row: the
@@ -14,15 +15,15 @@ import { lockStoreItems } from "./store-items.ts";
  * the old setting.
  */
 
-export type StoreStockSettings = Pick<Store, "accountingSync" | "outOfStockBehavior">;
+export type StockPolicy = Pick<Store, "accountingSync" | "outOfStockBehavior">;
 
 /**
  * Reads the store's stock settings in the transaction. They change only under every item lock of
  * the store, so a transaction that holds the locks of the items it works on (some or all) reads
  * them as they stay until it commits, without locking the store row the checkout writes.
  */
-export async function readStoreStockSettings(tx: Tx, storeId: string): Promise<StoreStockSettings> {
-  const { rows } = await tx.query<StoreStockSettings>(
+export async function readStockPolicy(tx: Tx, storeId: string): Promise<StockPolicy> {
+  const { rows } = await tx.query<StockPolicy>(
     sql`SELECT accounting_sync AS "accountingSync", out_of_stock_behavior AS "outOfStockBehavior"
           FROM stores WHERE id = ${storeId}::uuid`,
   );
