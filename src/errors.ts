@@ -42,6 +42,17 @@ export class InsufficientStockError extends Error {
   }
 }
 
+/** One entry of a bulk request at fault: its position in the request, and why. */
+export type BulkEntryError = { index: number; code: ErrorCode; message: string; field: string | null };
+
+/** A bulk request refused whole: every entry at fault, not only the first; nothing was changed. */
+export class BulkQuantitiesRefused extends Error {
+  constructor(readonly errors: BulkEntryError[]) {
+    super(`${errors.length} of the entries cannot be applied; nothing was changed`);
+    this.name = "BulkQuantitiesRefused";
+  }
+}
+
 export const invalidInput = (message: string, field?: string) => new OperationError("INVALID_INPUT", message, field);
 export const notFound = (what: string, field?: string) => new OperationError("NOT_FOUND", `${what} not found`, field);
 

@@ -5,10 +5,18 @@ import type { StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
 import { sql } from "../db/sql.ts";
 import { inTransaction, type Tx } from "../db/transaction.ts";
-import { InsufficientStockError, invalidInput, notFound, OperationError } from "../errors.ts";
+import {
+  BulkQuantitiesRefused,
+  InsufficientStockError,
+  invalidInput,
+  notFound,
+  OperationError,
+  type BulkEntryError,
+} from "../errors.ts";
 import { check, isRecordId, rules } from "../validation.ts";
 import { loadItem } from "./items.ts";
-import { changeStock, lockItems, pastLimit, type StockChange, type StockRefusal } from "./stock-ledger.ts";
+import { tracksInventory } from "./availability.ts";
+import { changeLockedStock, changeStock, lockItems, pastLimit, type RefusalReason, type StockChange, type StockRefusal } from "./stock-ledger.ts";
 import { loadVariant, mainWarehouseId, managedByAccounting } from "./variants.ts";
 
 /**
@@ -104,24 +112,179 @@ async function findLevel(tx: Tx, storeId: string, level: LevelInput): Promise<Fo
 
 /** Explains a refused manual count change by the reason stock_change() gave, at the field at fault. */
 function whyCountRefused(level: FoundLevel, change: StockChange, refused: readonly StockRefusal[]): OperationError {
+  return countRefusal(refused[0]?.reason, level.quantity, change);
+}
+
+/** A count's refusal, by stock_change()'s reason, in the terms of the count and at its field at fault. */
+function countRefusal(reason: RefusalReason | undefined, quantity: number, change: StockChange): OperationError {
   const field = change.setQuantity !== undefined ? "quantity" : "delta";
-  switch (refused[0]?.reason) {
+  switch (reason) {
     case "NOT_TRACKED":
       return invalidInput("this item does not track inventory; turn on trackInventory first", "itemId");
     case "MANAGED_BY_ACCOUNTING":
       return managedByAccounting();
     case "STALE_QUANTITY":
-      return new OperationError(
-        "STALE_QUANTITY",
-        `the quantity is ${level.quantity}, not the expected ${change.expectedQuantity}; nothing was changed`,
-        "expectedQuantity",
-      );
+      return new OperationError("STALE_QUANTITY", `the quantity is ${quantity}, not the expected ${change.expectedQuantity}; nothing was changed`, "expectedQuantity");
     default:
       return (
-        pastLimit(refused, field) ??
+        (reason && pastLimit([{ change: 0, reason }], field)) ??
         invalidInput(`the quantity cannot go below zero unless the item sells without stock ("Vender sin Stock")`, field)
       );
   }
+}
+
+/** At most this many entries in one bulk count, as Shopify's inventorySetQuantities. */
+export const MAX_BULK_ENTRIES = 250;
+
+/** One entry of a bulk count: a level, its new count and, optionally, the count it must still have. */
+export type BulkCountEntry = LevelInput & { quantity: number; expectedQuantity?: number | null; note?: string | null };
+
+/** What a bulk count did: the variants it changed (each once, in the order of the entries) and how many entries changed a count. */
+export type BulkQuantitiesSet = { variantIds: string[]; changed: number };
+
+/**
+ * `setItemQuantities`: the whole shop counted at once. Each entry is a setItemQuantity (a
+ * variant and warehouse, a MANUAL_SET count, `expectedQuantity` as its compare-and-set), and all
+ * of them apply in one transaction or none does: a refusal lists every entry at fault with its
+ * index. The items are locked once, in id order (the one global lock order, as orders take
+ * them), the levels read under those locks, and the counts that change written by one guarded
+ * statement (stock_change(), all or nothing, which says why it refuses each entry it refuses)
+ * with `note` on every movement; an entry giving the count the level already has changes
+ * nothing and writes no movement.
+ */
+export async function setItemQuantities(
+  deps: Deps,
+  storeId: string,
+  input: { entries: readonly BulkCountEntry[]; note?: string | null },
+): Promise<BulkQuantitiesSet | BulkQuantitiesRefused | OperationError> {
+  const { entries } = input;
+  if (entries.length === 0 || entries.length > MAX_BULK_ENTRIES) {
+    return invalidInput(`must have 1 to ${MAX_BULK_ENTRIES} entries (${entries.length} given)`, "entries");
+  }
+  const note = check(z.object({ note: rules.note.nullish() }), input);
+  if (note instanceof OperationError) return note;
+  const faults = new Map<number, Omit<BulkEntryError, "index">>();
+  const fault = (index: number, error: OperationError) => faults.set(index, { code: error.code, message: error.message, field: error.field });
+  entries.forEach((entry, index) => {
+    const wrong = entryShapeFault(entry, note.note || null);
+    if (wrong) fault(index, wrong);
+  });
+  return inTransaction(deps.db.pool, deps.publisher, async (tx) => {
+    const named = entries.map((entry, index) => (faults.has(index) ? null : entry));
+    await lockItems(tx, storeId, [...new Set(named.flatMap((entry) => (entry ? [entry.itemId] : [])))]);
+    const levels = await findLevels(tx, storeId, named);
+    const byLevel = new Map<string, number[]>();
+    levels.forEach((level, index) => {
+      if (level instanceof OperationError) return fault(index, level);
+      if (!level) return;
+      const key = `${level.variantId}/${level.warehouseId}`;
+      byLevel.set(key, [...(byLevel.get(key) ?? []), index]);
+    });
+    for (const indexes of byLevel.values()) {
+      if (indexes.length < 2) continue;
+      for (const index of indexes) {
+        fault(index, invalidInput(`entries ${indexes.join(", ")} all count this stock level (variant and warehouse): name each level once`, "variantId"));
+      }
+    }
+    // the entries that change a count go to stock_change(), all or nothing, which says why it
+    // refuses any; one that gives the level's count changes nothing, and is refused only for what
+    // does not depend on a change (untracked, managed by accounting, a stale expectedQuantity)
+    const changing: { index: number; change: StockChange; quantity: number }[] = [];
+    levels.forEach((level, index) => {
+      if (!level || level instanceof OperationError || faults.has(index)) return;
+      const entry = entries[index]!;
+      const change = { variantId: level.variantId, warehouseId: level.warehouseId, setQuantity: entry.quantity, expectedQuantity: entry.expectedQuantity ?? undefined };
+      if (entry.quantity !== level.quantity) return void changing.push({ index, change, quantity: level.quantity });
+      const reason = unchangedRefusal(level, change);
+      if (reason) fault(index, countRefusal(reason, level.quantity, change));
+    });
+    const changed = await changeLockedStock(
+      tx,
+      storeId,
+      changing.map(({ change }) => change),
+      { keepAvailableNonNegative: true, refuseWhenSynced: true, allOrNothing: true },
+      { reason: "MANUAL_SET", note: note.note || null },
+    );
+    for (const refusal of changed.refused) {
+      const { index, change, quantity } = changing[refusal.change]!;
+      fault(index, countRefusal(refusal.reason, quantity, change));
+    }
+    if (faults.size > 0) {
+      const errors = [...faults].map(([index, error]) => ({ index, ...error })).sort((a, b) => a.index - b.index);
+      return tx.rollbackWith(new BulkQuantitiesRefused(errors));
+    }
+    const variantIds = [...new Set(changing.map(({ change }) => change.variantId))];
+    return { variantIds, changed: changing.length };
+  });
+}
+
+/** What is wrong with an entry before any lookup: its numbers, its ids, its own note. */
+function entryShapeFault(entry: BulkCountEntry, note: string | null): OperationError | null {
+  const valid = check(z.object({ quantity: rules.stockQuantity, expectedQuantity: rules.stockQuantity.nullish() }), entry);
+  if (valid instanceof OperationError) return valid;
+  if (!isRecordId(entry.itemId)) return notFound("Item", "itemId");
+  if (entry.variantId != null && !isRecordId(entry.variantId)) return notFound("Variant", "variantId");
+  if (entry.warehouseId != null && !isRecordId(entry.warehouseId)) return notFound("Warehouse", "warehouseId");
+  // one statement writes every movement of the count, so they share the input's note
+  if (entry.note != null && (entry.note.trim() || null) !== note) {
+    return invalidInput("a bulk count has one note for all its movements: give it as the input's note", "note");
+  }
+  return null;
+}
+
+type CountedLevel = FoundLevel & { accountingSync: boolean };
+
+/**
+ * The stock level each entry names, as findLevel finds one (null where the entry is already at
+ * fault), with what the guard of a count looks at; one statement for all the entries.
+ */
+async function findLevels(tx: Tx, storeId: string, entries: readonly (LevelInput | null)[]): Promise<(CountedLevel | OperationError | null)[]> {
+  const column = (key: keyof LevelInput) => entries.map((entry) => entry?.[key] ?? null);
+  const { rows } = await tx.query<{
+    itemFound: boolean;
+    type: Item["type"];
+    trackInventory: boolean;
+    accountingSync: boolean;
+    variantId: string | null;
+    warehouseId: string | null;
+    quantity: number | null;
+  }>(
+    sql`SELECT i.id IS NOT NULL AS "itemFound", i.type, i.track_inventory AS "trackInventory", s.accounting_sync AS "accountingSync",
+               v.id AS "variantId", l.warehouse_id AS "warehouseId", l.quantity
+          FROM unnest(${column("itemId")}::uuid[], ${column("variantId")}::uuid[], ${column("warehouseId")}::uuid[])
+               WITH ORDINALITY AS e(item_id, variant_id, warehouse_id, position)
+          JOIN stores s ON s.id = ${storeId}::uuid
+          LEFT JOIN items i ON i.store_id = s.id AND i.id = e.item_id
+          LEFT JOIN variants v ON v.store_id = s.id AND v.item_id = i.id
+               AND (v.id = e.variant_id OR (e.variant_id IS NULL AND v.is_default))
+          LEFT JOIN stock_levels l ON l.store_id = s.id AND l.variant_id = v.id
+               AND l.warehouse_id = coalesce(e.warehouse_id, (SELECT w.id FROM warehouses w WHERE w.store_id = s.id AND w.is_main))
+         ORDER BY e.position`,
+  );
+  return rows.map((row, index) => {
+    const entry = entries[index];
+    if (!entry) return null;
+    if (!row.itemFound) return notFound("Item", "itemId");
+    if (!row.variantId) {
+      return entry.variantId ? notFound("Variant", "variantId") : invalidInput("this item is sold in variants: say which one (variantId)", "variantId");
+    }
+    if (row.quantity === null) return notFound("Warehouse", "warehouseId");
+    return {
+      variantId: row.variantId,
+      warehouseId: row.warehouseId!,
+      quantity: row.quantity,
+      accountingSync: row.accountingSync,
+      item: { type: row.type, trackInventory: row.trackInventory },
+    };
+  });
+}
+
+/** Why stock_change() would refuse an entry that changes nothing, as it decides for a change. */
+function unchangedRefusal(level: CountedLevel, change: StockChange): RefusalReason | null {
+  if (!tracksInventory(level.item)) return "NOT_TRACKED";
+  if (level.accountingSync) return "MANAGED_BY_ACCOUNTING";
+  if (change.expectedQuantity !== undefined && level.quantity !== change.expectedQuantity) return "STALE_QUANTITY";
+  return null;
 }
 
 const TransferInput = z.object({

@@ -155,6 +155,21 @@ export async function changeStock(
 ): Promise<StockResult> {
   if (changes.length === 0) return { levels: 0, variants: [], refused: [] };
   await lockItemsOfVariants(tx, storeId, [...new Set(changes.map((change) => change.variantId))]);
+  return changeLockedStock(tx, storeId, changes, guard, movement);
+}
+
+/**
+ * changeStock for a caller that already holds the items' locks (lockItems, taken once for a
+ * whole bulk count before reading the levels it decides on).
+ */
+export async function changeLockedStock(
+  tx: Tx,
+  storeId: string,
+  changes: readonly StockChange[],
+  guard: StockGuard,
+  movement: MovementInfo,
+): Promise<StockResult> {
+  if (changes.length === 0) return { levels: 0, variants: [], refused: [] };
   const column = <K extends keyof StockChange>(key: K) => changes.map((change) => change[key] ?? null);
   const { rows } = await tx.query<{ result: StockAnswer }>(
     sql`SELECT stock_change(

@@ -1,5 +1,5 @@
 import type { ObjectRef } from "@pothos/core";
-import { ERROR_CODES, InsufficientStockError, OperationError } from "../../errors.ts";
+import { BulkQuantitiesRefused, ERROR_CODES, InsufficientStockError, OperationError, type BulkEntryError } from "../../errors.ts";
 import { MAX_ORDER_LINES } from "../../orders/place-order.ts";
 import { builder } from "../builder.ts";
 import { upTo } from "../cost.ts";
@@ -39,6 +39,23 @@ builder.objectType(InsufficientStockError, {
   }),
 });
 
+const BulkEntryErrorType = builder.objectRef<BulkEntryError>("BulkEntryError").implement({
+  fields: (t) => ({
+    index: t.exposeInt("index", { description: "position in entries" }),
+    code: t.expose("code", { type: ErrorCodeEnum }),
+    message: t.exposeString("message"),
+    field: t.exposeString("field", { nullable: true, description: "the entry's field at fault, when there is one" }),
+  }),
+});
+
+builder.objectType(BulkQuantitiesRefused, {
+  name: "BulkQuantitiesRefused",
+  description: "nothing was changed",
+  fields: (t) => ({
+    errors: t.field({ type: [BulkEntryErrorType], description: "every entry at fault, not only the first", resolve: (refused) => refused.errors }),
+  }),
+});
+
 type SchemaTypesOf<B> = B extends PothosSchemaTypes.SchemaBuilder<infer Types> ? Types : never;
 
 /**
@@ -49,7 +66,7 @@ type SchemaTypesOf<B> = B extends PothosSchemaTypes.SchemaBuilder<infer Types> ?
 export function resultUnion<T extends object>(
   name: string,
   success: ObjectRef<SchemaTypesOf<typeof builder>, T>,
-  errors: (typeof OperationError | typeof InsufficientStockError)[] = [OperationError],
+  errors: (typeof OperationError | typeof InsufficientStockError | typeof BulkQuantitiesRefused)[] = [OperationError],
 ) {
   return builder.errorUnion(name, { types: [success, ...errors], resolveType: () => success });
 }

@@ -1,8 +1,8 @@
 import type { Prisma } from "../../generated/prisma/client.ts";
 import { Availability, ItemType, StockMovementReason } from "../../generated/prisma/enums.ts";
-import { OperationError } from "../../errors.ts";
+import { BulkQuantitiesRefused, OperationError } from "../../errors.ts";
 import { tracksInventory } from "../../stock/availability.ts";
-import { adjustItemQuantity, setItemQuantity } from "../../stock/counts.ts";
+import { adjustItemQuantity, MAX_BULK_ENTRIES, setItemQuantities, setItemQuantity, type BulkQuantitiesSet } from "../../stock/counts.ts";
 import { createItem, updateItem } from "../../stock/items.ts";
 import { check, isRecordId, rules } from "../../validation.ts";
 import { builder } from "../builder.ts";
@@ -209,6 +209,34 @@ const AdjustItemQuantityInput = builder.inputType("AdjustItemQuantityInput", {
   }),
 });
 
+const SetItemQuantitiesInput = builder.inputType("SetItemQuantitiesInput", {
+  fields: (t) => ({
+    entries: t.field({
+      type: [SetItemQuantityInput],
+      required: true,
+      description: `1 to ${MAX_BULK_ENTRIES}; each as setItemQuantity (variantId, warehouseId, expectedQuantity)`,
+    }),
+    note: t.string({ description: "on every movement the count writes" }),
+  }),
+});
+
+const BulkQuantitiesSetObject = builder.objectRef<BulkQuantitiesSet & { storeId: string }>("BulkQuantitiesSet").implement({
+  fields: (t) => ({
+    variants: t.prismaField({
+      type: ["Variant"],
+      description: "every variant changed, once",
+      resolve: async (query, set, _args, { deps }) => {
+        const variants = await deps.db.prisma.variant.findMany({ ...query, where: { storeId: set.storeId, id: { in: set.variantIds } } });
+        const position = new Map(set.variantIds.map((id, index) => [id, index]));
+        return variants.sort((a, b) => position.get(a.id)! - position.get(b.id)!);
+      },
+    }),
+    changed: t.exposeInt("changed", { description: "entries whose count changed (an entry setting the current count changes nothing)" }),
+  }),
+});
+
+const SetItemQuantitiesResult = resultUnion("SetItemQuantitiesResult", BulkQuantitiesSetObject, [BulkQuantitiesRefused, OperationError]);
+
 /** The level a count names, its ids as strings. */
 const levelOf = (input: { itemId: string | number; variantId?: string | number | null; warehouseId?: string | number | null }) => ({
   itemId: String(input.itemId),
@@ -237,6 +265,16 @@ builder.mutationFields((t) => {
       args: { input: t.arg({ type: SetItemQuantityInput, required: true }) },
       resolve: (_root, { input }, { deps, adminStoreId }) =>
         setItemQuantity(deps, adminStoreId, { ...input, ...levelOf(input) }),
+    }),
+    setItemQuantities: admin.field({
+      type: SetItemQuantitiesResult,
+      description: `(admin) a bulk count: all entries or none, MANUAL_SET`,
+      args: { input: t.arg({ type: SetItemQuantitiesInput, required: true }) },
+      resolve: async (_root, { input }, { deps, adminStoreId }) => {
+        const entries = input.entries.map((entry) => ({ ...entry, ...levelOf(entry) }));
+        const result = await setItemQuantities(deps, adminStoreId, { entries, note: input.note });
+        return result instanceof Error ? result : { ...result, storeId: adminStoreId };
+      },
     }),
     adjustItemQuantity: admin.field({
       type: ItemResult,
