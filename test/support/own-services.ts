@@ -71,3 +71,35 @@ export type OwnRedis = RedisServer;
 
 /** A redis-server of the test's own on a free port, keeping nothing on disk (the shared launcher). */
 export const startOwnRedis = (): Promise<OwnRedis> => launchRedisServer();
+
+export type OwnDatabase = { url: string; drop(): Promise<void> };
+
+/**
+ * A migrated database of the test's own on the test run's PostgreSQL server, for a test that
+ * reads database-wide figures (pg_stat_database's deadlocks) that other test files would move.
+ */
+export async function createOwnDatabase(testDatabaseUrl: string, prefix: string): Promise<OwnDatabase> {
+  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const adminUrl = new URL(testDatabaseUrl);
+  adminUrl.pathname = "/postgres";
+  const url = new URL(testDatabaseUrl);
+  url.pathname = `/${name}`;
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  await applyMigrations(pool, createLogger("warn"));
+  await pool.end();
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl.toString() });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => client.end());
+    },
+  };
+}
