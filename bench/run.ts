@@ -4,7 +4,7 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|fanout|cross|cluster
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|fanout|cross|cluster|bulk
  * (before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
  * two cross-process figures, single Redis and cluster; cluster: the cluster one; a
  * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
@@ -12,13 +12,14 @@
  * (measured seconds of each side of an orders scenario, default 15), BENCH_CONCURRENCY (default
  * 16), BENCH_FLOORS_DIR (default ../shared/floors), BENCH_FLASH_* (bench/flash-sale.ts),
  * BENCH_FANOUT_SIZES (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU
- * profiles of the server processes under bench/results/profiles), BENCH_OUT (default
+ * profiles of the server processes under bench/results/profiles), BENCH_BULK_* (bench/bulk-counts.ts), BENCH_OUT (default
  * bench/results/latest.json).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
 import { beforeAfterOptions, beforeAfterScenario } from "./before-after.ts";
+import { bulkCountsOptions, bulkCountsScenario } from "./bulk-counts.ts";
 import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } from "./fanout.ts";
 import { flashSaleOptions, flashSaleScenario } from "./flash-sale.ts";
 import { floorAvailable, freshFloorDatabase, PGBENCH } from "./floor.ts";
@@ -36,6 +37,7 @@ const parts = {
   fanout: !only || only === "fanout",
   crossProcess: !only || only === "fanout" || only === "cross",
   crossProcessCluster: !only || only === "fanout" || only === "cross" || only === "cluster",
+  bulkCounts: !only || only === "bulk",
 };
 const scenarios = (process.env.BENCH_SCENARIOS?.split(",") ?? [...ORDERS_SCENARIOS]) as OrdersScenarioName[];
 for (const name of scenarios) if (!ORDERS_SCENARIOS.includes(name)) throw new Error(`BENCH_SCENARIOS: no scenario "${name}" (${ORDERS_SCENARIOS.join(", ")})`);
@@ -167,6 +169,13 @@ async function main() {
     });
   }
 
+  if (parts.bulkCounts) await measured("bulkCounts", async () => {
+    const options = bulkCountsOptions();
+    log(`bulkCounts: one call of 250 entries against 50 single calls, ${options.turns} alternating turns; then a shop of ${options.shopItems} counted and exported`);
+    results.bulkCounts = await bulkCountsScenario(pool, serverEnv(databaseUrl), options, log);
+    log(`bulkCounts: ${JSON.stringify(results.bulkCounts)}`);
+  });
+
   await pool.end();
   // (undefined: a partial run that failed nowhere clears what an earlier run had failed)
   results.failedParts = Object.keys(failed).length > 0 ? failed : undefined;
@@ -276,6 +285,25 @@ function printTable(results: Record<string, any>) {
       `${cluster.differenceMs >= 0 ? "+" : ""}${cluster.differenceMs} ms`,
       "<= +20 ms",
       `the same, SPUBLISH/SSUBSCRIBE on ${cluster.clusterMasters} masters + ${cluster.clusterReplicas} replicas`,
+    ]);
+  }
+  const bulk = results.bulkCounts;
+  if (bulk) {
+    rows.push([
+      `bulk count of 250 / 50 single counts (ms)`,
+      String(bulk.bulk250Ms),
+      `${bulk.fiftySinglesMs} (50 singles)`,
+      String(bulk.wallRatio),
+      "< 1",
+      `CPU (service + PostgreSQL) ${bulk.bulk250CpuMs}/${bulk.fiftySinglesCpuMs} ms (${bulk.cpuRatio}), per entry ${bulk.bulkCpuMsPerEntry}/${bulk.singleCpuMsPerEntry} ms`,
+    ]);
+    rows.push([
+      `shop count, ${bulk.shopEntries} entries in calls of 250 (s)`,
+      String(bulk.shopCountSeconds),
+      "",
+      "",
+      "< 10",
+      `export of its ${bulk.exportLevels} levels: ${bulk.exportMs} ms, ${bulk.exportBytes} bytes`,
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import { requestIdOf } from "../observability/http.ts";
 import { BUNDLED_PAGE_HEADERS, serveAsset } from "../http/browser-bundle.ts";
 import { adminAssets } from "./bundle.ts";
+import { INVENTORY_CSV_PATH, serveInventoryCsv } from "./inventory-csv.ts";
 
 // The console handles an admin token: besides what every bundled page is held to, it is never
 // framed even by older browsers, and no page it links to learns where it came from.
@@ -28,7 +29,8 @@ const ASSET = /^\/admin\/(app\.(?:js|css))$/;
 
 /**
  * The merchant's console: GET /admin (one page; its screens are in the URL's fragment) and
- * GET /admin/app.js|app.css (its client, built on first use). Answers and returns true for those
+ * GET /admin/app.js|app.css (its client, built on first use), and GET /admin/inventory.csv (the
+ * inventory as a spreadsheet, with the admin token). Answers and returns true for those
  * paths; returns false for anything else.
  */
 export function handleAdmin(deps: Deps, req: IncomingMessage, res: ServerResponse): boolean {
@@ -36,6 +38,14 @@ export function handleAdmin(deps: Deps, req: IncomingMessage, res: ServerRespons
   const path = (req.url ?? "/").split("?", 1)[0]!;
   if (path === "/admin" || path === "/admin/") {
     res.writeHead(200, PAGE_HEADERS).end(PAGE);
+    return true;
+  }
+  if (path === INVENTORY_CSV_PATH) {
+    serveInventoryCsv(deps, req, res).catch((error: unknown) => {
+      deps.logger.error({ err: error, reqId: requestIdOf(req), path }, "inventory export failed");
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("Error interno");
+    });
     return true;
   }
   const asset = ASSET.exec(path);
