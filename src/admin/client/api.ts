@@ -6,6 +6,7 @@
 import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError } from "@urql/core";
 import { createClient as createSocket } from "graphql-ws/client";
 import type { ErrorCode as ServiceErrorCode } from "../../errors.ts";
+import type { BulkAnswer, SheetItem } from "./inventory-sheet.ts";
 
 export type Session = { slug: string; token: string };
 export type Availability = "IN_STOCK" | "BACKORDER" | "SOLD_OUT" | "HIDDEN";
@@ -214,3 +215,37 @@ export type OrderData = { order: OrderDetail | null };
 const ORDER_RESULT = `__typename ... on Order { ${ORDER_FIELDS} } ${ERRORS}`;
 export const CHANGE_STATUS = `mutation ChangeStatus($input: ChangeOrderStatusInput!) { changeOrderStatus(input: $input) { ${ORDER_RESULT} } }`;
 export const INVOICE_ORDER = `mutation InvoiceOrder($orderId: ID!) { invoiceOrder(orderId: $orderId) { ${ORDER_RESULT} } }`;
+
+// ---------- the whole shop at once: Exportar / Importar ----------
+
+/**
+ * "Exportar": the inventory as the service writes it (GET /admin/inventory.csv), fetched with the
+ * token in its header, never in a URL; the file's name as the service gives it.
+ */
+export async function downloadInventory(session: Session): Promise<{ file: Blob; name: string } | ApiError> {
+  try {
+    const response = await fetch("/admin/inventory.csv", { headers: { authorization: `Bearer ${session.token}` } });
+    if (!response.ok) {
+      const text = response.status === 401 || response.status === 403
+        ? "El token ya no es válido para esta tienda. Sal y entra de nuevo."
+        : "No se pudo exportar el inventario. Inténtalo de nuevo.";
+      return { code: "INTERNAL", message: await response.text(), text };
+    }
+    const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? "inventario.csv";
+    return { file: await response.blob(), name };
+  } catch {
+    return { code: "NETWORK", message: "" };
+  }
+}
+
+/** SKUs one ITEMS_BY_SKU asks for (the service takes up to 500). */
+export const SKUS_PER_LOOKUP = 500;
+export const ITEMS_BY_SKU = `query ItemsBySku($skus: [String!]!) {
+  itemsBySku(skus: $skus) { id name trackInventory sellWithoutStock variants { id sku options { name value } stockLevels { warehouse { id } quantity } } }
+}`;
+export type ItemsBySkuData = { itemsBySku: SheetItem[] };
+
+export const SET_QUANTITIES = `mutation SetQuantities($input: SetItemQuantitiesInput!) {
+  setItemQuantities(input: $input) { __typename ... on BulkQuantitiesSet { changed } ... on BulkQuantitiesRefused { errors { index code message field } } ${ERRORS} }
+}`;
+export type SetQuantitiesData = { setItemQuantities: BulkAnswer };

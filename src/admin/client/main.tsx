@@ -15,6 +15,7 @@ import { forgetSession, readSession, saveSession } from "./session.ts";
 import { SignIn } from "./screens/sign-in.tsx";
 import { Products } from "./screens/products.tsx";
 import { NewItem } from "./screens/new-item.tsx";
+import { InventoryImport } from "./screens/inventory-import.tsx";
 import { ItemScreen } from "./screens/item.tsx";
 import { Orders } from "./screens/orders.tsx";
 import { OrderScreen } from "./screens/order.tsx";
@@ -101,6 +102,8 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
           <Settings slug={slug} />
         ) : section === "productos" && id === "nuevo" ? (
           <NewItem />
+        ) : section === "productos" && id === "importar" ? (
+          <InventoryImport slug={slug} />
         ) : section === "productos" && id ? (
           <ItemScreen id={id} accountingSync={settings?.accountingSync ?? false} />
         ) : (

@@ -107,6 +107,9 @@ export function catalogQuery(storeId: string, search: string | null | undefined,
   } satisfies Prisma.ItemFindManyArgs;
 }
 
+/** SKUs one itemsBySku asks for: a spreadsheet of 10,000 rows is matched in 20 calls. */
+export const MAX_SKUS_LOOKED_UP = 500;
+
 /** The key of a record of `storeId` by its id; null for an id that cannot exist. */
 export const recordKey = (storeId: string, id: string | number) =>
   isRecordId(String(id)) ? { storeId_id: { storeId, id: String(id) } } : null;
@@ -120,6 +123,19 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, { deps, adminStoreId }) => {
       const where = recordKey(adminStoreId, args.id);
       return where && deps.db.prisma.item.findUnique({ ...query, where });
+    },
+  }),
+  itemsBySku: t.withAuth({ admin: true }).prismaField({
+    type: ["Item"],
+    description: `(admin) the items that carry these SKUs, on the item or on one of its variants: what a spreadsheet's rows name (1 to ${MAX_SKUS_LOOKED_UP})`,
+    args: { skus: t.arg.stringList({ required: true }) },
+    resolve: (query, _root, { skus }, { deps, adminStoreId }) => {
+      if (skus.length < 1 || skus.length > MAX_SKUS_LOOKED_UP) throw badUserInput(`skus must have 1 to ${MAX_SKUS_LOOKED_UP} SKUs`);
+      return deps.db.prisma.item.findMany({
+        ...query,
+        where: { storeId: adminStoreId, OR: [{ sku: { in: skus } }, { variants: { some: { sku: { in: skus } } } }] },
+        orderBy: { id: "asc" },
+      });
     },
   }),
   // Not t.withAuth: a field of its narrowed context cannot share ItemConnection with Store.items.

@@ -5,6 +5,7 @@ import { useQuery } from "@urql/preact";
 import { ITEMS, errorOf, type ItemRow, type ItemsData } from "../api.ts";
 import { formatCount, variantLabel } from "../labels.ts";
 import { useLiveRefresh } from "../live.ts";
+import { ExportButton } from "./inventory-import.tsx";
 import { Badge, ErrorMessage, Loading, PagerNav, usePager, Title } from "../ui.tsx";
 
 const PAGE_SIZE = 20;
@@ -25,7 +26,11 @@ export function Products() {
     <section>
       <div class="screen-head">
         <Title>Productos</Title>
-        <a class="button" href="#/productos/nuevo">Nuevo producto</a>
+        <div class="actions">
+          <ExportButton />
+          <a class="button button-secondary" href="#/productos/importar">Importar</a>
+          <a class="button" href="#/productos/nuevo">Nuevo producto</a>
+        </div>
       </div>
       <form
         class="search"
