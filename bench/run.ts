@@ -4,7 +4,7 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|fanout|cross|cluster|bulk
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|fanout|cross|cluster|bulk|import
  * (before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
  * two cross-process figures, single Redis and cluster; cluster: the cluster one; a
  * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
@@ -12,7 +12,7 @@
  * (measured seconds of each side of an orders scenario, default 15), BENCH_CONCURRENCY (default
  * 16), BENCH_FLOORS_DIR (default ../shared/floors), BENCH_FLASH_* (bench/flash-sale.ts),
  * BENCH_FANOUT_SIZES (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU
- * profiles of the server processes under bench/results/profiles), BENCH_BULK_* (bench/bulk-counts.ts), BENCH_OUT (default
+ * profiles of the server processes under bench/results/profiles), BENCH_BULK_* (bench/bulk-counts.ts), BENCH_IMPORT_ROWS (bench/import-in-console.ts), BENCH_OUT (default
  * bench/results/latest.json).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -20,6 +20,7 @@ import { cpus, totalmem } from "node:os";
 import pg from "pg";
 import { beforeAfterOptions, beforeAfterScenario } from "./before-after.ts";
 import { bulkCountsOptions, bulkCountsScenario } from "./bulk-counts.ts";
+import { importInConsoleScenario, importRows } from "./import-in-console.ts";
 import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } from "./fanout.ts";
 import { flashSaleOptions, flashSaleScenario } from "./flash-sale.ts";
 import { floorAvailable, freshFloorDatabase, PGBENCH } from "./floor.ts";
@@ -38,6 +39,7 @@ const parts = {
   crossProcess: !only || only === "fanout" || only === "cross",
   crossProcessCluster: !only || only === "fanout" || only === "cross" || only === "cluster",
   bulkCounts: !only || only === "bulk",
+  importInConsole: !only || only === "import",
 };
 const scenarios = (process.env.BENCH_SCENARIOS?.split(",") ?? [...ORDERS_SCENARIOS]) as OrdersScenarioName[];
 for (const name of scenarios) if (!ORDERS_SCENARIOS.includes(name)) throw new Error(`BENCH_SCENARIOS: no scenario "${name}" (${ORDERS_SCENARIOS.join(", ")})`);
@@ -176,6 +178,12 @@ async function main() {
     log(`bulkCounts: ${JSON.stringify(results.bulkCounts)}`);
   });
 
+  if (parts.importInConsole) await measured("importInConsole", async () => {
+    log(`importInConsole: the console's Importar in Chromium, ${importRows()} rows`);
+    results.importInConsole = await importInConsoleScenario(pool, serverEnv(databaseUrl), importRows(), log);
+    log(`importInConsole: ${JSON.stringify(results.importInConsole)}`);
+  });
+
   await pool.end();
   // (undefined: a partial run that failed nowhere clears what an earlier run had failed)
   results.failedParts = Object.keys(failed).length > 0 ? failed : undefined;
@@ -304,6 +312,17 @@ function printTable(results: Record<string, any>) {
       "",
       "< 10",
       `export of its ${bulk.exportLevels} levels: ${bulk.exportMs} ms, ${bulk.exportBytes} bytes`,
+    ]);
+  }
+  const imported = results.importInConsole;
+  if (imported) {
+    rows.push([
+      `console Importar, ${imported.rows} rows: Aplicar (s)`,
+      String(imported.applySeconds),
+      "",
+      "",
+      "< 10",
+      `${imported.calls} calls of 250 in Chromium; the preview took ${imported.previewSeconds} s; load average ${imported.machineLoad}`,
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

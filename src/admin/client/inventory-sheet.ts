@@ -1,7 +1,7 @@
 /**
  * "Importar": the merchant's edited export read back, each row matched to a stock level and
  * compared with its count now (the preview), and the changes applied in calls of 250
- * (setItemQuantities) with `expectedQuantity` set to the count the preview showed, so that a
+ * (setItemQuantities, two at a time) with `expectedQuantity` set to the count the preview showed, so that a
  * count that moved meanwhile (a sale) is reported instead of overwritten. Plain functions over
  * the sheet's text and the API's answers: the screen (screens/inventory-import.tsx) shows them,
  * and test/inventory-import.test.ts runs them against a real server.
@@ -63,6 +63,28 @@ export function readSheet(text: string): { rows: SheetRow[] } | { problem: strin
 
 /** The distinct SKUs the rows name, for itemsBySku. */
 export const skusOf = (rows: readonly SheetRow[]) => [...new Set(rows.map((row) => row.sku).filter(Boolean))];
+
+/**
+ * The items that carry `skus`, asked `perCall` SKUs at a time, three calls in flight; null when
+ * a call got no answer.
+ */
+export async function lookUpItems(skus: readonly string[], perCall: number, lookUp: (skus: string[]) => Promise<SheetItem[] | null>): Promise<SheetItem[] | null> {
+  const calls: string[][] = [];
+  for (let start = 0; start < skus.length; start += perCall) calls.push(skus.slice(start, start + perCall));
+  const found: SheetItem[][] = [];
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < calls.length) {
+      const index = next++;
+      const items = await lookUp(calls[index]!);
+      if (!items) failed = true;
+      else found[index] = items;
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  return failed ? null : found.flat();
+}
 
 const MAX_QUANTITY = 1_000_000_000;
 
@@ -157,10 +179,10 @@ export type ApplySummary = {
 };
 
 /**
- * Applies `changes` in calls of ENTRIES_PER_CALL, one after another. A call refused for some of
- * its entries (all or nothing) is sent again without them, so that one sale meanwhile does not
- * hold back the other 249; `send` failing (no answer) stops there, as what that call did is
- * unknown. `onProgress` hears how many changes are done.
+ * Applies `changes` in calls of ENTRIES_PER_CALL, CALLS_AT_ONCE at a time. A call refused for
+ * some of its entries (all or nothing) is sent again without them, so that one sale meanwhile
+ * does not hold back the other 249; `send` failing (no answer) stops there, as what that call did
+ * is unknown. `onProgress` hears how many changes are done.
  */
 export async function applyChanges(
   changes: readonly PlannedChange[],
@@ -168,48 +190,73 @@ export async function applyChanges(
   onProgress: (done: number) => void = () => {},
 ): Promise<ApplySummary> {
   const summary: ApplySummary = { applied: 0, refused: [], moved: [], unconfirmed: 0 };
+  const calls: PlannedChange[][] = [];
+  for (let start = 0; start < changes.length; start += ENTRIES_PER_CALL) calls.push(changes.slice(start, start + ENTRIES_PER_CALL));
+  let next = 0;
   let done = 0;
-  for (let start = 0; start < changes.length; start += ENTRIES_PER_CALL) {
-    let pending = changes.slice(start, start + ENTRIES_PER_CALL);
-    while (pending.length > 0) {
-      let answer: BulkAnswer;
-      try {
-        answer = await send(pending.map((change) => change.entry));
-      } catch {
-        summary.unconfirmed = changes.length - done;
-        return summary;
+  let lost = false;
+  const worker = async () => {
+    while (!lost && next < calls.length) {
+      const call = calls[next++]!;
+      if (!(await applyCall(call, send, summary))) {
+        lost = true;
+        return;
       }
-      if (answer.__typename === "BulkQuantitiesSet") {
-        summary.applied += answer.changed;
-        break;
-      }
-      if (answer.__typename === "OperationError") {
-        const reason = refusalText(answer);
-        summary.refused.push(...pending.map((change) => ({ line: change.line, sku: change.sku, reason })));
-        break;
-      }
-      const refused = new Set<number>();
-      for (const error of answer.errors) {
-        const change = pending[error.index];
-        if (!change || refused.has(error.index)) continue;
-        refused.add(error.index);
-        if (error.code === "STALE_QUANTITY") {
-          summary.moved.push({ line: change.line, sku: change.sku, reason: `La cantidad cambió desde la vista previa (era ${change.old}); no se sobrescribió.` });
-        } else {
-          summary.refused.push({ line: change.line, sku: change.sku, reason: refusalText(error) });
-        }
-      }
-      // a refusal naming no entry of the call would repeat forever: take it as the whole call's
-      if (refused.size === 0) {
-        summary.refused.push(...pending.map((change) => ({ line: change.line, sku: change.sku, reason: refusalText(answer.errors[0] ?? { code: "INTERNAL", message: "" }) })));
-        break;
-      }
-      pending = pending.filter((_, index) => !refused.has(index));
+      done += call.length;
+      onProgress(done);
     }
-    done = Math.min(changes.length, start + ENTRIES_PER_CALL);
-    onProgress(done);
-  }
+  };
+  await Promise.all(Array.from({ length: CALLS_AT_ONCE }, worker));
+  if (lost) summary.unconfirmed = changes.length - done;
+  for (const list of [summary.refused, summary.moved]) list.sort((a, b) => a.line - b.line);
   return summary;
+}
+
+/**
+ * Calls in flight at once: the service counts them in parallel (each locks its own items, in the
+ * one global order), and a call's round trip overlaps the other's work.
+ */
+export const CALLS_AT_ONCE = 2;
+
+/** One call of applyChanges, sent again without the entries it refuses; false when `send` got no answer. */
+async function applyCall(call: PlannedChange[], send: (entries: BulkEntry[]) => Promise<BulkAnswer>, summary: ApplySummary): Promise<boolean> {
+  let pending = call;
+  while (pending.length > 0) {
+    let answer: BulkAnswer;
+    try {
+      answer = await send(pending.map((change) => change.entry));
+    } catch {
+      return false;
+    }
+    if (answer.__typename === "BulkQuantitiesSet") {
+      summary.applied += answer.changed;
+      return true;
+    }
+    if (answer.__typename === "OperationError") {
+      const reason = refusalText(answer);
+      summary.refused.push(...pending.map((change) => ({ line: change.line, sku: change.sku, reason })));
+      return true;
+    }
+    const refused = new Set<number>();
+    for (const error of answer.errors) {
+      const change = pending[error.index];
+      if (!change || refused.has(error.index)) continue;
+      refused.add(error.index);
+      if (error.code === "STALE_QUANTITY") {
+        summary.moved.push({ line: change.line, sku: change.sku, reason: `La cantidad cambió desde la vista previa (era ${change.old}); no se sobrescribió.` });
+      } else {
+        summary.refused.push({ line: change.line, sku: change.sku, reason: refusalText(error) });
+      }
+    }
+    // a refusal naming no entry of the call would repeat forever: take it as the whole call's
+    if (refused.size === 0) {
+      const reason = refusalText(answer.errors[0] ?? { code: "INTERNAL", message: "" });
+      summary.refused.push(...pending.map((change) => ({ line: change.line, sku: change.sku, reason })));
+      return true;
+    }
+    pending = pending.filter((_, index) => !refused.has(index));
+  }
+  return true;
 }
 
 /**

@@ -7,7 +7,7 @@
 import "./styles.css";
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { Provider, useQuery, useSubscription } from "@urql/preact";
+import { Provider, useClient, useQuery } from "@urql/preact";
 import { createApi, STOCK_UPDATES, STORE, type Session, type StockUpdate, type StoreData } from "./api.ts";
 import { publishResync, publishUpdate } from "./live.ts";
 import { focusTitleOnArrival } from "./ui.tsx";
@@ -70,10 +70,16 @@ function App() {
 function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSignOut(): void }) {
   const route = useRoute();
   const [store] = useQuery<StoreData>({ query: STORE, variables: { slug } });
-  useSubscription<{ stockUpdates: StockUpdate }>({ query: STOCK_UPDATES, variables: { slug } }, (_previous, data) => {
-    publishUpdate(data.stockUpdates);
-    return data;
-  });
+  // handed to the screens showing each item, without a state of the shell's own: a burst of
+  // updates (a bulk count of 250) would otherwise render every screen once per update
+  const client = useClient();
+  useEffect(
+    () =>
+      client.subscription<{ stockUpdates: StockUpdate }>(STOCK_UPDATES, { slug }).subscribe((result) => {
+        if (result.data) publishUpdate(result.data.stockUpdates);
+      }).unsubscribe,
+    [client, slug],
+  );
   const settings = store.data?.store?.inventorySettings;
 
   const [section, id] = route;

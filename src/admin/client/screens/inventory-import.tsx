@@ -3,13 +3,13 @@
  * the edited file back, previews every change (old -> new) and the rows it cannot use with the
  * reason, and "Aplicar" sends the changes in calls of 250, with a progress bar and a summary.
  */
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { useClient, useQuery } from "@urql/preact";
 import {
   downloadInventory, ITEMS_BY_SKU, SET_QUANTITIES, SKUS_PER_LOOKUP, STORE,
   type ApiError, type ItemsBySkuData, type SetQuantitiesData, type StoreData,
 } from "../api.ts";
-import { applyChanges, planImport, readSheet, skusOf, type ApplySummary, type ImportPlan, type RowProblem, type SheetItem } from "../inventory-sheet.ts";
+import { applyChanges, lookUpItems, planImport, readSheet, skusOf, type ApplySummary, type ImportPlan, type PlannedChange, type RowProblem } from "../inventory-sheet.ts";
 import { readSession } from "../session.ts";
 import { Button, ErrorMessage, Loading, Notice, Title } from "../ui.tsx";
 
@@ -55,15 +55,11 @@ export function InventoryImport({ slug }: { slug: string }) {
     setStage({ name: "reading", file: file.name });
     const sheet = readSheet(await file.text());
     if ("problem" in sheet) return setStage({ name: "choose", problem: sheet.problem });
-    const skus = skusOf(sheet.rows);
-    const items: SheetItem[] = [];
-    for (let start = 0; start < skus.length; start += SKUS_PER_LOOKUP) {
-      const answer = await client
-        .query<ItemsBySkuData>(ITEMS_BY_SKU, { skus: skus.slice(start, start + SKUS_PER_LOOKUP) }, { requestPolicy: "network-only" })
-        .toPromise();
-      if (!answer.data) return setStage({ name: "choose", problem: "No se pudo leer el inventario de la tienda para compararlo. Inténtalo de nuevo." });
-      items.push(...answer.data.itemsBySku);
-    }
+    const items = await lookUpItems(skusOf(sheet.rows), SKUS_PER_LOOKUP, async (skus) => {
+      const answer = await client.query<ItemsBySkuData>(ITEMS_BY_SKU, { skus }, { requestPolicy: "network-only" }).toPromise();
+      return answer.data?.itemsBySku ?? null;
+    });
+    if (!items) return setStage({ name: "choose", problem: "No se pudo leer el inventario de la tienda para compararlo. Inténtalo de nuevo." });
     setStage({ name: "preview", file: file.name, plan: planImport(sheet.rows, items, settings!.warehouses) });
   }
 
@@ -117,6 +113,16 @@ export function InventoryImport({ slug }: { slug: string }) {
 function Preview({ stage, onApply, onAgain }: { stage: Exclude<Stage, { name: "choose" | "reading" }>; onApply(): void; onAgain(): void }) {
   const { plan } = stage;
   const total = plan.changes.length;
+  // the same elements while the progress bar moves: 10,000 rows are not rendered again at each call
+  const lists = useMemo(
+    () => (
+      <>
+        {plan.unusable.length > 0 && <Problems title="Filas que no se pueden usar" rows={plan.unusable} class="unusable" />}
+        {total > 0 && <Changes changes={plan.changes} />}
+      </>
+    ),
+    [plan],
+  );
   return (
     <>
       <div class="panel import-counts" role="status">
@@ -138,33 +144,36 @@ function Preview({ stage, onApply, onAgain }: { stage: Exclude<Stage, { name: "c
         )}
         {stage.name === "done" && <Summary summary={stage.summary} unchanged={plan.unchanged} onAgain={onAgain} />}
       </div>
-      {plan.unusable.length > 0 && <Problems title="Filas que no se pueden usar" rows={plan.unusable} class="unusable" />}
-      {total > 0 && (
-        <table class="import-changes">
-          <caption>Cambios</caption>
-          <thead>
-            <tr>
-              <th scope="col" class="number">Fila</th>
-              <th scope="col">SKU</th>
-              <th scope="col">Producto</th>
-              <th scope="col">Bodega</th>
-              <th scope="col" class="number">Cantidad</th>
-            </tr>
-          </thead>
-          <tbody>
-            {plan.changes.map((change) => (
-              <tr key={change.line} data-line={change.line}>
-                <td class="number">{change.line}</td>
-                <td>{change.sku}</td>
-                <td>{change.product}{change.variant && <small class="tag">{change.variant}</small>}</td>
-                <td>{change.warehouse}</td>
-                <td class="number change">{change.old} → {change.new}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {lists}
     </>
+  );
+}
+
+function Changes({ changes }: { changes: PlannedChange[] }) {
+  return (
+    <table class="import-changes">
+      <caption>Cambios</caption>
+      <thead>
+        <tr>
+          <th scope="col" class="number">Fila</th>
+          <th scope="col">SKU</th>
+          <th scope="col">Producto</th>
+          <th scope="col">Bodega</th>
+          <th scope="col" class="number">Cantidad</th>
+        </tr>
+      </thead>
+      <tbody>
+        {changes.map((change) => (
+          <tr key={change.line} data-line={change.line}>
+            <td class="number">{change.line}</td>
+            <td>{change.sku}</td>
+            <td>{change.product}{change.variant && <small class="tag">{change.variant}</small>}</td>
+            <td>{change.warehouse}</td>
+            <td class="number change">{change.old} → {change.new}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
