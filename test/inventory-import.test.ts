@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../src/admin/client/csv.ts";
-import { applyChanges, planImport, readSheet, skusOf, type BulkAnswer, type BulkEntry, type SheetItem } from "../src/admin/client/inventory-sheet.ts";
-import { ITEMS_BY_SKU, SET_QUANTITIES } from "../src/admin/client/api.ts";
+import { applyChanges, planImport, readSheet, skusOf, type BulkAnswer, type BulkEntry, type SheetLevel } from "../src/admin/client/inventory-sheet.ts";
+import { SET_QUANTITIES, STOCK_LEVELS_BY_SKU } from "../src/admin/client/api.ts";
 import { gql, gqlData, newItem, newStore, placeOrder, startTestServer, storesWithBalancedLedgers, type TestServer, type TestStore } from "./support/harness.ts";
 import { levelQuantity, mainWarehouseOf, newWarehouse, tshirt } from "./support/variants.ts";
 
@@ -19,8 +19,8 @@ const store = storesWithBalancedLedgers(() => server);
 const exported = async (s: TestStore) =>
   (await fetch(`${server.url}/admin/inventory.csv`, { headers: { authorization: `Bearer ${s.token}` } })).text();
 
-async function lookUp(s: TestStore, skus: string[]): Promise<SheetItem[]> {
-  return (await gqlData(server.url, ITEMS_BY_SKU, { skus }, s.token)).itemsBySku;
+async function lookUp(s: TestStore, skus: string[]): Promise<SheetLevel[]> {
+  return (await gqlData(server.url, STOCK_LEVELS_BY_SKU, { skus }, s.token)).stockLevelsBySku;
 }
 
 async function warehousesOf(s: TestStore) {
@@ -177,7 +177,7 @@ describe("the preview and Aplicar against a store", () => {
     const item = await newItem(server, s, { sku: "UNO", quantity: 1 });
     const change = { line: 2, sku: "UNO", product: "x", variant: "", warehouse: "Principal", old: 1, new: 2 };
     const main = await mainWarehouseOf(server, s);
-    const variantId = (await lookUp(s, ["UNO"]))[0]!.variants[0]!.id;
+    const variantId = (await lookUp(s, ["UNO"]))[0]!.variantId;
     const changes = Array.from({ length: 300 }, (_, n) => ({ ...change, line: n + 2, entry: { itemId: item.id, variantId, warehouseId: main, quantity: 2, expectedQuantity: 1 } }));
     const summary = await applyChanges(changes, async () => {
       throw new TypeError("Failed to fetch");
@@ -186,21 +186,31 @@ describe("the preview and Aplicar against a store", () => {
   });
 });
 
-describe("itemsBySku", () => {
-  it("finds the store's items by their SKU or a variant's, for the admin only, 1 to 500 SKUs", async () => {
+describe("stockLevelsBySku", () => {
+  it("answers the levels, in every warehouse, of the store's variants with those SKUs; for the admin only, 1 to 500 SKUs", async () => {
     const s = await store();
     const other = await newStore(server.db, "Otra");
-    const shirt = await tshirt(server, s, { "S/Negro": 1 });
-    const mug = await newItem(server, s, { name: "Taza", sku: "TAZA-1", quantity: 2 });
+    const north = await newWarehouse(server, s, { name: "Bodega Norte" });
+    const main = await mainWarehouseOf(server, s);
+    const shirt = await tshirt(server, s, { "S/Negro": 1 }, { name: "Camiseta" });
+    const mug = await newItem(server, s, { name: "Taza", sku: "TAZA-1", quantity: 2, sellWithoutStock: true });
     await newItem(server, other, { name: "Ajena", sku: "AJENA-1", quantity: 2 });
     const found = await lookUp(s, ["TAZA-1", shirt.variants[0]!.sku!, "AJENA-1", "NADA"]);
-    expect(found.map((item) => item.id).sort()).toEqual([shirt.id, mug.id].sort());
-    const anonymous = await gql(server.url, ITEMS_BY_SKU, { skus: ["TAZA-1"] });
+    const sorted = found.map(({ variantId: _v, itemId, ...level }) => ({ itemId, ...level })).sort((a, b) => `${a.sku}${a.warehouseId}`.localeCompare(`${b.sku}${b.warehouseId}`));
+    expect(sorted).toEqual(
+      [
+        { itemId: shirt.id, sku: shirt.variants[0]!.sku, warehouseId: main, quantity: 1, product: "Camiseta", variant: "Talla: S / Color: Negro", trackInventory: true, sellWithoutStock: false },
+        { itemId: shirt.id, sku: shirt.variants[0]!.sku, warehouseId: north.id, quantity: 0, product: "Camiseta", variant: "Talla: S / Color: Negro", trackInventory: true, sellWithoutStock: false },
+        { itemId: mug.id, sku: "TAZA-1", warehouseId: main, quantity: 2, product: "Taza", variant: "", trackInventory: true, sellWithoutStock: true },
+        { itemId: mug.id, sku: "TAZA-1", warehouseId: north.id, quantity: 0, product: "Taza", variant: "", trackInventory: true, sellWithoutStock: true },
+      ].sort((a, b) => `${a.sku}${a.warehouseId}`.localeCompare(`${b.sku}${b.warehouseId}`)),
+    );
+    const anonymous = await gql(server.url, STOCK_LEVELS_BY_SKU, { skus: ["TAZA-1"] });
     expect(anonymous.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     for (const skus of [[], Array.from({ length: 501 }, (_, n) => `S-${n}`)]) {
-      const refused = await gql(server.url, ITEMS_BY_SKU, { skus }, s.token);
+      const refused = await gql(server.url, STOCK_LEVELS_BY_SKU, { skus }, s.token);
       expect(refused.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
     }
-    expect(await lookUp(s, Array.from({ length: 500 }, (_, n) => (n === 0 ? "TAZA-1" : `S-${n}`)))).toHaveLength(1);
+    expect(await lookUp(s, Array.from({ length: 500 }, (_, n) => (n === 0 ? "TAZA-1" : `S-${n}`)))).toHaveLength(2);
   });
 });

@@ -2,13 +2,16 @@ import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import QueryStream from "pg-query-stream";
+import type { PrismaClient } from "../generated/prisma/client.ts";
 import { sql } from "../db/sql.ts";
+import { tracksInventory } from "./availability.ts";
 import type { OptionValue } from "./variants.ts";
 
 /**
  * The inventory as a spreadsheet (SPEC section 9, "Bulk counts"): one row per stock level of
- * every tracked variant in every warehouse, the file the merchant edits and imports back. The
- * header is Spanish, as the console and the help article speak.
+ * every tracked variant in every warehouse, the file the merchant edits and imports back (and
+ * the levels its rows name, for the import's preview). The header is Spanish, as the console and
+ * the help article speak.
  */
 export const INVENTORY_CSV_COLUMNS = [
   "sku",
@@ -100,4 +103,52 @@ export const variantLabel = (options: readonly OptionValue[]) => options.map((op
 /** One RFC 4180 record: a field with a comma, quote or line break is quoted, its quotes doubled. */
 function csvLine(fields: readonly (string | number)[]): string {
   return fields.map((field) => (typeof field === "string" && /[",\r\n]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field)).join(",") + "\r\n";
+}
+
+/** SKUs one levelsBySku looks up: a spreadsheet of 10,000 rows is matched in 20 calls. */
+export const MAX_SKUS_LOOKED_UP = 500;
+
+/** A stock level as a spreadsheet row names it (by SKU and warehouse), with what deciding on its count needs. */
+export type SkuStockLevel = {
+  sku: string;
+  itemId: string;
+  variantId: string;
+  warehouseId: string;
+  quantity: number;
+  product: string;
+  variant: string;
+  trackInventory: boolean;
+  sellWithoutStock: boolean;
+};
+
+/**
+ * The stock levels, in every warehouse, of the store's variants that carry `skus` (an item
+ * without options: its own SKU, which its default variant carries): what the console's Importar
+ * compares an edited sheet with. By the variants' unique (store, SKU) index.
+ */
+export async function levelsBySku(prisma: PrismaClient, storeId: string, skus: readonly string[]): Promise<SkuStockLevel[]> {
+  const variants = await prisma.variant.findMany({
+    where: { storeId, sku: { in: [...skus] } },
+    select: {
+      id: true,
+      sku: true,
+      itemId: true,
+      options: true,
+      item: { select: { name: true, type: true, trackInventory: true, sellWithoutStock: true } },
+      stockLevels: { select: { warehouseId: true, quantity: true } },
+    },
+  });
+  return variants.flatMap((variant) =>
+    variant.stockLevels.map((level) => ({
+      sku: variant.sku!,
+      itemId: variant.itemId,
+      variantId: variant.id,
+      warehouseId: level.warehouseId,
+      quantity: level.quantity,
+      product: variant.item.name,
+      variant: variantLabel(variant.options as OptionValue[]),
+      trackInventory: tracksInventory(variant.item),
+      sellWithoutStock: variant.item.sellWithoutStock,
+    })),
+  );
 }

@@ -6,7 +6,7 @@
 import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError } from "@urql/core";
 import { createClient as createSocket } from "graphql-ws/client";
 import type { ErrorCode as ServiceErrorCode } from "../../errors.ts";
-import type { BulkAnswer, SheetItem } from "./inventory-sheet.ts";
+import type { BulkAnswer, SheetLevel } from "./inventory-sheet.ts";
 
 export type Session = { slug: string; token: string };
 export type Availability = "IN_STOCK" | "BACKORDER" | "SOLD_OUT" | "HIDDEN";
@@ -238,12 +238,12 @@ export async function downloadInventory(session: Session): Promise<{ file: Blob;
   }
 }
 
-/** SKUs one ITEMS_BY_SKU asks for (the service takes up to 500). */
+/** SKUs one STOCK_LEVELS_BY_SKU asks for (the service takes up to 500). */
 export const SKUS_PER_LOOKUP = 500;
-export const ITEMS_BY_SKU = `query ItemsBySku($skus: [String!]!) {
-  itemsBySku(skus: $skus) { id name trackInventory sellWithoutStock variants { id sku options { name value } stockLevels { warehouse { id } quantity } } }
+export const STOCK_LEVELS_BY_SKU = `query StockLevelsBySku($skus: [String!]!) {
+  stockLevelsBySku(skus: $skus) { sku itemId variantId warehouseId quantity product variant trackInventory sellWithoutStock }
 }`;
-export type ItemsBySkuData = { itemsBySku: SheetItem[] };
+export type StockLevelsBySkuData = { stockLevelsBySku: SheetLevel[] };
 
 export const SET_QUANTITIES = `mutation SetQuantities($input: SetItemQuantitiesInput!) {
   setItemQuantities(input: $input) { __typename ... on BulkQuantitiesSet { changed } ... on BulkQuantitiesRefused { errors { index code message field } } ${ERRORS} }

@@ -6,9 +6,8 @@
  * the sheet's text and the API's answers: the screen (screens/inventory-import.tsx) shows them,
  * and test/inventory-import.test.ts runs them against a real server.
  */
-import type { ApiError, OptionValue } from "./api.ts";
+import type { ApiError } from "./api.ts";
 import { parseCsv } from "./csv.ts";
-import { variantLabel } from "./labels.ts";
 import { errorText } from "./messages.ts";
 
 /** Entries per setItemQuantities call: the most the service takes. */
@@ -17,13 +16,17 @@ export const ENTRIES_PER_CALL = 250;
 /** A row of the sheet as the merchant left it; `line` is its row number in the spreadsheet (the header is 1). */
 export type SheetRow = { line: number; sku: string; warehouseId: string; warehouse: string; quantity: string };
 
-/** The items that carry the sheet's SKUs, as itemsBySku answers them. */
-export type SheetItem = {
-  id: string;
-  name: string;
+/** A stock level of a SKU the sheet names, as stockLevelsBySku answers it. */
+export type SheetLevel = {
+  sku: string;
+  itemId: string;
+  variantId: string;
+  warehouseId: string;
+  quantity: number;
+  product: string;
+  variant: string;
   trackInventory: boolean;
   sellWithoutStock: boolean;
-  variants: { id: string; sku: string | null; options: OptionValue[]; stockLevels: { warehouse: { id: string }; quantity: number }[] }[];
 };
 export type SheetWarehouse = { id: string; name: string };
 
@@ -61,25 +64,29 @@ export function readSheet(text: string): { rows: SheetRow[] } | { problem: strin
   };
 }
 
-/** The distinct SKUs the rows name, for itemsBySku. */
+/** The distinct SKUs the rows name, for stockLevelsBySku. */
 export const skusOf = (rows: readonly SheetRow[]) => [...new Set(rows.map((row) => row.sku).filter(Boolean))];
 
 /**
- * The items that carry `skus`, asked `perCall` SKUs at a time, three calls in flight; null when
- * a call got no answer.
+ * The stock levels of `skus`, asked `perCall` SKUs at a time, three calls in flight; null when a
+ * call got no answer.
  */
-export async function lookUpItems(skus: readonly string[], perCall: number, lookUp: (skus: string[]) => Promise<SheetItem[] | null>): Promise<SheetItem[] | null> {
+export async function lookUpLevels(
+  skus: readonly string[],
+  perCall: number,
+  lookUp: (skus: string[]) => Promise<SheetLevel[] | null>,
+): Promise<SheetLevel[] | null> {
   const calls: string[][] = [];
   for (let start = 0; start < skus.length; start += perCall) calls.push(skus.slice(start, start + perCall));
-  const found: SheetItem[][] = [];
+  const found: SheetLevel[][] = [];
   let next = 0;
   let failed = false;
   const worker = async () => {
     while (!failed && next < calls.length) {
       const index = next++;
-      const items = await lookUp(calls[index]!);
-      if (!items) failed = true;
-      else found[index] = items;
+      const levels = await lookUp(calls[index]!);
+      if (!levels) failed = true;
+      else found[index] = levels;
     }
   };
   await Promise.all([worker(), worker(), worker()]);
@@ -93,12 +100,12 @@ const MAX_QUANTITY = 1_000_000_000;
  * (bodega_id, else a bodega name that is unique), compared with its count now: a change, an
  * unchanged count, or a row that cannot be used and why.
  */
-export function planImport(rows: readonly SheetRow[], items: readonly SheetItem[], warehouses: readonly SheetWarehouse[]): ImportPlan {
-  const bySku = new Map<string, { item: SheetItem; variant: SheetItem["variants"][number] }>();
-  for (const item of items) for (const variant of item.variants) if (variant.sku) bySku.set(fold(variant.sku), { item, variant });
+export function planImport(rows: readonly SheetRow[], levels: readonly SheetLevel[], warehouses: readonly SheetWarehouse[]): ImportPlan {
+  const bySku = new Map<string, SheetLevel[]>();
+  for (const level of levels) bySku.set(fold(level.sku), [...(bySku.get(fold(level.sku)) ?? []), level]);
   const warehouseById = new Map(warehouses.map((warehouse) => [warehouse.id, warehouse]));
   const plan: ImportPlan = { changes: [], unchanged: 0, unusable: [] };
-  const named: { row: SheetRow; item: SheetItem; variant: SheetItem["variants"][number]; warehouse: SheetWarehouse; old: number }[] = [];
+  const named: { row: SheetRow; level: SheetLevel; warehouse: SheetWarehouse }[] = [];
   const problem = (row: SheetRow, reason: string) => plan.unusable.push({ line: row.line, sku: row.sku, reason });
   for (const row of rows) {
     if (!row.sku) {
@@ -119,19 +126,19 @@ export function planImport(rows: readonly SheetRow[], items: readonly SheetItem[
       }
       warehouse = byName[0];
     }
-    const old = warehouse && found.variant.stockLevels.find((level) => level.warehouse.id === warehouse.id)?.quantity;
-    if (!warehouse || old === undefined) {
+    const level = warehouse && found.find((candidate) => candidate.warehouseId === warehouse.id);
+    if (!warehouse || !level) {
       problem(row, `Bodega desconocida: la tienda no tiene la bodega «${row.warehouse || row.warehouseId}».`);
       continue;
     }
-    named.push({ row, ...found, warehouse, old });
+    named.push({ row, level, warehouse });
   }
   // two rows counting one level: neither is taken, the merchant says which count is right
   const lines = new Map<string, number[]>();
-  const levelOf = (entry: (typeof named)[number]) => `${entry.variant.id}/${entry.warehouse.id}`;
-  for (const entry of named) lines.set(levelOf(entry), [...(lines.get(levelOf(entry)) ?? []), entry.row.line]);
-  for (const { row, item, variant, warehouse, old } of named) {
-    const same = lines.get(`${variant.id}/${warehouse.id}`)!;
+  const keyOf = (level: SheetLevel) => `${level.variantId}/${level.warehouseId}`;
+  for (const { row, level } of named) lines.set(keyOf(level), [...(lines.get(keyOf(level)) ?? []), row.line]);
+  for (const { row, level, warehouse } of named) {
+    const same = lines.get(keyOf(level))!;
     if (same.length > 1) {
       problem(row, `Fila repetida: las filas ${same.join(", ")} cuentan la misma variante en la misma bodega.`);
       continue;
@@ -142,19 +149,19 @@ export function planImport(rows: readonly SheetRow[], items: readonly SheetItem[
     }
     const quantity = Number(row.quantity);
     if (Math.abs(quantity) > MAX_QUANTITY) problem(row, `La cantidad «${row.quantity}» es demasiado grande.`);
-    else if (!item.trackInventory) problem(row, "El producto no registra cantidad disponible.");
-    else if (quantity < 0 && !item.sellWithoutStock) problem(row, "Cantidad negativa en un producto sin «Vender sin Stock».");
-    else if (quantity === old) plan.unchanged++;
+    else if (!level.trackInventory) problem(row, "El producto no registra cantidad disponible.");
+    else if (quantity < 0 && !level.sellWithoutStock) problem(row, "Cantidad negativa en un producto sin «Vender sin Stock».");
+    else if (quantity === level.quantity) plan.unchanged++;
     else {
       plan.changes.push({
         line: row.line,
         sku: row.sku,
-        product: item.name,
-        variant: variantLabel(variant.options),
+        product: level.product,
+        variant: level.variant,
         warehouse: warehouse.name,
-        old,
+        old: level.quantity,
         new: quantity,
-        entry: { itemId: item.id, variantId: variant.id, warehouseId: warehouse.id, quantity, expectedQuantity: old },
+        entry: { itemId: level.itemId, variantId: level.variantId, warehouseId: warehouse.id, quantity, expectedQuantity: level.quantity },
       });
     }
   }

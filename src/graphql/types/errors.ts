@@ -1,6 +1,7 @@
 import type { ObjectRef } from "@pothos/core";
 import { BulkQuantitiesRefused, ERROR_CODES, InsufficientStockError, OperationError, type BulkEntryError } from "../../errors.ts";
 import { MAX_ORDER_LINES } from "../../orders/place-order.ts";
+import { MAX_BULK_ENTRIES } from "../../stock/counts.ts";
 import { builder } from "../builder.ts";
 import { upTo } from "../cost.ts";
 
@@ -52,7 +53,12 @@ builder.objectType(BulkQuantitiesRefused, {
   name: "BulkQuantitiesRefused",
   description: "nothing was changed",
   fields: (t) => ({
-    errors: t.field({ type: [BulkEntryErrorType], description: "every entry at fault, not only the first", resolve: (refused) => refused.errors }),
+    errors: t.field({
+      type: [BulkEntryErrorType],
+      description: "every entry at fault, not only the first",
+      complexity: upTo(MAX_BULK_ENTRIES),
+      resolve: (refused) => refused.errors,
+    }),
   }),
 });
 

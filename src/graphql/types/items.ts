@@ -4,9 +4,11 @@ import { BulkQuantitiesRefused, OperationError } from "../../errors.ts";
 import { tracksInventory } from "../../stock/availability.ts";
 import { adjustItemQuantity, MAX_BULK_ENTRIES, setItemQuantities, setItemQuantity, type BulkQuantitiesSet } from "../../stock/counts.ts";
 import { createItem, updateItem } from "../../stock/items.ts";
+import { levelsBySku, MAX_SKUS_LOOKED_UP, type SkuStockLevel } from "../../stock/inventory-export.ts";
+import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
 import { check, isRecordId, rules } from "../../validation.ts";
 import { builder } from "../builder.ts";
-import { pageCost } from "../cost.ts";
+import { pageCost, upTo } from "../cost.ts";
 import { badUserInput, checkCursorInStore, pageSize } from "../pages.ts";
 import { resultUnion } from "./errors.ts";
 
@@ -107,8 +109,20 @@ export function catalogQuery(storeId: string, search: string | null | undefined,
   } satisfies Prisma.ItemFindManyArgs;
 }
 
-/** SKUs one itemsBySku asks for: a spreadsheet of 10,000 rows is matched in 20 calls. */
-export const MAX_SKUS_LOOKED_UP = 500;
+const SkuStockLevelObject = builder.objectRef<SkuStockLevel>("SkuStockLevel").implement({
+  description: "a stock level as a spreadsheet row names it: by SKU and warehouse",
+  fields: (t) => ({
+    sku: t.exposeString("sku"),
+    itemId: t.exposeID("itemId"),
+    variantId: t.exposeID("variantId"),
+    warehouseId: t.exposeID("warehouseId"),
+    quantity: t.exposeInt("quantity"),
+    product: t.exposeString("product", { description: "the item's name" }),
+    variant: t.exposeString("variant", { description: '"Talla: M / Color: Negro"; empty for a default variant' }),
+    trackInventory: t.exposeBoolean("trackInventory"),
+    sellWithoutStock: t.exposeBoolean("sellWithoutStock"),
+  }),
+});
 
 /** The key of a record of `storeId` by its id; null for an id that cannot exist. */
 export const recordKey = (storeId: string, id: string | number) =>
@@ -125,16 +139,14 @@ builder.queryFields((t) => ({
       return where && deps.db.prisma.item.findUnique({ ...query, where });
     },
   }),
-  itemsBySku: t.withAuth({ admin: true }).prismaField({
-    type: ["Item"],
-    description: `(admin) the items whose variants carry these SKUs (an item without options: its own SKU), what a spreadsheet's rows name; 1 to ${MAX_SKUS_LOOKED_UP}`,
+  stockLevelsBySku: t.withAuth({ admin: true }).field({
+    type: [SkuStockLevelObject],
+    description: `(admin) the stock levels, one per warehouse, of the variants with these SKUs (an item without options: its own SKU), as a spreadsheet's rows name them; 1 to ${MAX_SKUS_LOOKED_UP} SKUs`,
     args: { skus: t.arg.stringList({ required: true }) },
-    resolve: async (query, _root, { skus }, { deps, adminStoreId }) => {
+    complexity: upTo(MAX_SKUS_LOOKED_UP * MAX_WAREHOUSES),
+    resolve: (_root, { skus }, { deps, adminStoreId }) => {
       if (skus.length < 1 || skus.length > MAX_SKUS_LOOKED_UP) throw badUserInput(`skus must have 1 to ${MAX_SKUS_LOOKED_UP} SKUs`);
-      // by the variants' unique (store, sku) index first: a relation filter would test every item of the store
-      const variants = await deps.db.prisma.variant.findMany({ where: { storeId: adminStoreId, sku: { in: skus } }, select: { itemId: true } });
-      const itemIds = [...new Set(variants.map((variant) => variant.itemId))];
-      return deps.db.prisma.item.findMany({ ...query, where: { storeId: adminStoreId, id: { in: itemIds } }, orderBy: { id: "asc" } });
+      return levelsBySku(deps.db.prisma, adminStoreId, skus);
     },
   }),
   // Not t.withAuth: a field of its narrowed context cannot share ItemConnection with Store.items.
@@ -240,6 +252,7 @@ const BulkQuantitiesSetObject = builder.objectRef<BulkQuantitiesSet & { storeId:
     variants: t.prismaField({
       type: ["Variant"],
       description: "every variant changed, once",
+      complexity: upTo(MAX_BULK_ENTRIES),
       resolve: async (query, set, _args, { deps }) => {
         const variants = await deps.db.prisma.variant.findMany({ ...query, where: { storeId: set.storeId, id: { in: set.variantIds } } });
         const position = new Map(set.variantIds.map((id, index) => [id, index]));

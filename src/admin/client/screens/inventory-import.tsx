@@ -6,10 +6,10 @@
 import { useMemo, useState } from "preact/hooks";
 import { useClient, useQuery } from "@urql/preact";
 import {
-  downloadInventory, ITEMS_BY_SKU, SET_QUANTITIES, SKUS_PER_LOOKUP, STORE,
-  type ApiError, type ItemsBySkuData, type SetQuantitiesData, type StoreData,
+  downloadInventory, SET_QUANTITIES, SKUS_PER_LOOKUP, STOCK_LEVELS_BY_SKU, STORE,
+  type ApiError, type SetQuantitiesData, type StockLevelsBySkuData, type StoreData,
 } from "../api.ts";
-import { applyChanges, lookUpItems, planImport, readSheet, skusOf, type ApplySummary, type ImportPlan, type PlannedChange, type RowProblem } from "../inventory-sheet.ts";
+import { applyChanges, lookUpLevels, planImport, readSheet, skusOf, type ApplySummary, type ImportPlan, type PlannedChange, type RowProblem } from "../inventory-sheet.ts";
 import { readSession } from "../session.ts";
 import { Button, ErrorMessage, Loading, Notice, Title } from "../ui.tsx";
 
@@ -55,12 +55,12 @@ export function InventoryImport({ slug }: { slug: string }) {
     setStage({ name: "reading", file: file.name });
     const sheet = readSheet(await file.text());
     if ("problem" in sheet) return setStage({ name: "choose", problem: sheet.problem });
-    const items = await lookUpItems(skusOf(sheet.rows), SKUS_PER_LOOKUP, async (skus) => {
-      const answer = await client.query<ItemsBySkuData>(ITEMS_BY_SKU, { skus }, { requestPolicy: "network-only" }).toPromise();
-      return answer.data?.itemsBySku ?? null;
+    const levels = await lookUpLevels(skusOf(sheet.rows), SKUS_PER_LOOKUP, async (skus) => {
+      const answer = await client.query<StockLevelsBySkuData>(STOCK_LEVELS_BY_SKU, { skus }, { requestPolicy: "network-only" }).toPromise();
+      return answer.data?.stockLevelsBySku ?? null;
     });
-    if (!items) return setStage({ name: "choose", problem: "No se pudo leer el inventario de la tienda para compararlo. Inténtalo de nuevo." });
-    setStage({ name: "preview", file: file.name, plan: planImport(sheet.rows, items, settings!.warehouses) });
+    if (!levels) return setStage({ name: "choose", problem: "No se pudo leer el inventario de la tienda para compararlo. Inténtalo de nuevo." });
+    setStage({ name: "preview", file: file.name, plan: planImport(sheet.rows, levels, settings!.warehouses) });
   }
 
   async function apply(file: string, plan: ImportPlan) {
