@@ -6,6 +6,7 @@ import "./types/warehouses.ts";
 import "./types/stores.ts";
 import "./types/orders.ts";
 import "./types/live-updates.ts";
+import "./types/low-stock.ts";
 import "./types/accounting.ts";
 import "./types/storefront-tokens.ts";
 

@@ -68,7 +68,7 @@ export const openSubscriptions = new Gauge({
   registers: [registry],
 });
 // Shown as 0 from the start, so a dashboard has a series before the first subscription.
-for (const field of ["stockUpdates", "availabilityChanges"]) openSubscriptions.set({ field }, 0);
+for (const field of ["stockUpdates", "availabilityChanges", "lowStockAlertsAdded"]) openSubscriptions.set({ field }, 0);
 
 let checkoutTurns: { readonly waiting: number } | undefined;
 

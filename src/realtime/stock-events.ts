@@ -16,6 +16,23 @@ export type StockEvent = {
   variantAvailableQuantity: number | null;
   availabilityChanged: boolean;
   at: string;
+  /** the low-stock alert this change recorded for the variant, when it took the variant into low stock */
+  lowStockAlert?: LowStockAlertNote;
+  /**
+   * nothing of the stock changed, a threshold did: the event carries the alert it recorded and is
+   * no stock update (stockUpdates and availabilityChanges leave it out)
+   */
+  alertOnly?: true;
+};
+
+/** A low-stock alert as its variant's event carries it to the merchant's subscribers (SPEC section 9). */
+export type LowStockAlertNote = {
+  id: string;
+  /** the variant's available units as it crossed */
+  availableQuantity: number;
+  /** the threshold in force as it crossed */
+  threshold: number;
+  at: string;
 };
 
 /** The one way out for stock events; called only after the transaction that made them commits. */

@@ -24,11 +24,8 @@ export const MAX_WAITING_VARIANTS = 10_000;
  */
 export class SubscriberTooSlowError extends Error {
   readonly code = "SUBSCRIBER_TOO_SLOW";
-  constructor(waitingVariants: number) {
-    super(
-      `This subscription fell behind on more than ${waitingVariants} variants and was ended; ` +
-        "query the items again and subscribe again",
-    );
+  constructor(waiting: number, what = "variants") {
+    super(`This subscription fell behind on more than ${waiting} ${what} and was ended; query again and subscribe again`);
   }
 }
 
@@ -133,6 +130,7 @@ function matcherFor(query: StockUpdateQuery): (event: StockEvent) => boolean {
   const itemIds = query.itemIds ? new Set(query.itemIds.map((id) => id.toLowerCase())) : null;
   return (event) =>
     event.storeId === query.storeId &&
+    !event.alertOnly &&
     (itemIds === null || itemIds.has(event.itemId)) &&
     (!query.availabilityChangesOnly || event.availabilityChanged);
 }

@@ -3,6 +3,7 @@ import type { OutOfStockBehavior } from "../generated/prisma/enums.ts";
 import { sql } from "../db/sql.ts";
 import type { Tx } from "../db/transaction.ts";
 import { recomputeStoreAvailability } from "./stock-ledger.ts";
+import { setStoreLowStockThreshold } from "./low-stock.ts";
 import { lockStoreItems } from "./store-items.ts";
 
 /**
@@ -52,4 +53,13 @@ export async function changeOutOfStockBehavior(tx: Tx, storeId: string, behavior
          WHERE id = ${storeId}::uuid AND out_of_stock_behavior <> ${behavior}::"OutOfStockBehavior"`,
   );
   if (rowCount) await recomputeStoreAvailability(tx, storeId);
+}
+
+/**
+ * The store's low-stock threshold (null: none): every variant that follows it and already meets
+ * it records an alert, all in this transaction. Takes the store's item locks itself.
+ */
+export async function changeLowStockThreshold(tx: Tx, storeId: string, threshold: number | null): Promise<void> {
+  await lockStoreItems(tx, storeId);
+  await setStoreLowStockThreshold(tx, storeId, threshold);
 }

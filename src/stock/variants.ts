@@ -7,6 +7,7 @@ import { inTransaction, type Tx } from "../db/transaction.ts";
 import { invalidInput, notFound, OperationError } from "../errors.ts";
 import { check, isRecordId, MAX_ABS_QUANTITY, rules } from "../validation.ts";
 import { changeStock, lockItems, pastLimit } from "./stock-ledger.ts";
+import { LowStockThresholdRule, setVariantLowStockThreshold } from "./low-stock.ts";
 import { lockWarehouses } from "./warehouses.ts";
 
 /**
@@ -105,15 +106,18 @@ export async function insertVariants(
     }
   }
   const { rows } = await tx.query<{ id: string }>(
-    sql`INSERT INTO variants (store_id, item_id, is_default, position, sku, options, option_key, price)
-        SELECT ${storeId}::uuid, ${itemId}::uuid, v.is_default, v.position, v.sku, v.options, v.option_key, v.price
-          FROM unnest(${variants.map((v) => v.isDefault)}::bool[],
+    // a variant created at or below the store's threshold is low from the start: listed, but no alert
+    sql`INSERT INTO variants (store_id, item_id, is_default, position, sku, options, option_key, price, low_stock)
+        SELECT ${storeId}::uuid, ${itemId}::uuid, v.is_default, v.position, v.sku, v.options, v.option_key, v.price,
+               is_low_stock(i.type, i.track_inventory, 0, NULL, s.low_stock_threshold)
+          FROM items i JOIN stores s ON s.id = i.store_id, unnest(${variants.map((v) => v.isDefault)}::bool[],
                       ${variants.map((_, index) => options.firstPosition + index)}::int[],
                       ${variants.map((v) => v.sku)}::text[],
                       ${variants.map((v) => JSON.stringify(v.values))}::jsonb[],
                       ${variants.map((v) => v.key)}::text[],
                       ${variants.map((v) => v.price)}::numeric[])
             WITH ORDINALITY AS v(is_default, position, sku, options, option_key, price, n)
+         WHERE i.store_id = ${storeId}::uuid AND i.id = ${itemId}::uuid
          ORDER BY v.n
         RETURNING id`,
   );
@@ -216,15 +220,25 @@ export async function addVariant(
   return onDuplicateSku(added, "variant.sku");
 }
 
-/** `updateVariant`: its SKU (empty clears it) or its own price. The default variant's SKU is its item's. */
+/**
+ * `updateVariant`: its SKU (empty clears it), its own price, or its own low-stock threshold
+ * (`clearLowStockThreshold`: the store's again; a threshold it already meets records an alert).
+ * The default variant's SKU is its item's.
+ */
 export async function updateVariant(
   deps: Pick<Deps, "db" | "publisher">,
   storeId: string,
-  input: { id: string; sku?: string | null; price?: string | null },
+  input: { id: string; sku?: string | null; price?: string | null; lowStockThreshold?: number | null; clearLowStockThreshold?: boolean | null },
 ): Promise<Variant | OperationError> {
   if (!isRecordId(input.id)) return notFound("Variant", "id");
-  const valid = check(z.object({ sku: z.union([z.literal(""), rules.sku]).nullish(), price: rules.price.nullish() }), input);
+  const valid = check(
+    z.object({ sku: z.union([z.literal(""), rules.sku]).nullish(), price: rules.price.nullish(), lowStockThreshold: LowStockThresholdRule.nullish() }),
+    input,
+  );
   if (valid instanceof OperationError) return valid;
+  if (input.clearLowStockThreshold && valid.lowStockThreshold != null) {
+    return invalidInput("give a low-stock threshold or clear it, not both", "clearLowStockThreshold");
+  }
   const updated = inTransaction(deps.db.pool, deps.publisher, async (tx) => {
     const { rows } = await tx.query<{ itemId: string; isDefault: boolean; sku: string | null }>(
       sql`SELECT item_id AS "itemId", is_default AS "isDefault", sku FROM variants WHERE store_id = ${storeId}::uuid AND id = ${input.id}::uuid`,
@@ -247,6 +261,9 @@ export async function updateVariant(
       await tx.query(
         sql`UPDATE variants SET price = ${valid.price}::numeric, updated_at = now() WHERE store_id = ${storeId}::uuid AND id = ${input.id}::uuid`,
       );
+    }
+    if (valid.lowStockThreshold != null || input.clearLowStockThreshold) {
+      await setVariantLowStockThreshold(tx, storeId, found.itemId, input.id, valid.lowStockThreshold ?? null);
     }
     return loadVariant(tx, storeId, input.id);
   });

@@ -3,6 +3,7 @@ import { OutOfStockBehavior } from "../../generated/prisma/enums.ts";
 import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
 import {
   applyInventorySettings,
+  checkInventorySettings,
   loadInventorySettings,
   updateInventorySettings,
   type InventorySettings,
@@ -28,6 +29,10 @@ export const InventorySettingsType = builder.objectRef<InventorySettings>("Inven
     outOfStockBehavior: t.expose("outOfStockBehavior", { type: OutOfStockBehaviorEnum }),
     accountingConnected: t.exposeBoolean("accountingConnected"),
     accountingSync: t.exposeBoolean("accountingSync"),
+    lowStockThreshold: t.exposeInt("lowStockThreshold", {
+      nullable: true,
+      description: "the store's default threshold; null = no alerts unless a variant sets one",
+    }),
     // Settings are not a Prisma model, so their warehouse comes through a dataloader: one query
     // for the settings of every store in the answer.
     mainWarehouse: t.loadable({
@@ -111,6 +116,8 @@ const UpdateInventorySettingsInput = builder.inputType("UpdateInventorySettingsI
   fields: (t) => ({
     outOfStockBehavior: t.field({ type: OutOfStockBehaviorEnum }),
     accountingSync: t.boolean(),
+    lowStockThreshold: t.int({ description: ">= 0; a variant that already meets it records an alert" }),
+    clearLowStockThreshold: t.boolean({ description: "true: set the store default to null" }),
   }),
 });
 
@@ -124,6 +131,8 @@ builder.mutationField("updateInventorySettings", (t) =>
     // With accounting's switch, the rest is changed in its transaction: all of it, or (refused) nothing.
     resolve: async (_root, { input }, { deps, adminStoreId }) => {
       if (input.accountingSync == null) return updateInventorySettings(deps, adminStoreId, input);
+      const wrong = checkInventorySettings(input);
+      if (wrong) return wrong;
       const refused = await switchAccountingSync(deps, adminStoreId, input.accountingSync, (tx) =>
         applyInventorySettings(tx, adminStoreId, input),
       );

@@ -130,6 +130,8 @@ const UpdateVariantInput = builder.inputType("UpdateVariantInput", {
     id: t.id({ required: true }),
     sku: t.string({ description: "an empty one clears it" }),
     price: t.field({ type: "Decimal" }),
+    lowStockThreshold: t.int({ description: ">= 0; a threshold the variant already meets records an alert" }),
+    clearLowStockThreshold: t.boolean({ description: "true: follow the store's default again" }),
   }),
 });
 
