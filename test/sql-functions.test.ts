@@ -15,7 +15,7 @@ import { databaseUrl, newItem, newStore, startTestServer, type TestServer, type 
 const CHANGED_ROW = keysOf<ChangedRow>()({
   id: true, itemId: true, quantity: true, committedQuantity: true, availability: true, availabilityBefore: true,
   version: true, type: true, trackInventory: true, itemQuantity: true, itemCommittedQuantity: true,
-  itemAvailability: true, itemAvailabilityBefore: true, itemVersion: true,
+  itemAvailability: true, itemAvailabilityBefore: true, itemVersion: true, lowStockAlert: true,
 });
 const STOCK_ANSWER = keysOf<StockAnswer>()({ levels: true, variants: true, refused: true });
 const REFUSAL = keysOf<StockRefusal>()({ change: true, reason: true });

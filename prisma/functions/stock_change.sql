@@ -12,7 +12,10 @@
 -- guard refuses only changes that lower a level's available units below zero: units coming in
 -- are always taken.
 --
--- Returns { levels: <levels changed>, variants: [one row per changed variant, with its item],
+-- Each changed variant's low_stock flag follows is_low_stock(), and a variant that turns low records
+-- a low-stock alert (under its item's lock, so once per crossing), which its row carries.
+--
+-- Returns { levels: <levels changed>, variants: [one row per changed variant, with its item and its alert],
 -- refused: [{ change: <its index in the arrays, from 0>, reason }] } where reason is one of
 -- NOT_FOUND, NOT_TRACKED, MANAGED_BY_ACCOUNTING, STALE_QUANTITY, BELOW_ZERO, LEVEL_LIMIT,
 -- VARIANT_LIMIT, ITEM_LIMIT (the changes left out only because of another's are not listed).
@@ -116,12 +119,22 @@ WITH c AS (
         committed_quantity = v.committed_quantity + d.committed,
         availability = item_availability(i.type, i.track_inventory, ((v.quantity + d.quantity) - (v.committed_quantity + d.committed))::int,
                                          i.sell_without_stock, s.out_of_stock_behavior),
+        low_stock = is_low_stock(i.type, i.track_inventory, ((v.quantity + d.quantity) - (v.committed_quantity + d.committed))::int,
+                                 v.low_stock_threshold, s.low_stock_threshold),
         version = v.version + 1,
         updated_at = now()
       FROM variant_deltas d, variants ov, items i, stores s
      WHERE v.store_id = p_store_id AND v.id = d.variant_id AND ov.store_id = v.store_id AND ov.id = v.id
        AND i.store_id = v.store_id AND i.id = v.item_id AND s.id = v.store_id
-    RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, ov.availability AS availability_before
+    RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, ov.availability AS availability_before,
+              v.low_stock AND NOT ov.low_stock AS turned_low, coalesce(v.low_stock_threshold, s.low_stock_threshold) AS threshold
+), alerted AS (
+    -- low stock (is_low_stock()): a variant that turned low records its alert; one that rose above
+    -- its threshold, or lost it, is not low any more and will alert again when it next turns low
+    INSERT INTO low_stock_alerts (store_id, item_id, variant_id, available_quantity, threshold)
+    SELECT p_store_id, cv.item_id, cv.id, cv.quantity - cv.committed_quantity, cv.threshold
+      FROM changed_variants cv WHERE cv.turned_low
+    RETURNING id, variant_id, available_quantity, threshold, created_at
 ), item_deltas AS (
     SELECT item_id, sum(quantity)::bigint AS quantity, sum(committed)::bigint AS committed FROM variant_deltas GROUP BY item_id
 ), changed_items AS (
@@ -152,7 +165,10 @@ SELECT json_build_object(
         'availability', v.availability, 'availabilityBefore', v.availability_before, 'version', v.version,
         'type', i.type, 'trackInventory', i.track_inventory, 'itemQuantity', i.quantity,
         'itemCommittedQuantity', i.committed_quantity, 'itemAvailability', i.availability,
-        'itemAvailabilityBefore', i.availability_before, 'itemVersion', i.version)), '[]'::json)
+        'itemAvailabilityBefore', i.availability_before, 'itemVersion', i.version,
+        'lowStockAlert', (SELECT json_build_object('id', a.id::text, 'availableQuantity', a.available_quantity,
+                                                   'threshold', a.threshold, 'at', a.created_at)
+                            FROM alerted a WHERE a.variant_id = v.id))), '[]'::json)
       FROM changed_variants v JOIN changed_items i ON i.id = v.item_id),
     'refused', (SELECT coalesce(json_agg(json_build_object('change', n, 'reason', reason) ORDER BY n), '[]'::json)
                   FROM verdicts WHERE reason IS NOT NULL))

@@ -2,10 +2,11 @@ import { Prisma, type Item } from "../generated/prisma/client.ts";
 import type { Availability, ItemType, StockMovementReason } from "../generated/prisma/enums.ts";
 import type { Tx } from "../db/transaction.ts";
 import { sql, type Sql } from "../db/sql.ts";
-import type { StockEvent } from "../realtime/stock-events.ts";
+import type { LowStockAlertNote, StockEvent } from "../realtime/stock-events.ts";
 import { MAX_ABS_QUANTITY } from "../validation.ts";
 import { invalidInput, type OperationError } from "../errors.ts";
 import { availabilitySql, tracksInventory } from "./availability.ts";
+import { refreshLowStock } from "./low-stock.ts";
 
 /**
  * The one place where stock changes. Stock is kept per variant per warehouse (a stock level);
@@ -119,6 +120,8 @@ export type ChangedRow = {
   itemAvailability: Availability;
   itemAvailabilityBefore: Availability | null;
   itemVersion: number;
+  /** the low-stock alert the change recorded, when it took the variant into low stock */
+  lowStockAlert: LowStockAlertNote | null;
 };
 
 /**
@@ -213,7 +216,7 @@ const changedVariantsJson = sql`(SELECT coalesce(json_agg(changed), '[]'::json) 
 const CHANGED_COLUMNS = sql`v.id, v.item_id AS "itemId", v.quantity, v.committed_quantity AS "committedQuantity",
   v.availability, v.availability_before AS "availabilityBefore", v.version, i.type, i.track_inventory AS "trackInventory",
   i.quantity AS "itemQuantity", i.committed_quantity AS "itemCommittedQuantity", i.availability AS "itemAvailability",
-  i.availability_before AS "itemAvailabilityBefore", i.version AS "itemVersion"`;
+  i.availability_before AS "itemAvailabilityBefore", i.version AS "itemVersion", NULL::json AS "lowStockAlert"`;
 
 /** The first variant (or item, variantId null) whose re-summed stock would break the limit rule. */
 export type BeyondLimit = { itemId: string; variantId: string | null };
@@ -285,6 +288,8 @@ export async function refreshVariants(
         SELECT ${changedVariantsJson}, (SELECT row_to_json(b) FROM beyond b) AS "beyondLimit"`,
   );
   const { variants, beyondLimit } = rows[0]!;
+  // what moved the sums (a warehouse that fulfils, tracking switched on) moves the low flags too
+  if (!beyondLimit) await refreshLowStock(tx, storeId, itemIds);
   return { variants: variants.map((row) => queueEvent(tx, storeId, row)), beyondLimit };
 }
 
@@ -334,6 +339,7 @@ function queueEvent(tx: Pick<Tx, "events">, storeId: string, row: ChangedRow): S
     availabilityChanged: row.itemAvailability !== row.itemAvailabilityBefore || row.availability !== row.availabilityBefore,
     at: new Date().toISOString(),
   };
+  if (row.lowStockAlert) event.lowStockAlert = { ...row.lowStockAlert, at: new Date(row.lowStockAlert.at).toISOString() };
   tx.events.push(event);
   return {
     id: row.id,
