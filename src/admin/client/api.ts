@@ -38,6 +38,8 @@ export type Api = { client: Client; close(): void };
 export function createApi(session: Session, events: { onAuthLost(): void; onLive(state: "live" | "reconnecting"): void }): Api {
   const socket = createSocket({
     url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql`,
+    // the admin-only subscriptions (lowStockAlertsAdded) know the store's admin by it
+    connectionParams: { authorization: `Bearer ${session.token}` },
     lazy: false,
     retryAttempts: Number.POSITIVE_INFINITY,
     shouldRetry: () => true,
@@ -102,7 +104,7 @@ export const SIGN_IN = `query SignIn($slug: String!) { store(slug: $slug) { name
 
 const RUN = `id status trigger startedAt finishedAt itemsMatched itemsUpdated itemsUnmatched error unmatched { itemId variantId sku reason detail }`;
 const WAREHOUSE = `id name isMain fulfilsOnlineOrders priority accountingId`;
-const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync webhookUrl mainWarehouse { ${WAREHOUSE} } warehouses { ${WAREHOUSE} }`;
+const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync lowStockThreshold webhookUrl mainWarehouse { ${WAREHOUSE} } warehouses { ${WAREHOUSE} }`;
 
 export type SyncRun = {
   id: string; status: string; trigger: string; startedAt: string; finishedAt: string | null;
@@ -114,6 +116,7 @@ export type InventorySettings = {
   outOfStockBehavior: "MARK_SOLD_OUT" | "HIDE";
   accountingConnected: boolean;
   accountingSync: boolean;
+  lowStockThreshold: number | null;
   webhookUrl: string | null;
   mainWarehouse: Warehouse | null;
   warehouses: Warehouse[];
@@ -141,11 +144,11 @@ export const DELETE_WAREHOUSE = `mutation DeleteWarehouse($id: ID!) { deleteWare
 const COUNTS = `quantity committedQuantity availableQuantity availability version`;
 type Counts = { quantity: number | null; committedQuantity: number; availableQuantity: number | null; availability: Availability; version: number };
 export type OptionValue = { name: string; value: string };
-const VARIANT_ROW = `id sku options { name value } ${COUNTS}`;
-export type VariantRow = Counts & { id: string; sku: string | null; options: OptionValue[] };
-const ITEM_ROW = `id name sku type trackInventory sellWithoutStock ${COUNTS} options { name values } variants { ${VARIANT_ROW} }`;
+const VARIANT_ROW = `id sku options { name value } ${COUNTS} lowStock lowStockThreshold`;
+export type VariantRow = Counts & { id: string; sku: string | null; options: OptionValue[]; lowStock: boolean; lowStockThreshold: number | null };
+const ITEM_ROW = `id name sku type trackInventory sellWithoutStock ${COUNTS} lowStock options { name values } variants { ${VARIANT_ROW} }`;
 export type ItemRow = Counts & {
-  id: string; name: string; sku: string | null; type: "PRODUCT" | "SERVICE"; trackInventory: boolean; sellWithoutStock: boolean;
+  id: string; name: string; sku: string | null; type: "PRODUCT" | "SERVICE"; trackInventory: boolean; sellWithoutStock: boolean; lowStock: boolean;
   options: { name: string; values: string[] }[]; variants: VariantRow[];
 };
 
@@ -185,6 +188,29 @@ export type TransferResult =
   | ({ __typename: "Variant" } & VariantRow)
   | ({ __typename: "InsufficientStockError" } & ApiError & { shortages: { requested: number; available: number }[] })
   | ({ __typename: "OperationError" } & ApiError);
+
+export const UPDATE_VARIANT = `mutation UpdateVariant($input: UpdateVariantInput!) { updateVariant(input: $input) { __typename ... on Variant { ${VARIANT_ROW} } ${ERRORS} } }`;
+export type VariantResult = ({ __typename: "Variant" } & VariantRow) | ({ __typename: "OperationError" } & ApiError);
+
+// ---------- low stock ----------
+
+/** "Stock bajo": the variants low now, lowest available first, with their item's name. */
+export const LOW_STOCK_VARIANTS = `query LowStockVariants($first: Int!, $after: String) {
+  lowStockVariants(first: $first, after: $after) { edges { node { ${VARIANT_ROW} item { id name version } } } pageInfo { hasNextPage endCursor } }
+}`;
+export type LowStockVariantsData = { lowStockVariants: Connection<VariantRow & { item: { id: string; name: string; version: number } }> };
+export const LOW_STOCK_ALERTS = `query LowStockAlerts($first: Int!) {
+  lowStockAlerts(first: $first) { edges { node { id availableQuantity threshold at item { id name } variant { id sku options { name value } } } } }
+}`;
+export type LowStockAlert = {
+  id: string; availableQuantity: number; threshold: number; at: string;
+  item: { id: string; name: string }; variant: { id: string; sku: string | null; options: OptionValue[] };
+};
+export type LowStockAlertsData = { lowStockAlerts: Connection<LowStockAlert> };
+/** Alerts as they happen: the socket carries the admin token in its connectionParams. */
+export const LOW_STOCK_ALERTS_ADDED = `subscription LowStockAlertsAdded($slug: String!) {
+  lowStockAlertsAdded(store: $slug) { id availableQuantity threshold at item { id name } variant { id sku options { name value } } }
+}`;
 
 export type StockUpdate = { itemId: string; availability: Availability; availableQuantity: number | null; version: number };
 export const STOCK_UPDATES = `subscription StockUpdates($slug: String!) { stockUpdates(store: $slug) { itemId availability availableQuantity version } }`;

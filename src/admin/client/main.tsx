@@ -8,8 +8,9 @@ import "./styles.css";
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { Provider, useClient, useQuery } from "@urql/preact";
-import { createApi, STOCK_UPDATES, STORE, type Session, type StockUpdate, type StoreData } from "./api.ts";
-import { publishResync, publishUpdate } from "./live.ts";
+import { createApi, LOW_STOCK_ALERTS_ADDED, STOCK_UPDATES, STORE, type LowStockAlert, type Session, type StockUpdate, type StoreData } from "./api.ts";
+import { variantLabel } from "./labels.ts";
+import { publishAlert, publishResync, publishUpdate, useLowStockAlerts } from "./live.ts";
 import { focusTitleOnArrival } from "./ui.tsx";
 import { forgetSession, readSession, saveSession } from "./session.ts";
 import { SignIn } from "./screens/sign-in.tsx";
@@ -20,6 +21,7 @@ import { ItemScreen } from "./screens/item.tsx";
 import { Orders } from "./screens/orders.tsx";
 import { OrderScreen } from "./screens/order.tsx";
 import { Settings } from "./screens/settings.tsx";
+import { LowStock } from "./screens/low-stock.tsx";
 
 type LiveState = "connecting" | "live" | "reconnecting";
 
@@ -80,6 +82,15 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
       }).unsubscribe,
     [client, slug],
   );
+  useEffect(
+    () =>
+      client.subscription<{ lowStockAlertsAdded: LowStockAlert }>(LOW_STOCK_ALERTS_ADDED, { slug }).subscribe((result) => {
+        if (result.data) publishAlert(result.data.lowStockAlertsAdded);
+      }).unsubscribe,
+    [client, slug],
+  );
+  const [lastAlerts, setLastAlerts] = useState<LowStockAlert[]>([]);
+  useLowStockAlerts(setLastAlerts);
   const settings = store.data?.store?.inventorySettings;
 
   const [section, id] = route;
@@ -90,6 +101,7 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
         <nav aria-label="Secciones">
           <a href="#/productos" aria-current={section === "productos" ? "page" : undefined}>Productos</a>
           <a href="#/pedidos" aria-current={section === "pedidos" ? "page" : undefined}>Pedidos</a>
+          <a href="#/stock-bajo" aria-current={section === "stock-bajo" ? "page" : undefined}>Stock bajo</a>
           <a href="#/configuracion/inventario" aria-current={section === "configuracion" ? "page" : undefined}>Configuración</a>
         </nav>
         <p class="live-status" data-state={live} role="status">
@@ -99,8 +111,11 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
           Salir
         </button>
       </header>
+      {lastAlerts.length > 0 && <AlertNotice alerts={lastAlerts} onDismiss={() => setLastAlerts([])} />}
       <main>
-        {section === "pedidos" && id ? (
+        {section === "stock-bajo" ? (
+          <LowStock storeThreshold={settings?.lowStockThreshold} />
+        ) : section === "pedidos" && id ? (
           <OrderScreen id={id} accountingSync={settings?.accountingSync ?? false} />
         ) : section === "pedidos" ? (
           <Orders />
@@ -111,12 +126,27 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
         ) : section === "productos" && id === "importar" ? (
           <InventoryImport slug={slug} />
         ) : section === "productos" && id ? (
-          <ItemScreen id={id} accountingSync={settings?.accountingSync ?? false} />
+          <ItemScreen id={id} accountingSync={settings?.accountingSync ?? false} storeThreshold={settings?.lowStockThreshold ?? null} />
         ) : (
           <Products />
         )}
       </main>
     </>
+  );
+}
+
+/** The low-stock alerts that just arrived, at the top of every screen until dismissed. */
+function AlertNotice({ alerts, onDismiss }: { alerts: LowStockAlert[]; onDismiss(): void }) {
+  const [first] = alerts;
+  const name = (alert: LowStockAlert) => `${alert.item.name}${alert.variant.options.length ? ` (${variantLabel(alert.variant.options)})` : ""}`;
+  return (
+    <div class="alert-notice" role="status">
+      <p>
+        <strong>Stock bajo:</strong> <a href={`#/productos/${first!.item.id}`}>{name(first!)}</a>, quedan {first!.availableQuantity}
+        {alerts.length > 1 && <> y {alerts.length - 1} más (<a href="#/stock-bajo">ver la lista</a>)</>}.
+      </p>
+      <button type="button" class="link-button" onClick={onDismiss}>Cerrar</button>
+    </div>
   );
 }
 

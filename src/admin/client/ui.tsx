@@ -9,6 +9,11 @@ export function Badge({ availability }: { availability: Availability }) {
   return <span class={`badge badge-${availability.toLowerCase().replace("_", "-")}`}>{AVAILABILITY[availability]}</span>;
 }
 
+/** "Stock bajo": the variant (or one of the item's variants) is at or below its low-stock threshold. */
+export function LowStockBadge({ low }: { low: boolean }) {
+  return low ? <span class="badge badge-low-stock">Stock bajo</span> : null;
+}
+
 export function Spinner({ label }: { label: string }) {
   return <span class="spinner" role="status" aria-label={label} />;
 }

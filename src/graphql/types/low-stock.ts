@@ -12,6 +12,10 @@ import { VariantObject } from "./variants.ts";
 /** Low stock (SPEC section 9): thresholds, the low variants now, the alerts, and alerts as they happen. */
 
 builder.prismaObjectFields("Variant", (t) => ({
+  item: t.relation("item", {
+    description: "(admin) the item it is a variant of: what a list of variants (lowStockVariants) shows each by",
+    authScopes: (variant) => ({ adminOf: variant.storeId }),
+  }),
   lowStockThreshold: t.exposeInt("lowStockThreshold", {
     nullable: true,
     description: "(admin) its own; null: the store's",

@@ -9,13 +9,13 @@ import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { useClient, useMutation, useQuery } from "@urql/preact";
 import {
-  ADJUST_QUANTITY, ITEM, MOVEMENTS, SET_QUANTITY, TRANSFER_STOCK, UPDATE_ITEM, errorOf,
-  type ApiError, type ItemData, type ItemDetail, type ItemResult, type MovementsData, type TransferResult,
+  ADJUST_QUANTITY, ITEM, MOVEMENTS, SET_QUANTITY, TRANSFER_STOCK, UPDATE_ITEM, UPDATE_VARIANT, errorOf,
+  type ApiError, type ItemData, type ItemDetail, type ItemResult, type MovementsData, type TransferResult, type VariantResult,
 } from "../api.ts";
 import { formatCount, formatDate, formatMoney, MOVEMENT_REASON, movementNote, variantLabel } from "../labels.ts";
 import { belowZero, problem, tooManyOut, type Says } from "../messages.ts";
 import { useLiveRefresh } from "../live.ts";
-import { Badge, Button, describedBy, ErrorMessage, errorFor, Field, FormError, Loading, Notice, PagerNav, Title, usePager } from "../ui.tsx";
+import { Badge, Button, describedBy, LowStockBadge, ErrorMessage, errorFor, Field, FormError, Loading, Notice, PagerNav, Title, usePager } from "../ui.tsx";
 
 /** One count the merchant can write: a variant's stock in one warehouse. */
 type Level = {
@@ -44,7 +44,7 @@ const levelName = (level: Level) => (level.variant ? `${level.variant} en ${leve
 /** "cantidad de Talla: M en Principal", or "cantidad en Principal" for an item without options: a count that was saved. */
 const countName = (level: Level) => `cantidad ${level.variant ? `de ${level.variant} en` : "en"} ${level.warehouse}`;
 
-export function ItemScreen({ id, accountingSync }: { id: string; accountingSync: boolean }) {
+export function ItemScreen({ id, accountingSync, storeThreshold }: { id: string; accountingSync: boolean; storeThreshold: number | null }) {
   const [result, reexecute] = useQuery<ItemData>({ query: ITEM, variables: { id } });
   const item = result.data?.item;
   useLiveRefresh(
@@ -69,6 +69,7 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
       <div class="screen-head">
         <Title class="item-name">{item.name}</Title>
         <Badge availability={item.availability} />
+        <LowStockBadge low={item.lowStock} />
       </div>
       <dl class="facts">
         <dt>SKU</dt><dd>{item.sku ?? "—"}</dd>
@@ -86,6 +87,7 @@ export function ItemScreen({ id, accountingSync }: { id: string; accountingSync:
           <InventoryForm key={item.id} item={item} levels={levels} accountingSync={accountingSync} />
           {item.trackInventory && <AdjustForm item={item} levels={levels} accountingSync={accountingSync} />}
           {item.trackInventory && warehouses.length > 1 && <TransferForm item={item} warehouses={warehouses} accountingSync={accountingSync} />}
+          {item.trackInventory && <LowStockForm key={`${item.id}-low`} item={item} storeThreshold={storeThreshold} />}
         </>
       )}
       <Movements item={item} levels={levels} />
@@ -285,6 +287,89 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
       )}
       {failure && !failure.level && <FormError error={failure.error} fields={["note"]} />}
       <Button busy={busy}>Guardar</Button>
+      {outcome && <Notice nothing={outcome.nothing}>{outcome.text}</Notice>}
+    </form>
+  );
+}
+
+/**
+ * "Stock bajo": each variant's own low-stock threshold, or the store's when left empty. Saving a
+ * threshold a variant already meets records its alert (and the top bar shows it).
+ */
+function LowStockForm({ item, storeThreshold }: { item: ItemDetail; storeThreshold: number | null }) {
+  const [, updateVariant] = useMutation<{ updateVariant: VariantResult }>(UPDATE_VARIANT);
+  const [typed, setTyped] = useState<Record<string, { value: string; bad: boolean }>>({});
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState<{ error: ApiError; variantId: string } | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const name = (variant: ItemDetail["variants"][number]) => (variant.options.length ? variantLabel(variant.options) : "Este producto");
+  const fallback = storeThreshold == null ? "Sin umbral" : `El de la tienda (${storeThreshold})`;
+
+  async function save(event: Event) {
+    event.preventDefault();
+    setFailure(null);
+    setOutcome(null);
+    // empty: the store's threshold again; otherwise a whole number of units, 0 or more
+    const wanted = item.variants.flatMap((variant) => {
+      const edit = typed[variant.id];
+      if (!edit) return [];
+      const empty = edit.value.trim() === "" && !edit.bad;
+      const threshold = empty ? null : wholeNumber(edit.value, edit.bad);
+      if (!empty && (threshold === null || threshold < 0)) return [{ variant, threshold: Number.NaN }];
+      return threshold === variant.lowStockThreshold ? [] : [{ variant, threshold }];
+    });
+    const wrong = wanted.find(({ threshold }) => Number.isNaN(threshold));
+    if (wrong) {
+      const text = "Escribe el umbral en números enteros, 0 o más; o déjalo vacío para usar el de la tienda.";
+      return setFailure({ error: problem("lowStockThreshold", text), variantId: wrong.variant.id });
+    }
+    if (wanted.length === 0) return setOutcome({ text: "No se guardó nada: no cambiaste ningún umbral.", nothing: true });
+    setBusy(true);
+    const saved: string[] = [];
+    for (const { variant, threshold } of wanted) {
+      const outcome = await updateVariant({
+        input: threshold === null ? { id: variant.id, clearLowStockThreshold: true } : { id: variant.id, lowStockThreshold: threshold },
+      });
+      const error = errorOf(outcome, outcome.data?.updateVariant);
+      if (error) {
+        setFailure({ error, variantId: variant.id });
+        break;
+      }
+      saved.push(`${name(variant)}: ${threshold === null ? fallback.toLowerCase() : `${threshold} unidades`}`);
+    }
+    setBusy(false);
+    if (saved.length > 0) {
+      setTyped({});
+      setOutcome({ text: `Umbral de stock bajo guardado (${saved.join("; ")}).` });
+    }
+  }
+
+  return (
+    <form class="panel low-stock-form" onSubmit={save} aria-labelledby="low-stock-title" noValidate>
+      <h2 id="low-stock-title">Stock bajo</h2>
+      <p class="hint">Te avisamos cuando lo disponible llega al umbral o baja de él. Vacío: {fallback.toLowerCase()}.</p>
+      <table>
+        <tbody>
+          {item.variants.map((variant) => {
+            const id = `threshold-${variant.id}`;
+            const error = failure?.variantId === variant.id ? failure.error : null;
+            return (
+              <tr key={variant.id} data-variant-id={variant.id}>
+                <td>
+                  <Field id={id} label={`Umbral de stock bajo: ${name(variant)}`} error={error}>
+                    <input {...describedBy(id, error)} type="number" min={0} step={1} placeholder={fallback}
+                      value={typed[variant.id]?.value ?? (variant.lowStockThreshold == null ? "" : String(variant.lowStockThreshold))}
+                      onInput={(e) => setTyped({ ...typed, [variant.id]: { value: e.currentTarget.value, bad: e.currentTarget.validity.badInput } })} />
+                  </Field>
+                </td>
+                <td class="number">Disponible: {formatCount(variant.availableQuantity)}</td>
+                <td><LowStockBadge low={variant.lowStock} /></td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <Button busy={busy}>Cambiar umbral</Button>
       {outcome && <Notice nothing={outcome.nothing}>{outcome.text}</Notice>}
     </form>
   );

@@ -6,7 +6,7 @@ import { ITEMS, errorOf, type ItemRow, type ItemsData } from "../api.ts";
 import { formatCount, variantLabel } from "../labels.ts";
 import { useLiveRefresh } from "../live.ts";
 import { ExportButton } from "./inventory-import.tsx";
-import { Badge, ErrorMessage, Loading, PagerNav, usePager, Title } from "../ui.tsx";
+import { Badge, LowStockBadge, ErrorMessage, Loading, PagerNav, usePager, Title } from "../ui.tsx";
 
 const PAGE_SIZE = 20;
 
@@ -71,14 +71,14 @@ export function Products() {
                     {item.type === "SERVICE" && <small class="tag">Servicio</small>}
                   </td>
                   <td>{item.sku ?? "—"}</td>
-                  <Counts counts={item} tracked={item.trackInventory} />
+                  <Counts counts={item} tracked={item.trackInventory} low={item.lowStock} />
                 </tr>
                 {item.options.length > 0 &&
                   item.variants.map((variant) => (
                     <tr key={variant.id} class="variant-row" data-variant-id={variant.id}>
                       <td>{variantLabel(variant.options)}</td>
                       <td>{variant.sku ?? "—"}</td>
-                      <Counts counts={variant} tracked={item.trackInventory} />
+                      <Counts counts={variant} tracked={item.trackInventory} low={variant.lowStock} />
                     </tr>
                   ))}
               </Fragment>
@@ -91,14 +91,14 @@ export function Products() {
   );
 }
 
-/** An item's or a variant's counts over the warehouses that fulfil online orders, and its badge. */
-function Counts({ counts, tracked }: { counts: Pick<ItemRow, "quantity" | "committedQuantity" | "availableQuantity" | "availability">; tracked: boolean }) {
+/** An item's or a variant's counts over the warehouses that fulfil online orders, its badge, and "Stock bajo" when low. */
+function Counts({ counts, tracked, low }: { counts: Pick<ItemRow, "quantity" | "committedQuantity" | "availableQuantity" | "availability">; tracked: boolean; low: boolean }) {
   return (
     <>
       <td class="number quantity">{formatCount(counts.quantity)}</td>
       <td class="number committed">{tracked ? counts.committedQuantity : "—"}</td>
       <td class="number available">{formatCount(counts.availableQuantity)}</td>
-      <td><Badge availability={counts.availability} /></td>
+      <td class="state"><Badge availability={counts.availability} /> <LowStockBadge low={low} /></td>
     </>
   );
 }

@@ -11,6 +11,7 @@ import {
 } from "../api.ts";
 import { formatDate, SYNC_STATUS, SYNC_TRIGGER, UNMATCHED_REASON } from "../labels.ts";
 import { Warehouses } from "./warehouses.tsx";
+import { problem } from "../messages.ts";
 import { Button, describedBy, ErrorMessage, errorFor, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
 
 const BEHAVIOR = { MARK_SOLD_OUT: "Marcar como agotado", HIDE: "Ocultar producto" } as const;
@@ -45,6 +46,8 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
   const [syncing, syncNow] = useMutation(SYNC_NOW);
   const [sync, setSync] = useState(settings.accountingSync);
   const [behavior, setBehavior] = useState(settings.outOfStockBehavior);
+  const shownThreshold = settings.lowStockThreshold == null ? "" : String(settings.lowStockThreshold);
+  const [threshold, setThreshold] = useState({ value: shownThreshold, bad: false });
   const [error, setError] = useState<ApiError | null>(null);
   const [notice, setNotice] = useState<{ text: string; nothing?: boolean } | null>(null);
   const startsSync = sync && !settings.accountingSync;
@@ -53,20 +56,28 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
     event.preventDefault();
     setNotice(null);
     const behaviorChange = behavior !== settings.outOfStockBehavior ? `cuando se acabe un producto, «${BEHAVIOR[behavior]}»` : null;
-    if (sync === settings.accountingSync && !behaviorChange) {
+    const typed = threshold.value.trim();
+    const units = typed === "" && !threshold.bad ? null : /^\d+$/.test(typed) && !threshold.bad ? Number(typed) : Number.NaN;
+    if (Number.isNaN(units)) return setError(problem("lowStockThreshold", "Escribe el umbral de stock bajo en números enteros, 0 o más; o déjalo vacío."));
+    const thresholdChange = units !== settings.lowStockThreshold
+      ? units === null ? "sin umbral de stock bajo" : `umbral de stock bajo: ${units} unidades`
+      : null;
+    if (sync === settings.accountingSync && !behaviorChange && !thresholdChange) {
       setEditing(false);
       return setNotice({ text: "No se guardó nada: no cambiaste ninguna opción.", nothing: true });
     }
-    const outcome = await updateSettings({ input: { accountingSync: sync, outOfStockBehavior: behavior } });
+    const thresholdInput = thresholdChange ? (units === null ? { clearLowStockThreshold: true } : { lowStockThreshold: units }) : {};
+    const outcome = await updateSettings({ input: { accountingSync: sync, outOfStockBehavior: behavior, ...thresholdInput } });
     const failure = errorOf(outcome, outcome.data?.updateInventorySettings);
     setError(failure);
     if (startsSync) onSynced();
     if (failure) return;
     setEditing(false);
-    const saved = [sync === settings.accountingSync ? null : "sincronización con Alegra Contabilidad desactivada", behaviorChange].filter(Boolean);
+    const saved = [sync === settings.accountingSync ? null : "sincronización con Alegra Contabilidad desactivada", behaviorChange, thresholdChange].filter(Boolean);
+    const alsoSaved = [behaviorChange, thresholdChange].filter(Boolean);
     setNotice({
       text: startsSync
-        ? `Inventario sincronizado con Alegra Contabilidad.${behaviorChange ? ` Guardado: ${behaviorChange}.` : ""}`
+        ? `Inventario sincronizado con Alegra Contabilidad.${alsoSaved.length ? ` Guardado: ${alsoSaved.join("; ")}.` : ""}`
         : `Guardado: ${saved.join("; ")}.`,
     });
   }
@@ -88,6 +99,7 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
           <button type="button" onClick={() => {
             setSync(settings.accountingSync);
             setBehavior(settings.outOfStockBehavior);
+            setThreshold({ value: shownThreshold, bad: false });
             setError(null);
             setEditing(true);
           }}>Editar</button>
@@ -96,6 +108,8 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
           <dt>Cuando se acabe un producto</dt><dd class="behavior">{BEHAVIOR[settings.outOfStockBehavior]}</dd>
           <dt>Sincronización con Alegra Contabilidad</dt><dd class="sync-state">{settings.accountingSync ? "Activa" : "Inactiva"}</dd>
           <dt>Bodega principal</dt><dd>{settings.mainWarehouse?.name ?? "—"}</dd>
+          <dt>Umbral de stock bajo</dt>
+          <dd class="low-stock-threshold">{settings.lowStockThreshold == null ? "Sin umbral" : `${settings.lowStockThreshold} unidades`}</dd>
         </dl>
         {settings.accountingSync && (
           <Button type="button" busy={syncing.fetching} busyLabel="Sincronizando…" onClick={runSync}>Sincronizar ahora</Button>
@@ -128,7 +142,12 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
           </label>
         ))}
       </fieldset>
-      <FormError error={error} fields={["accountingSync"]} />
+      <Field id="store-threshold" label="Umbral de stock bajo (unidades disponibles)" error={errorFor(error, "lowStockThreshold")}
+        hint="Te avisamos cuando lo disponible de una variante llega a este número o baja de él. Vacío: sin aviso, salvo las variantes con umbral propio.">
+        <input {...describedBy("store-threshold", errorFor(error, "lowStockThreshold"))} type="number" min={0} step={1} value={threshold.value}
+          onInput={(e) => setThreshold({ value: e.currentTarget.value, bad: e.currentTarget.validity.badInput })} />
+      </Field>
+      <FormError error={error} fields={["accountingSync", "lowStockThreshold"]} />
       <div class="actions">
         <Button busy={saving.fetching} busyLabel={startsSync ? "Sincronizando…" : "Guardando…"}>{startsSync ? "Sincronizar ahora" : "Guardar"}</Button>
         <button type="button" class="link-button" onClick={() => setEditing(false)}>Cancelar</button>
