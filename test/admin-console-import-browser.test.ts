@@ -1,6 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { signInToConsole, SHOWN_WITHIN } from "./support/admin-console.ts";
 import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { newItem, newStore, placeOrder, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
 import { levelQuantity, newWarehouse, tshirt } from "./support/variants.ts";
@@ -11,7 +12,6 @@ import { levelQuantity, newWarehouse, tshirt } from "./support/variants.ts";
  * fields), previewed old -> new with the rows it cannot use, applied with a sale meanwhile.
  */
 const SCREENSHOT = "test-results/admin-console-import.png";
-const SHOWN_WITHIN = { timeout: 15_000 };
 const canRun = browserAvailable("admin console import browser test");
 
 describe.skipIf(!canRun)("Exportar and Importar in Chromium", () => {
@@ -26,19 +26,8 @@ describe.skipIf(!canRun)("Exportar and Importar in Chromium", () => {
     await server?.close();
   });
 
-  async function signIn(store: TestStore): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 }, acceptDownloads: true });
-    const problems: string[] = [];
-    page.on("pageerror", (error) => problems.push(error.message));
-    page.on("console", (message) => void (message.type() === "error" && problems.push(message.text())));
-    page.on("request", (request) => void (request.url().includes(store.token) && problems.push(`token in a URL: ${request.url()}`)));
-    await page.goto(`${server.url}/admin`);
-    await page.getByLabel("Dirección de la tienda").fill(store.slug);
-    await page.getByLabel("Token de administrador").fill(store.token);
-    await page.keyboard.press("Enter");
-    await page.getByRole("heading", { name: "Productos" }).waitFor(SHOWN_WITHIN);
-    return { page, problems };
-  }
+  const signIn = (store: TestStore) => signInToConsole(browser, server.url, store, { acceptDownloads: true });
+
 
   it("exports, imports an Excel-style semicolon file, previews old -> new and why rows cannot be used, applies with a sale meanwhile", async () => {
     const store = await newStore(server.db);

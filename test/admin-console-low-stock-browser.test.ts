@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { signInToConsole, SHOWN_WITHIN } from "./support/admin-console.ts";
 import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { gqlData, newItem, newStore, placeOrder, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
 import { alertsOf, setStoreThreshold } from "./support/low-stock.ts";
@@ -12,7 +13,6 @@ import { tshirt, variantOf } from "./support/variants.ts";
  * the store's in Configuración.
  */
 const SCREENSHOT = "test-results/admin-console-low-stock.png";
-const SHOWN_WITHIN = { timeout: 15_000 };
 const canRun = browserAvailable("admin console low-stock browser test");
 
 describe.skipIf(!canRun)("Stock bajo in Chromium", () => {
@@ -27,20 +27,8 @@ describe.skipIf(!canRun)("Stock bajo in Chromium", () => {
     await server?.close();
   });
 
-  async function signIn(store: TestStore): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    const problems: string[] = [];
-    page.on("pageerror", (error) => problems.push(error.message));
-    page.on("console", (message) => void (message.type() === "error" && problems.push(message.text())));
-    page.on("request", (request) => void (request.url().includes(store.token) && problems.push(`token in a URL: ${request.url()}`)));
-    await page.goto(`${server.url}/admin`);
-    await page.getByLabel("Dirección de la tienda").fill(store.slug);
-    await page.getByLabel("Token de administrador").fill(store.token);
-    await page.keyboard.press("Enter");
-    await page.getByRole("heading", { name: "Productos" }).waitFor(SHOWN_WITHIN);
-    await page.getByText("En vivo").waitFor(SHOWN_WITHIN);
-    return { page, problems };
-  }
+  const signIn = (store: TestStore) => signInToConsole(browser, server.url, store);
+
 
   it("badges and the list follow orders live; an alert arriving shows in the top bar", async () => {
     const store = await newStore(server.db);
@@ -48,6 +36,7 @@ describe.skipIf(!canRun)("Stock bajo in Chromium", () => {
     const mug = await newItem(server, store, { name: "Taza", sku: "TAZA-1", quantity: 5 });
     const bag = await newItem(server, store, { name: "Bolso", sku: "BOL-1", quantity: 2 });
     const { page, problems } = await signIn(store);
+    await page.getByText("En vivo").waitFor(SHOWN_WITHIN);
     const row = (itemId: string) => page.locator(`tr[data-item-id="${itemId}"]`);
     await expect.poll(() => row(bag.id).locator(".badge-low-stock").count(), SHOWN_WITHIN).toBe(1);
     expect(await row(mug.id).locator(".badge-low-stock").count()).toBe(0);
@@ -89,6 +78,7 @@ describe.skipIf(!canRun)("Stock bajo in Chromium", () => {
     const store = await newStore(server.db);
     const shirt = await tshirt(server, store, { "S/Negro": 2, "M/Negro": 8 }, { name: "Camiseta" });
     const { page, problems } = await signIn(store);
+    await page.getByText("En vivo").waitFor(SHOWN_WITHIN);
     await page.getByRole("link", { name: "Camiseta" }).click();
     await page.getByRole("heading", { name: "Stock bajo" }).waitFor(SHOWN_WITHIN);
     const small = page.getByLabel("Umbral de stock bajo: Talla: S / Color: Negro");
@@ -111,7 +101,7 @@ describe.skipIf(!canRun)("Stock bajo in Chromium", () => {
     await page.getByLabel("Umbral de stock bajo (unidades disponibles)").fill("10");
     await page.locator('form[aria-labelledby="inventory-settings-title"]').getByRole("button", { name: "Guardar" }).click();
     await page.getByText("Guardado: umbral de stock bajo: 10 unidades.").waitFor(SHOWN_WITHIN);
-    expect(await page.locator(".low-stock-threshold").textContent()).toBe("10 unidades");
+    await expect.poll(() => page.locator(".low-stock-threshold").textContent(), SHOWN_WITHIN).toBe("10 unidades");
     // M (8) follows the store's 10 now: its alert, recorded in the same change
     await expect.poll(async () => (await alertsOf(server, store)).length, SHOWN_WITHIN).toBe(2);
     await expect.poll(() => page.locator(".alert-notice").textContent(), SHOWN_WITHIN).toContain("Talla: M / Color: Negro");

@@ -1,5 +1,5 @@
-import { openSubscriptions } from "../observability/metrics.ts";
-import type { StockEvent, StockEventSource, StockSubscription } from "./stock-events.ts";
+import type { StockEvent, StockEventSource } from "./stock-events.ts";
+import { SubscriptionStream, type WaitingUpdates } from "./subscription-stream.ts";
 
 /** What one subscription asked for. */
 export type StockUpdateQuery = {
@@ -41,7 +41,16 @@ export function streamStockUpdates(
   query: StockUpdateQuery,
   maxWaitingVariants = MAX_WAITING_VARIANTS,
 ): AsyncIterableIterator<StockEvent> & { readonly ready: Promise<void> } {
-  return new StockUpdateStream(source, query, maxWaitingVariants);
+  const wanted = matcherFor(query);
+  return new SubscriptionStream<StockEvent>(
+    query.availabilityChangesOnly ? "availabilityChanges" : "stockUpdates",
+    new LatestPerVariant(maxWaitingVariants),
+    () => new SubscriberTooSlowError(maxWaitingVariants),
+    (receive) =>
+      source.subscribe(query.storeId, (event) => {
+        if (wanted(event)) receive(event);
+      }),
+  );
 }
 
 /**
@@ -53,77 +62,6 @@ export async function openStockUpdates(source: StockEventSource, query: StockUpd
   const stream = streamStockUpdates(source, query);
   await stream.ready;
   return stream;
-}
-
-class StockUpdateStream implements AsyncIterableIterator<StockEvent> {
-  private readonly waiting: LatestPerVariant;
-  /** the pull waiting for the next update; only one, as `for await` never pulls twice at once */
-  private pull: ((result: IteratorResult<StockEvent>) => void) | null = null;
-  private failure: Error | null = null;
-  private finished = false;
-  private readonly listening: StockSubscription;
-  private readonly field: string;
-
-  constructor(source: StockEventSource, query: StockUpdateQuery, maxWaitingVariants: number) {
-    this.waiting = new LatestPerVariant(maxWaitingVariants);
-    this.field = query.availabilityChangesOnly ? "availabilityChanges" : "stockUpdates";
-    openSubscriptions.inc({ field: this.field });
-    const wanted = matcherFor(query);
-    this.listening = source.subscribe(query.storeId, (event) => {
-      if (wanted(event)) this.receive(event);
-    });
-  }
-
-  get ready() {
-    return this.listening.ready;
-  }
-
-  next(): Promise<IteratorResult<StockEvent>> {
-    const event = this.waiting.take();
-    if (event) return Promise.resolve({ value: event, done: false });
-    if (this.failure) {
-      const failure = this.failure;
-      this.failure = null;
-      return Promise.reject(failure);
-    }
-    if (this.finished) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.pull = resolve));
-  }
-
-  return(): Promise<IteratorResult<StockEvent>> {
-    this.finish();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error: unknown): Promise<IteratorResult<StockEvent>> {
-    this.finish();
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator]() {
-    return this;
-  }
-
-  private receive(event: StockEvent) {
-    if (this.pull) {
-      const pull = this.pull;
-      this.pull = null;
-      pull({ value: event, done: false });
-    } else if (!this.waiting.offer(event)) {
-      this.failure = new SubscriberTooSlowError(this.waiting.capacity);
-      this.finish();
-    }
-  }
-
-  private finish() {
-    if (this.finished) return;
-    this.finished = true;
-    openSubscriptions.dec({ field: this.field });
-    this.listening.stop();
-    this.waiting.clear();
-    this.pull?.({ value: undefined, done: true });
-    this.pull = null;
-  }
 }
 
 function matcherFor(query: StockUpdateQuery): (event: StockEvent) => boolean {
@@ -149,7 +87,7 @@ function matcherFor(query: StockUpdateQuery): (event: StockEvent) => boolean {
  * fields older than a later variant's, and a client applying updates in arrival order must not
  * see its item go back in time.
  */
-export class LatestPerVariant {
+export class LatestPerVariant implements WaitingUpdates<StockEvent> {
   private readonly byVariant = new Map<string, StockEvent>();
   /** for each item with variants waiting: its newest update seen, and how many of its variants wait */
   private readonly items = new Map<string, { newest: StockEvent; waiting: number }>();

@@ -6,6 +6,7 @@
  * the sheet's text and the API's answers: the screen (screens/inventory-import.tsx) shows them,
  * and test/inventory-import.test.ts runs them against a real server.
  */
+import type { SkuStockLevel } from "../../stock/inventory-export.ts";
 import type { ApiError } from "./api.ts";
 import { parseCsv } from "./csv.ts";
 import { errorText } from "./messages.ts";
@@ -16,18 +17,8 @@ export const ENTRIES_PER_CALL = 250;
 /** A row of the sheet as the merchant left it; `line` is its row number in the spreadsheet (the header is 1). */
 export type SheetRow = { line: number; sku: string; warehouseId: string; warehouse: string; quantity: string };
 
-/** A stock level of a SKU the sheet names, as stockLevelsBySku answers it. */
-export type SheetLevel = {
-  sku: string;
-  itemId: string;
-  variantId: string;
-  warehouseId: string;
-  quantity: number;
-  product: string;
-  variant: string;
-  trackInventory: boolean;
-  sellWithoutStock: boolean;
-};
+/** A stock level of a SKU the sheet names, as stockLevelsBySku answers it (the service's own type: a type import bundles nothing). */
+export type SheetLevel = SkuStockLevel;
 export type SheetWarehouse = { id: string; name: string };
 
 export type BulkEntry = { itemId: string; variantId: string; warehouseId: string; quantity: number; expectedQuantity: number };

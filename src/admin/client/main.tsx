@@ -74,21 +74,8 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
   const [store] = useQuery<StoreData>({ query: STORE, variables: { slug } });
   // handed to the screens showing each item, without a state of the shell's own: a burst of
   // updates (a bulk count of 250) would otherwise render every screen once per update
-  const client = useClient();
-  useEffect(
-    () =>
-      client.subscription<{ stockUpdates: StockUpdate }>(STOCK_UPDATES, { slug }).subscribe((result) => {
-        if (result.data) publishUpdate(result.data.stockUpdates);
-      }).unsubscribe,
-    [client, slug],
-  );
-  useEffect(
-    () =>
-      client.subscription<{ lowStockAlertsAdded: LowStockAlert }>(LOW_STOCK_ALERTS_ADDED, { slug }).subscribe((result) => {
-        if (result.data) publishAlert(result.data.lowStockAlertsAdded);
-      }).unsubscribe,
-    [client, slug],
-  );
+  useLive<{ stockUpdates: StockUpdate }>(STOCK_UPDATES, slug, (data) => publishUpdate(data.stockUpdates));
+  useLive<{ lowStockAlertsAdded: LowStockAlert }>(LOW_STOCK_ALERTS_ADDED, slug, (data) => publishAlert(data.lowStockAlertsAdded));
   const [lastAlerts, setLastAlerts] = useState<LowStockAlert[]>([]);
   useLowStockAlerts(setLastAlerts);
   const settings = store.data?.store?.inventorySettings;
@@ -133,6 +120,12 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
       </main>
     </>
   );
+}
+
+/** One of the shell's subscriptions, each message handed to `publish` while the shell is shown. */
+function useLive<T>(query: string, slug: string, publish: (data: T) => void) {
+  const client = useClient();
+  useEffect(() => client.subscription<T>(query, { slug }).subscribe((result) => result.data && publish(result.data)).unsubscribe, [client, slug]);
 }
 
 /** The low-stock alerts that just arrived, at the top of every screen until dismissed. */
