@@ -70,13 +70,19 @@ describe("the SQL functions under prisma/functions", () => {
     expect((await definitions()).rows).toEqual(before);
   });
 
-  it("place_order() answers an order with the keys of Prisma's Order and the stock with those of StockAnswer and ChangedRow", async () => {
+  /** place_orders() for one order per element of `orders`, of one line each; answers its array. */
+  async function placeOrders(orders: { itemId: string; quantity: number; key?: string }[]) {
+    const { rows } = await pool.query(`SELECT place_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS answers`, [
+      store.id, orders.map(() => randomUUID()), orders.map(() => 1), orders.map(() => null), orders.map(() => null),
+      orders.map((o) => o.key ?? null), orders.map((o) => (o.key ? "hash" : null)),
+      orders.map((o) => o.itemId), orders.map(() => null), orders.map((o) => o.quantity),
+    ]);
+    return rows[0].answers as any[];
+  }
+
+  it("place_orders() answers an order with the keys of Prisma's Order and the stock with those of StockAnswer and ChangedRow", async () => {
     const item = await newItem(server, store, { name: "Taza", quantity: 3 });
-    const { rows } = await pool.query(
-      `SELECT place_order($1, $2, $3, $4, $5, NULL, NULL, NULL, NULL) AS answer`,
-      [store.id, randomUUID(), [item.id], [null], [1]],
-    );
-    const answer = rows[0].answer;
+    const [answer] = await placeOrders([{ itemId: item.id, quantity: 1 }]);
     expect(Object.keys(answer).sort()).toEqual(["order", "stock"]);
     expect(Object.keys(answer.order).sort()).toEqual(ORDER);
     expect(Object.keys(answer.stock).sort()).toEqual(STOCK_ANSWER);
@@ -103,17 +109,18 @@ describe("the SQL functions under prisma/functions", () => {
     expect(Object.keys(answer.refused[0]).sort()).toEqual(REFUSAL);
   });
 
-  it("place_order() answers shortages with the keys of StockShortage, and errors with code, field and message", async () => {
+  it("place_orders() answers shortages with the keys of StockShortage, errors with code, field and message, a held key as duplicate, one answer per order in order", async () => {
     const item = await newItem(server, store, { name: "Gorra", quantity: 1 });
-    const short = await pool.query(`SELECT place_order($1, $2, $3, $4, $5, NULL, NULL, NULL, NULL) AS answer`, [
-      store.id, randomUUID(), [item.id], [null], [2],
+    const key = randomUUID();
+    const answers = await placeOrders([
+      { itemId: item.id, quantity: 2 },
+      { itemId: randomUUID(), quantity: 1 },
+      { itemId: item.id, quantity: 1, key },
+      { itemId: item.id, quantity: 1, key },
     ]);
-    expect(Object.keys(short.rows[0].answer)).toEqual(["shortages"]);
-    expect(Object.keys(short.rows[0].answer.shortages[0]).sort()).toEqual(SHORTAGE);
-    const unknown = await pool.query(`SELECT place_order($1, $2, $3, $4, $5, NULL, NULL, NULL, NULL) AS answer`, [
-      store.id, randomUUID(), [randomUUID()], [null], [1],
-    ]);
-    expect(Object.keys(unknown.rows[0].answer)).toEqual(["error"]);
-    expect(Object.keys(unknown.rows[0].answer.error).sort()).toEqual(["code", "field", "message"]);
+    expect(answers.map((answer) => Object.keys(answer).sort())).toEqual([["shortages"], ["error"], ["order", "stock"], ["duplicate"]]);
+    expect(Object.keys(answers[0].shortages[0]).sort()).toEqual(SHORTAGE);
+    expect(Object.keys(answers[1].error).sort()).toEqual(["code", "field", "message"]);
+    expect(answers[3]).toEqual({ duplicate: true });
   });
 });

@@ -72,7 +72,7 @@ for (const field of ["stockUpdates", "availabilityChanges", "lowStockAlertsAdded
 
 let checkoutTurns: { readonly waiting: number } | undefined;
 
-/** Checkouts waiting in this process for their store's turn (src/orders/checkout-turns.ts), read at each scrape. */
+/** Checkouts waiting in this process for their store's turn or batch (src/orders/checkout-turns.ts), read at each scrape. */
 export const checkoutsWaiting = new Gauge({
   name: "checkouts_waiting",
   help: "placeOrder checkouts waiting in this process for their turn at their store",
@@ -80,6 +80,18 @@ export const checkoutsWaiting = new Gauge({
   collect() {
     this.set(checkoutTurns?.waiting ?? 0);
   },
+});
+
+/**
+ * How many orders each checkout batch of this process carried to PostgreSQL in its one call
+ * (src/orders/place-order.ts): 1 at low load; larger while a store's orders arrive faster than its
+ * batches come back. `_sum / _count` is the mean batch.
+ */
+export const checkoutBatchSize = new Histogram({
+  name: "checkout_batch_size",
+  help: "Orders per checkout batch sent to PostgreSQL in one call (one transaction)",
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+  registers: [registry],
 });
 
 /** The process's checkout turns, which checkouts_waiting reports. */

@@ -1,10 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
+import pg from "pg";
 import { z } from "zod";
 import { Prisma, type Order } from "../generated/prisma/client.ts";
 import type { Deps } from "../deps.ts";
 import { sql } from "../db/sql.ts";
+import { isDatabaseUnavailable } from "../db/outage.ts";
 import { inOneStatement } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
+import { checkoutBatchSize } from "../observability/metrics.ts";
 import { queueStockEvents, type StockAnswer } from "../stock/stock-ledger.ts";
 import { storeIdForSlug } from "../stores/stores.ts";
 import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
@@ -34,14 +37,17 @@ type LineRequest = { index: number; itemId: string; variantId: string | null; qu
 
 /**
  * The storefront checkout: takes the stock of every line and records the order, all lines or
- * nothing (SPEC sections 2 and 8), in one call of the SQL function place_order() that is its own
- * transaction, so no lock is held across a round trip. The order's items are locked in id order,
- * so concurrent orders on shared items queue instead of deadlocking. Each line's units are taken
- * from the warehouses that fulfil online orders in ascending priority (a line splits where one
- * warehouse has too few; with "Vender sin Stock" what none has comes from the first), each take a
- * guarded update that can never oversell. While accounting sync is on, the units are committed
- * instead of deducted. A retry carrying the same idempotency key answers the first order. A
- * store's checkouts go to PostgreSQL a few at a time (deps.checkoutTurns).
+ * nothing (SPEC sections 2 and 8). The order goes to PostgreSQL in a batch of its store's
+ * checkouts (deps.checkoutTurns: alone when the store is quiet, with those that arrived meanwhile
+ * when it is busy), one call of the SQL function place_orders() that is its own transaction, so
+ * no lock is held across a round trip; another order of the batch refused leaves this one as it
+ * would be alone. The items are locked in id order, so concurrent orders on shared items queue
+ * instead of deadlocking. Each line's units are taken from the warehouses that fulfil online
+ * orders in ascending priority (a line splits where one warehouse has too few; with "Vender sin
+ * Stock" what none has comes from the first), each take a guarded update that can never oversell.
+ * While accounting sync is on, the units are committed instead of deducted. A retry carrying the
+ * same idempotency key answers the first order, also when the two race in one batch or in
+ * batches of two processes.
  */
 export async function placeOrder(
   deps: Deps,
@@ -64,38 +70,104 @@ export async function placeOrder(
     if (earlier) return earlier;
   }
 
-  try {
-    return await deps.checkoutTurns.run(storeId, () => inOneStatement(deps.db.pool, deps.publisher, async (statement) => {
-      const { rows } = await statement.query<{ answer: CheckoutAnswer }>(
-        sql`SELECT place_order(
-              ${storeId}::uuid, ${randomUUID()}::uuid, ${requested.map((line) => line.itemId)}::uuid[],
-              ${requested.map((line) => line.variantId)}::uuid[], ${requested.map((line) => line.quantity)}::int[],
-              ${valid.customerName || null}, ${valid.customerEmail || null}, ${key}, ${requestHash}
-            ) AS answer`,
-      );
-      const answer = rows[0]!.answer;
-      if ("error" in answer) return new OperationError(answer.error.code, answer.error.message, fieldOfRequest(answer.error.field, requested));
-      if ("shortages" in answer) return new InsufficientStockError(answer.shortages);
-      queueStockEvents(statement, storeId, answer.stock);
-      return orderRecord(answer.order);
-    }));
-  } catch (error) {
-    // The same key committed meanwhile by a racing request: answer with that order.
-    if (key && (error as { constraint?: string }).constraint === "orders_store_id_idempotency_key_key") {
-      const earlier = await orderForKey(deps, storeId, key, requestHash!);
-      if (earlier) return earlier;
+  const checkout: Checkout = {
+    lines: requested,
+    customerName: valid.customerName || null,
+    customerEmail: valid.customerEmail || null,
+    key,
+    requestHash,
+  };
+  for (let attempt = 1; ; attempt++) {
+    const placed = await deps.checkoutTurns.inBatch(storeId, checkout, (batch: Checkout[]) => placeBatch(deps, storeId, batch));
+    if (placed !== KEY_HELD) return placed;
+    // Another order holds the key: committed by a racing batch (of this process or another), answer with it.
+    const earlier = await orderForKey(deps, storeId, key!, requestHash!);
+    if (earlier) return earlier;
+    // Or an order of the same batch held it and was refused, which freed it: this one goes again.
+    if (attempt === MAX_KEY_ATTEMPTS) {
+      return new OperationError("IDEMPOTENCY_CONFLICT", "an order with this idempotency key is being placed: retry later", "idempotencyKey");
     }
-    throw error;
   }
 }
 
-/** What place_order() answers (prisma/functions/place_order.sql). */
+/** One checkout as it waits for its batch: the order's lines (repeats summed) and what it carries. */
+type Checkout = {
+  lines: LineRequest[];
+  customerName: string | null;
+  customerEmail: string | null;
+  key: string | null;
+  requestHash: string | null;
+};
+
+/** What a checkout of a batch comes back with when its idempotency key was another order's. */
+const KEY_HELD = Symbol("idempotency key held by another order");
+type Placed = Order | InsufficientStockError | OperationError | typeof KEY_HELD;
+/** How many batches one checkout tries while its key is freed by refused orders before answering "retry later". */
+const MAX_KEY_ATTEMPTS = 3;
+
+/**
+ * Places a batch of one store's checkouts in one call of place_orders(), one result per checkout
+ * in the order given, and queues the stock events of the placed orders in that order (published
+ * once the call has returned, that is committed). The same key with the same request twice in a
+ * batch (a client retrying while its first try waits) goes once and both get its answer. When the
+ * call fails in PostgreSQL for another reason than an outage (a bug that one order trips), each
+ * checkout goes again alone, so that it fails only that order; an outage fails them all, each
+ * answered SERVICE_UNAVAILABLE as a lone order would be.
+ */
+async function placeBatch(deps: Deps, storeId: string, batch: Checkout[]): Promise<PromiseSettledResult<Placed>[]> {
+  const sent: Checkout[] = [];
+  const sentAs: number[] = [];
+  const byKey = new Map<string, number>();
+  for (const checkout of batch) {
+    const same = checkout.key === null ? undefined : byKey.get(checkout.key);
+    if (same !== undefined && sent[same]!.requestHash === checkout.requestHash) {
+      sentAs.push(same);
+      continue;
+    }
+    if (checkout.key !== null && same === undefined) byKey.set(checkout.key, sent.length);
+    sentAs.push(sent.length);
+    sent.push(checkout);
+  }
+  checkoutBatchSize.observe(sent.length);
+  const lines = sent.flatMap((checkout) => checkout.lines);
+  let placed: Placed[];
+  try {
+    placed = await inOneStatement(deps.db.pool, deps.publisher, async (statement) => {
+      const { rows } = await statement.query<{ answers: CheckoutAnswer[] }>(
+        sql`SELECT place_orders(
+              ${storeId}::uuid, ${sent.map(() => randomUUID())}::uuid[], ${sent.map((c) => c.lines.length)}::int[],
+              ${sent.map((c) => c.customerName)}::text[], ${sent.map((c) => c.customerEmail)}::text[],
+              ${sent.map((c) => c.key)}::text[], ${sent.map((c) => c.requestHash)}::text[],
+              ${lines.map((line) => line.itemId)}::uuid[], ${lines.map((line) => line.variantId)}::uuid[],
+              ${lines.map((line) => line.quantity)}::int[]
+            ) AS answers`,
+      );
+      return rows[0]!.answers.map((answer, i): Placed => {
+        if ("duplicate" in answer) return KEY_HELD;
+        if ("error" in answer) return new OperationError(answer.error.code, answer.error.message, fieldOfRequest(answer.error.field, sent[i]!.lines));
+        if ("shortages" in answer) return new InsufficientStockError(answer.shortages);
+        queueStockEvents(statement, storeId, answer.stock);
+        return orderRecord(answer.order);
+      });
+    });
+  } catch (error) {
+    if (sent.length === 1 || !(error instanceof pg.DatabaseError) || isDatabaseUnavailable(error)) throw error;
+    const alone = await Promise.all(sent.map((checkout) => placeBatch(deps, storeId, [checkout]).catch((reason) => [rejected(reason)])));
+    return sentAs.map((i) => alone[i]![0]!);
+  }
+  return sentAs.map((i) => ({ status: "fulfilled", value: placed[i]! }));
+}
+
+const rejected = (reason: unknown): PromiseRejectedResult => ({ status: "rejected", reason });
+
+/** What place_orders() answers for each order (prisma/functions/place_orders.sql). */
 export type CheckoutAnswer =
   | { order: OrderJson; stock: StockAnswer }
   | { shortages: StockShortage[] }
-  | { error: { code: "NOT_FOUND" | "INVALID_INPUT"; field: string; message: string } };
+  | { error: { code: "NOT_FOUND" | "INVALID_INPUT"; field: string; message: string } }
+  | { duplicate: true };
 
-/** place_order() numbers the lines it was given; the caller knows them by their place in its request. */
+/** place_orders() numbers each order's lines from 0; the caller knows them by their place in its request. */
 function fieldOfRequest(field: string, requested: readonly LineRequest[]): string {
   const line = /^lines\.(\d+)\.(\w+)$/.exec(field);
   return line ? `lines.${requested[Number(line[1])]!.index}.${line[2]}` : field;
