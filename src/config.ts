@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseAllowedHost } from "./accounting/accounting-network.ts";
+import { CHECKOUT_BATCH_MAX } from "./orders/checkout-turns.ts";
 
 /** Every setting the service reads, from the environment, checked once at start. */
 const EnvSchema = z.object({
@@ -36,6 +37,7 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(102_400),
   CSRF_PREVENTION: z.stringbool().default(true),
   CHECKOUT_CONCURRENCY_PER_STORE: z.coerce.number().int().min(1).max(1_000).default(4),
+  CHECKOUT_BATCH_MAX: z.coerce.number().int().min(1).max(1_000).default(CHECKOUT_BATCH_MAX),
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
   STOREFRONT_TOKEN_ORDERS_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   // true means one proxy; a number says how many stand in front of the service
@@ -131,8 +133,10 @@ export type Config = {
   limits: RequestLimits;
   /** Refuse "simple" (CORS-unchecked) browser requests that lack a GraphQL client header. */
   csrfPrevention: boolean;
-  /** checkouts of one store this process runs in PostgreSQL at once (src/orders/checkout-turns.ts) */
+  /** checkout calls (batches) of one store this process runs in PostgreSQL at once (src/orders/checkout-turns.ts) */
   checkoutConcurrencyPerStore: number;
+  /** the most checkouts one batch carries */
+  checkoutBatchMax: number;
   /** placeOrder calls one client may make per store and minute; 0 turns the limit off. */
   orderRateLimitPerMinute: number;
   /** placeOrder calls per store and minute of one storefront token (its shoppers count apart too). */
@@ -193,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     csrfPrevention: e.CSRF_PREVENTION,
     checkoutConcurrencyPerStore: e.CHECKOUT_CONCURRENCY_PER_STORE,
+    checkoutBatchMax: e.CHECKOUT_BATCH_MAX,
     orderRateLimitPerMinute: e.ORDER_RATE_LIMIT_PER_MINUTE,
     storefrontTokenOrdersPerMinute: e.STOREFRONT_TOKEN_ORDERS_PER_MINUTE,
     trustProxy: Number(e.TRUST_PROXY),

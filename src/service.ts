@@ -44,7 +44,7 @@ export function createService(
   { db, logger, secretKey, parts = {} }: { db: Database; logger: Logger; secretKey: Buffer; parts?: ServiceParts },
 ): Service {
   const stockEvents = createStockEventBus(config.redis, logger);
-  const checkoutTurns = new CheckoutTurns(config.checkoutConcurrencyPerStore);
+  const checkoutTurns = new CheckoutTurns(config.checkoutConcurrencyPerStore, config.checkoutBatchMax);
   observeCheckoutTurns(checkoutTurns);
   const deps: Deps = {
     db,
