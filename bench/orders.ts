@@ -37,6 +37,13 @@ export type OrdersScenario = {
 type Side = { orders: number; ms: number; cpuMs: number; busy: number[]; failures: number };
 const emptySide = (): Side => ({ orders: 0, ms: 0, cpuMs: 0, busy: [], failures: 0 });
 
+/** The checkout batches a service process sent so far and the orders they carried (its checkout_batch_size histogram). */
+async function checkoutBatches(server: ServerProcess) {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const of = (name: string) => Number(new RegExp(`^checkout_batch_size_${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
+  return { batches: of("count"), orders: of("sum") };
+}
+
 /**
  * placeOrder over GraphQL HTTP with autocannon: `concurrency` connections with one request in
  * flight each, each request the scenario's next order. Counts only answers that are an Order;
@@ -112,6 +119,7 @@ export async function ordersScenario(scenario: OrdersScenario, server: ServerPro
   const floorP99s: number[] = [];
   const roundMs = options.durationMs / options.rounds;
   const committedBefore = await countOrders(pool, scenario.storeIds);
+  const batchesBefore = await checkoutBatches(server);
   const add = (side: Side, turn: { orders: number; ms: number; busy: number; failed: number; cpuMs?: number }) => {
     side.orders += turn.orders;
     side.ms += turn.ms;
@@ -132,6 +140,7 @@ export async function ordersScenario(scenario: OrdersScenario, server: ServerPro
     if (PGBENCH) add(pgbench, { ...(await floorTurn(() => pgbenchTurn(floorUrl, scenario.floor, options.concurrency, roundMs), floorUrl)), ms: roundMs });
   }
   const committed = (await countOrders(pool, scenario.storeIds)) - committedBefore;
+  const batchesAfter = await checkoutBatches(server);
   const checks = await checkInvariants(pool, scenario.storeIds);
   const perSec = (side: Side) => (side.orders / side.ms) * 1000;
   if (load.tally.firstOther) console.error(`[orders.${scenario.name}] first answer that was not an Order: ${load.tally.firstOther}`);
@@ -154,6 +163,8 @@ export async function ordersScenario(scenario: OrdersScenario, server: ServerPro
     graphqlLatencyP99Ms: Math.max(...p99s),
     floorLatencyP99Ms: round(Math.max(...floorP99s), 1),
     serverCpuMsPerOrder: round(graphql.cpuMs / graphql.orders),
+    // orders per checkout batch over the measured rounds (src/orders/checkout-turns.ts)
+    meanCheckoutBatch: round((batchesAfter.orders - batchesBefore.orders) / (batchesAfter.batches - batchesBefore.batches), 1),
     floorCpuMsPerOrder: round(floorCpuUs / 1000 / floor.orders),
     machineBusyPercent: { graphql: graphql.busy, floor: floor.busy, ...(PGBENCH ? { pgbench: pgbench.busy } : {}) },
     concurrency: options.concurrency,

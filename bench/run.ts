@@ -215,7 +215,7 @@ function printTable(results: Record<string, any>) {
       `${r.floorPerSec} (${r.floorCase})`,
       String(r.floorRatio),
       ">= 0.5",
-      `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order`,
+      `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order, batch ${r.meanCheckoutBatch}`,
     ]);
     const crowded = r[`at${crowd}`];
     if (crowded) {

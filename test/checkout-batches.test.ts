@@ -47,6 +47,12 @@ let watcher: pg.Pool;
 beforeAll(() => void (watcher = new pg.Pool({ connectionString: databaseUrl(), max: 2 })));
 afterAll(() => watcher.end());
 
+/** Like `order`, but a GraphQL error is the answer `{ __typename: "error", code }`. */
+async function orderOrError(server: { url: string }, store: TestStore, lines: Line[]): Promise<Answer> {
+  const answer = await gql(server.url, PLACE_ORDER, { store: store.slug, input: { lines } });
+  return answer.errors ? { __typename: "error", code: answer.errors[0]!.extensions?.code } : answer.data.placeOrder;
+}
+
 /** Row locks on items, held by a connection of the test's own until `release`. */
 async function lockItems(storeId: string, itemIds: string[]) {
   const client = new pg.Client({ connectionString: databaseUrl() });
@@ -258,6 +264,41 @@ describe("a batch of one store's checkouts", () => {
     expect(orders.map((o) => [o.number, o.key])).toEqual([[1, null], [2, same], [3, other], [4, freed]]);
     expect(await stockOf(server.db, s.id, bag.id)).toMatchObject({ quantity: 7 });
     expect(await stockOf(server.db, s.id, cap.id)).toMatchObject({ quantity: 0 });
+  });
+
+  it("an order that makes the batch's call fail (a bug, not an outage) fails alone: the batch's other orders go again one by one and are placed", async () => {
+    const s = await store();
+    const bag = await newItem(server, s, { name: "Bolso", quantity: 10 });
+    const poisoned = await newItem(server, s, { name: "Envenenado", quantity: 10 });
+    // A trigger of this test's own stands for a bug that one order trips inside place_orders().
+    const trigger = `poisoned_${poisoned.id.replaceAll("-", "")}`;
+    await reader.query(`CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'a bug'; END $$`);
+    await reader.query(
+      `CREATE TRIGGER ${trigger} BEFORE INSERT ON order_lines FOR EACH ROW WHEN (NEW.item_id = '${poisoned.id}') EXECUTE FUNCTION ${trigger}()`,
+    );
+    try {
+      const before = await batchesSoFar();
+      const held = await heldBatch(server, s, bag.id);
+      const bagOrder = () => order(server, s, [{ itemId: bag.id, quantity: 1 }]);
+      await held.join(bagOrder);
+      await held.join(() => orderOrError(server, s, [{ itemId: poisoned.id, quantity: 1 }]));
+      await held.join(bagOrder);
+      const { batch } = await held.release();
+
+      expect(batch.map((answer) => [answer.__typename, answer.number ?? answer.code])).toEqual([
+        ["Order", 2],
+        ["error", "INTERNAL_SERVER_ERROR"],
+        ["Order", 3],
+      ]);
+      // the first order alone, the batch of three that failed, then each of the three alone
+      expect(await batchesSoFar()).toEqual({ batches: before.batches + 5, orders: before.orders + 1 + 3 + 3 });
+      expect((await storedOrders(server.db, s.id)).map((o) => o.number)).toEqual([1, 2, 3]);
+      expect(await stockOf(server.db, s.id, bag.id)).toMatchObject({ quantity: 7 });
+      expect(await stockOf(server.db, s.id, poisoned.id)).toMatchObject({ quantity: 10 });
+    } finally {
+      await reader.query(`DROP TRIGGER ${trigger} ON order_lines`);
+      await reader.query(`DROP FUNCTION ${trigger}()`);
+    }
   });
 });
 

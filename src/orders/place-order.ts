@@ -152,8 +152,10 @@ async function placeBatch(deps: Deps, storeId: string, batch: Checkout[]): Promi
     });
   } catch (error) {
     if (sent.length === 1 || !(error instanceof pg.DatabaseError) || isDatabaseUnavailable(error)) throw error;
-    const alone = await Promise.all(sent.map((checkout) => placeBatch(deps, storeId, [checkout]).catch((reason) => [rejected(reason)])));
-    return sentAs.map((i) => alone[i]![0]!);
+    // one after another, in the store's turn that this batch holds
+    const alone: PromiseSettledResult<Placed>[] = [];
+    for (const checkout of sent) alone.push((await placeBatch(deps, storeId, [checkout]).catch((reason) => [rejected(reason)]))[0]!);
+    return sentAs.map((i) => alone[i]!);
   }
   return sentAs.map((i) => ({ status: "fulfilled", value: placed[i]! }));
 }
