@@ -13,7 +13,7 @@ export type Deps = {
   /** What live subscriptions listen to: in the service, the very bus that `publisher` is. */
   stockEvents: StockEventBus;
   logger: Logger;
-  /** How many checkouts of one store go to PostgreSQL at once. */
+  /** How a store's checkouts go to PostgreSQL: a few batches at a time, each carrying those that waited. */
   checkoutTurns: CheckoutTurns;
   /** Limits public placeOrder calls per client and store; absent, they are not limited. */
   orderRateLimiter?: OrderRateLimiter;
