@@ -225,7 +225,7 @@ function printTable(results: Record<string, any>) {
         String(crowded.floorPerSec),
         String(crowded.floorRatio),
         `>= ${r.graphqlPerSec} (16)`,
-        `oversold ${crowded.oversold}, unbalanced ${crowded.unbalancedLedgers}, gaps ${crowded.orderNumberGaps}, p99 ${crowded.graphqlLatencyP99Ms} ms, CPU ${crowded.serverCpuMsPerOrder} ms per order`,
+        `oversold ${crowded.oversold}, unbalanced ${crowded.unbalancedLedgers}, gaps ${crowded.orderNumberGaps}, p99 ${crowded.graphqlLatencyP99Ms} ms, CPU ${crowded.serverCpuMsPerOrder} ms per order, batch ${crowded.meanCheckoutBatch}`,
       ]);
     }
   }
