@@ -101,6 +101,7 @@ async function main() {
             floorRatio: at.floorRatio,
             graphqlLatencyP99Ms: at.graphqlLatencyP99Ms,
             serverCpuMsPerOrder: at.serverCpuMsPerOrder,
+            meanCheckoutBatch: at.meanCheckoutBatch,
             oversold: at.oversold,
             unbalancedLedgers: at.unbalancedLedgers,
             orderNumberGaps: at.orderNumberGaps,

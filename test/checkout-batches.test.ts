@@ -41,17 +41,17 @@ async function order(server: { url: string }, store: TestStore, lines: Line[], e
   return answer.data.placeOrder;
 }
 
-// Where the tests look at PostgreSQL's sessions: never from a connection inside a transaction, which
-// sees pg_stat_activity as it was at the transaction's first look.
-let watcher: pg.Pool;
-beforeAll(() => void (watcher = new pg.Pool({ connectionString: databaseUrl(), max: 2 })));
-afterAll(() => watcher.end());
-
 /** Like `order`, but a GraphQL error is the answer `{ __typename: "error", code }`. */
 async function orderOrError(server: { url: string }, store: TestStore, lines: Line[]): Promise<Answer> {
   const answer = await gql(server.url, PLACE_ORDER, { store: store.slug, input: { lines } });
   return answer.errors ? { __typename: "error", code: answer.errors[0]!.extensions?.code } : answer.data.placeOrder;
 }
+
+// Where the tests look at PostgreSQL's sessions: never from a connection inside a transaction, which
+// sees pg_stat_activity as it was at the transaction's first look.
+let watcher: pg.Pool;
+beforeAll(() => void (watcher = new pg.Pool({ connectionString: databaseUrl(), max: 2 })));
+afterAll(() => watcher.end());
 
 /** Row locks on items, held by a connection of the test's own until `release`. */
 async function lockItems(storeId: string, itemIds: string[]) {
