@@ -36,7 +36,7 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(102_400),
   CSRF_PREVENTION: z.stringbool().default(true),
-  CHECKOUT_CONCURRENCY_PER_STORE: z.coerce.number().int().min(1).max(1_000).default(4),
+  CHECKOUT_CONCURRENCY_PER_STORE: z.coerce.number().int().min(1).max(1_000).default(2),
   CHECKOUT_BATCH_MAX: z.coerce.number().int().min(1).max(1_000).default(CHECKOUT_BATCH_MAX),
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
   STOREFRONT_TOKEN_ORDERS_PER_MINUTE: z.coerce.number().int().min(1).default(600),

@@ -102,9 +102,11 @@ export class CheckoutTurns {
 }
 
 /**
- * The most checkouts one batch carries. A batch's call holds its items' locks and then the store's
- * counter for all its orders; past a few dozen, longer batches add waiting more than they save
- * (bench/results/history.md, "issue 20: batches").
+ * The most checkouts one batch carries. Larger batches cost PostgreSQL less per order (one commit,
+ * one take of the counter, the items locked once) but hold their items longer: past a few dozen,
+ * two batches of a store in flight share an item more often than not and run one after the other.
+ * At 256 shoppers, 2 batches in flight: a hot item did best at 128, a store of 10,000 items at
+ * 32-64 (bench/results/history.md, "issue 20: batches").
  */
 export const CHECKOUT_BATCH_MAX = 64;
 

@@ -26,7 +26,7 @@ export async function startTestServer(
     /** another database than the test run's (a fault test's own PostgreSQL) */
     databaseUrl?: string;
     orderRateLimiter?: OrderRateLimiter;
-    /** checkouts of one store in PostgreSQL at once (the service's default: 4) */
+    /** checkout batches of one store in PostgreSQL at once (the service's default: 2) */
     checkoutConcurrencyPerStore?: number;
     /** request limits and the like; unset ones are the service's defaults */
     config?: Partial<
