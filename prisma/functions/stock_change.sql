@@ -20,7 +20,7 @@
 -- NOT_FOUND, NOT_TRACKED, MANAGED_BY_ACCOUNTING, STALE_QUANTITY, BELOW_ZERO, LEVEL_LIMIT,
 -- VARIANT_LIMIT, ITEM_LIMIT (the changes left out only because of another's are not listed).
 --
--- src/stock/stock-ledger.ts calls it for every stock change (changeStock), and place_order() for
+-- src/stock/stock-ledger.ts calls it for every stock change (changeStock), and place_orders() for
 -- the checkout's: one definition of a stock change.
 DROP FUNCTION IF EXISTS stock_change(UUID, UUID[], UUID[], INTEGER[], INTEGER[], INTEGER[], INTEGER[], INTEGER[],
                                      BOOLEAN, BOOLEAN, BOOLEAN, BOOLEAN, "StockMovementReason", UUID, UUID, TEXT);

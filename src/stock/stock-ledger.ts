@@ -147,7 +147,7 @@ export async function lockItemsOfVariants(tx: Tx, storeId: string, variantIds: r
  * expectedQuantity or the limit rule refuses, is left out and its level untouched, and listed in
  * `refused` with its reason (with `guard.allOrNothing`, every change is left out then). The
  * statement is the SQL function stock_change() (prisma/functions/stock_change.sql), which the
- * checkout's place_order() calls too: one definition of a stock change.
+ * checkout's place_orders() calls too: one definition of a stock change.
  */
 export async function changeStock(
   tx: Tx,
