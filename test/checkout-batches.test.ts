@@ -20,7 +20,7 @@ import {
 } from "./support/harness.ts";
 import { setOutOfStockBehavior } from "./support/live.ts";
 import { startServerProcess, type ServerProcess } from "./support/processes.ts";
-import { tshirt } from "./support/variants.ts";
+import { countStock, tshirt } from "./support/variants.ts";
 import { eventually } from "./support/wait.ts";
 
 /**
@@ -165,6 +165,8 @@ describe("a batch of one store's checkouts", () => {
       const cap = await newItem(server, s, { name: "Gorra", quantity: 1 });
       const gone = await newItem(server, s, { name: "Agotado", quantity: 0 });
       const shirt = await tshirt(server, s, { "S/Negro": 3 });
+      const deep = await newItem(server, s, { name: "Sin fondo", quantity: 0, sellWithoutStock: true });
+      await countStock(server, s, "setItemQuantity", { itemId: deep.id, quantity: -1_000_000_000 }); // at the limit
       const otherStore = await store();
       const elsewhere = await newItem(server, otherStore, { name: "De otra tienda", quantity: 9 });
       expect((await stockOf(server.db, s.id, gone.id)).availability).toBe(outOfStockBehavior === "HIDE" ? "HIDDEN" : "SOLD_OUT");
@@ -181,6 +183,7 @@ describe("a batch of one store's checkouts", () => {
         [{ itemId: elsewhere.id, quantity: 1 }], // another store's item
         [{ itemId: bag.id, quantity: 1 }, { itemId: shirt.id, quantity: 1 }], // no variant named: the whole order refused
         [{ itemId: cap.id, quantity: 1 }], // short: the order before took the last one
+        [{ itemId: bag.id, quantity: 1 }, { itemId: deep.id, quantity: 1 }], // past the limit: the whole order refused
       ]) {
         await held.join(() => order(server, s, lines));
       }
@@ -198,6 +201,7 @@ describe("a batch of one store's checkouts", () => {
         ["OperationError", "NOT_FOUND"],
         ["OperationError", "INVALID_INPUT"],
         ["InsufficientStockError", "INSUFFICIENT_STOCK"],
+        ["OperationError", "INVALID_INPUT"],
         ["Order", 4],
         ["OperationError", "IDEMPOTENCY_CONFLICT"],
       ]);
@@ -206,16 +210,18 @@ describe("a batch of one store's checkouts", () => {
       expect(batch[4]!.field).toBe("lines.0.itemId");
       expect(batch[5]!.field).toBe("lines.1.variantId");
       expect(batch[6]!.shortages).toEqual([{ itemId: cap.id, requested: 1, available: 0 }]);
-      // one batch of the nine after the first order's batch of one
-      expect(await batchesSoFar()).toEqual({ batches: before.batches + 2, orders: before.orders + 1 + 9 });
+      expect(batch[7]!.field).toBe("lines");
+      // one batch of the ten after the first order's batch of one
+      expect(await batchesSoFar()).toEqual({ batches: before.batches + 2, orders: before.orders + 1 + 10 });
 
       expect(await stockOf(server.db, s.id, bag.id)).toMatchObject({ quantity: 1 });
       expect(await stockOf(server.db, s.id, cap.id)).toMatchObject({ quantity: 0 });
       expect(await stockOf(server.db, s.id, gone.id)).toMatchObject({ quantity: 0 });
       expect(await stockOf(server.db, otherStore.id, elsewhere.id)).toMatchObject({ quantity: 9 });
+      expect(await stockOf(server.db, s.id, deep.id)).toMatchObject({ quantity: -1_000_000_000 });
       const orders = await storedOrders(server.db, s.id);
       expect(orders.map((o) => [o.number, o.lines, o.key])).toEqual([[1, 1, null], [2, 1, null], [3, 2, null], [4, 1, key]]);
-      expect(orders.slice(1).map((o) => o.id)).toEqual([batch[0]!.id, batch[2]!.id, batch[7]!.id]);
+      expect(orders.slice(1).map((o) => o.id)).toEqual([batch[0]!.id, batch[2]!.id, batch[8]!.id]);
 
       // The first order's events, then the batch's in one hand-over: each after its COMMIT (another
       // connection read the item at that version or later), each item's in batch order.
