@@ -39,6 +39,8 @@ const EnvSchema = z.object({
   CHECKOUT_CONCURRENCY_PER_STORE: z.coerce.number().int().min(1).max(1_000).default(2),
   CHECKOUT_BATCH_MAX: z.coerce.number().int().min(1).max(1_000).default(CHECKOUT_BATCH_MAX),
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  // how often each process looks for cart holds past their time (with jitter): units come back within about 1.5 of these
+  RESERVATION_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_000).default(1_000),
   STOREFRONT_TOKEN_ORDERS_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   // true means one proxy; a number says how many stand in front of the service
   TRUST_PROXY: z.union([z.stringbool(), z.coerce.number().int().min(0).max(10)]).default(false),
@@ -139,6 +141,8 @@ export type Config = {
   checkoutBatchMax: number;
   /** placeOrder calls one client may make per store and minute; 0 turns the limit off. */
   orderRateLimitPerMinute: number;
+  /** how often this process ends the cart holds past their expiresAt (src/orders/reservation-expiry.ts) */
+  reservationExpiryIntervalMs: number;
   /** placeOrder calls per store and minute of one storefront token (its shoppers count apart too). */
   storefrontTokenOrdersPerMinute: number;
   /** How many reverse proxies in front of the service append to X-Forwarded-For (0: ignore it). */
@@ -199,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkoutConcurrencyPerStore: e.CHECKOUT_CONCURRENCY_PER_STORE,
     checkoutBatchMax: e.CHECKOUT_BATCH_MAX,
     orderRateLimitPerMinute: e.ORDER_RATE_LIMIT_PER_MINUTE,
+    reservationExpiryIntervalMs: e.RESERVATION_EXPIRY_INTERVAL_MS,
     storefrontTokenOrdersPerMinute: e.STOREFRONT_TOKEN_ORDERS_PER_MINUTE,
     trustProxy: Number(e.TRUST_PROXY),
     accounting: {

@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   "ACCOUNTING_NOT_CONNECTED",
   "ACCOUNTING_UNAVAILABLE",
   "IDEMPOTENCY_CONFLICT",
+  "RESERVATION_NOT_FOUND",
+  "RESERVATIONS_OFF",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -8,6 +8,7 @@ import type { Logger } from "./logger.ts";
 import { observeCheckoutTurns } from "./observability/metrics.ts";
 import { CheckoutTurns } from "./orders/checkout-turns.ts";
 import { createOrderRateLimiter, type OrderRateLimiter } from "./orders/order-rate-limit.ts";
+import { startReservationExpiry, type ReservationExpiry } from "./orders/reservation-expiry.ts";
 import { inCommitOrder } from "./realtime/commit-order.ts";
 import { createStockEventBus } from "./realtime/event-bus.ts";
 import type { StockEventPublisher } from "./realtime/stock-events.ts";
@@ -37,7 +38,7 @@ export type ServiceParts = {
  * the very publisher, limiter and bus the service runs. The stock event bus (Redis between
  * processes when configured, else in-process), the publisher that hands each turn's events on in
  * commit order, the placeOrder rate limit, the checkout turns per store, the accounting options,
- * the periodic reconciliation, and the app over them.
+ * the periodic reconciliation, the expiry of cart holds, and the app over them.
  */
 export function createService(
   config: Config,
@@ -61,16 +62,19 @@ export function createService(
   };
   const app = createApp(deps, config);
   let reconciliation: { stop(): Promise<void> } | undefined;
+  let reservationExpiry: ReservationExpiry | undefined;
   return {
     app,
     deps,
     async listen(port, host) {
       await new Promise<void>((resolve) => app.server.listen(port, host, resolve));
       reconciliation = startReconciliation(deps, config.accounting.reconcileIntervalMs);
+      // every process ends expired cart holds: there is no scheduler process to lose
+      reservationExpiry = startReservationExpiry(deps, config.reservationExpiryIntervalMs);
       return (app.server.address() as AddressInfo).port;
     },
     async close() {
-      await reconciliation?.stop();
+      await Promise.all([reconciliation?.stop(), reservationExpiry?.stop()]);
       await app.close();
     },
   };

@@ -16,6 +16,10 @@ const CHECKER = "../shared/tools/check-contract.mjs";
 const CONTRACTS: { name: string; also: string[] }[] = [
   { name: "contract.graphql", also: [] },
   { name: "contract.graphql with contract-variants.graphql", also: ["contract-variants.graphql"] },
+  {
+    name: "contract.graphql with contract-variants.graphql and contract-holds-alerts-bulk.graphql",
+    also: ["contract-variants.graphql", "contract-holds-alerts-bulk.graphql"],
+  },
 ];
 
 describe("the GraphQL schema", () => {
@@ -109,7 +113,7 @@ function columnType(field: Field): string {
     const map: Record<string, string> = { Uuid: "uuid", Timestamptz: `timestamp(${args[0] ?? 3}) with time zone`, Decimal: `numeric(${args.join(",")})` };
     return map[name] ?? name.toLowerCase();
   }
-  return SCALAR_TYPES[field.type]!;
+  return `${SCALAR_TYPES[field.type]!}${field.isList ? "[]" : ""}`;
 }
 
 function describeDatamodel(datamodel: Datamodel) {

@@ -8,19 +8,24 @@ import { applyMigrations, FUNCTIONS_DIR } from "../src/db/migrate.ts";
 import { keysOf } from "../src/db/records.ts";
 import type { StockShortage } from "../src/errors.ts";
 import { createLogger } from "../src/logger.ts";
+import type { BatchAnswer } from "../src/orders/place-order.ts";
+import type { EndedReservations } from "../src/orders/reservations.ts";
 import type { ChangedRow, StockAnswer, StockRefusal } from "../src/stock/stock-ledger.ts";
 import { databaseUrl, newItem, newStore, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
 
 // What the TypeScript that reads each answer expects, key by key (the compiler holds each list to its type).
 const CHANGED_ROW = keysOf<ChangedRow>()({
-  id: true, itemId: true, quantity: true, committedQuantity: true, availability: true, availabilityBefore: true,
-  version: true, type: true, trackInventory: true, itemQuantity: true, itemCommittedQuantity: true,
-  itemAvailability: true, itemAvailabilityBefore: true, itemVersion: true, lowStockAlert: true,
+  id: true, itemId: true, quantity: true, committedQuantity: true, reservedQuantity: true, availability: true,
+  availabilityBefore: true, version: true, type: true, trackInventory: true, itemQuantity: true, itemCommittedQuantity: true,
+  itemReservedQuantity: true, itemAvailability: true, itemAvailabilityBefore: true, itemVersion: true, lowStockAlert: true,
 });
 const STOCK_ANSWER = keysOf<StockAnswer>()({ levels: true, variants: true, refused: true });
 const REFUSAL = keysOf<StockRefusal>()({ change: true, reason: true });
 const SHORTAGE = keysOf<StockShortage>()({ itemId: true, variantId: true, requested: true, available: true });
 const ORDER = Object.values(Prisma.OrderScalarFieldEnum).sort();
+const RESERVATION = Object.values(Prisma.ReservationScalarFieldEnum).sort();
+const BATCH = keysOf<BatchAnswer>()({ orders: true, expired: true });
+const ENDED = keysOf<EndedReservations>()({ ended: true, stock: true });
 
 /** The names of the functions the files under prisma/functions define, one per file. */
 const FILES = readdirSync(FUNCTIONS_DIR).filter((file) => file.endsWith(".sql")).sort();
@@ -70,14 +75,23 @@ describe("the SQL functions under prisma/functions", () => {
     expect((await definitions()).rows).toEqual(before);
   });
 
-  /** place_orders() for one order per element of `orders`, of one line each; answers its array. */
-  async function placeOrders(orders: { itemId: string; quantity: number; key?: string }[]) {
-    const { rows } = await pool.query(`SELECT place_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS answers`, [
+  /** place_orders() for one order per element of `orders`, of one line each; answers its orders' array. */
+  async function placeOrders(orders: { itemId: string; quantity: number; key?: string; reservationId?: string }[]) {
+    const { rows } = await pool.query(`SELECT place_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS answer`, [
       store.id, orders.map(() => randomUUID()), orders.map(() => 1), orders.map(() => null), orders.map(() => null),
-      orders.map((o) => o.key ?? null), orders.map((o) => (o.key ? "hash" : null)),
+      orders.map((o) => o.key ?? null), orders.map((o) => (o.key ? "hash" : null)), orders.map((o) => o.reservationId ?? null),
       orders.map((o) => o.itemId), orders.map(() => null), orders.map((o) => o.quantity),
     ]);
-    return rows[0].answers as any[];
+    expect(Object.keys(rows[0].answer).sort()).toEqual(BATCH);
+    return rows[0].answer.orders as any[];
+  }
+
+  /** reserve_stock() for a hold of one line; answers what it answered. */
+  async function reserve(itemId: string, quantity: number, key: string | null = null) {
+    const { rows } = await pool.query(`SELECT reserve_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS answer`, [
+      store.id, randomUUID(), Buffer.alloc(32), "sql-functions", key, key && "hash", [itemId], [null], [quantity], 1_000,
+    ]);
+    return rows[0].answer;
   }
 
   it("place_orders() answers an order with the keys of Prisma's Order and the stock with those of StockAnswer and ChangedRow", async () => {
@@ -99,7 +113,7 @@ describe("the SQL functions under prisma/functions", () => {
     );
     const { variantId, warehouseId } = levels[0];
     const { rows } = await pool.query(
-      `SELECT stock_change($1, $2, $3, NULL, $4, NULL, NULL, NULL, false, false, false, true, 'MANUAL_ADJUSTMENT', NULL, NULL, NULL, true) AS answer`,
+      `SELECT stock_change($1, $2, $3, NULL, $4, NULL, NULL, NULL, NULL, false, false, false, true, 'MANUAL_ADJUSTMENT', NULL, NULL, NULL, true) AS answer`,
       [store.id, [variantId, randomUUID()], [warehouseId, warehouseId], [1, 1]],
     );
     const answer = rows[0].answer;
@@ -122,5 +136,42 @@ describe("the SQL functions under prisma/functions", () => {
     expect(Object.keys(answers[0].shortages[0]).sort()).toEqual(SHORTAGE);
     expect(Object.keys(answers[1].error).sort()).toEqual(["code", "field", "message"]);
     expect(answers[3]).toEqual({ duplicate: true });
+  });
+
+  it("reserve_stock() answers a hold with the keys of Prisma's Reservation and the stock with those of StockAnswer, a refusal as an order's, a held key as duplicate", async () => {
+    const item = await newItem(server, store, { name: "Cinturón", quantity: 2 });
+    const key = randomUUID();
+    const held = await reserve(item.id, 1, key);
+    expect(Object.keys(held).sort()).toEqual(["expired", "reservation", "stock"]);
+    expect(Object.keys(held.reservation).sort()).toEqual(RESERVATION);
+    expect(Object.keys(held.stock).sort()).toEqual(STOCK_ANSWER);
+    expect(Object.keys(held.stock.variants[0]).sort()).toEqual(CHANGED_ROW);
+    expect(held.stock.variants[0]).toMatchObject({ quantity: 2, reservedQuantity: 1 });
+    expect(await reserve(item.id, 1, key)).toEqual({ duplicate: true, expired: null });
+    const short = await reserve(item.id, 5);
+    expect(Object.keys(short).sort()).toEqual(["expired", "shortages"]);
+    expect(Object.keys(short.shortages[0]).sort()).toEqual(SHORTAGE);
+    const unknown = await reserve(randomUUID(), 1);
+    expect(Object.keys(unknown.error).sort()).toEqual(["code", "field", "message"]);
+  });
+
+  it("end_reservations() answers the holds it ended, with their status, and the units it gave back as StockAnswer; a second call ends none", async () => {
+    const item = await newItem(server, store, { name: "Bufanda", quantity: 3 });
+    const held = await reserve(item.id, 2);
+    const end = async () => (await pool.query(`SELECT end_reservations($1, $2, 'RELEASED') AS answer`, [store.id, [held.reservation.id]])).rows[0].answer;
+    const first = await end();
+    expect(Object.keys(first).sort()).toEqual(ENDED);
+    expect(first.ended).toEqual([{ id: held.reservation.id, status: "RELEASED" }]);
+    expect(Object.keys(first.stock).sort()).toEqual(STOCK_ANSWER);
+    expect(first.stock.variants[0]).toMatchObject({ quantity: 3, reservedQuantity: 0 });
+    expect((await end()).ended).toEqual([]);
+  });
+
+  it("place_orders() with a hold takes its units and answers as any order", async () => {
+    const item = await newItem(server, store, { name: "Guantes", quantity: 1 });
+    const held = await reserve(item.id, 1);
+    const [answer] = await placeOrders([{ itemId: item.id, quantity: 1, reservationId: held.reservation.id }]);
+    expect(Object.keys(answer).sort()).toEqual(["order", "stock"]);
+    expect(answer.stock.variants[0]).toMatchObject({ quantity: 0, reservedQuantity: 0 });
   });
 });

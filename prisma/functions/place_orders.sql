@@ -8,20 +8,23 @@
 --      placeholder number; a key some other order holds (committed, or in a batch in flight, whose
 --      end this waits for) leaves that order out, answered { "duplicate": true } for the service
 --      to answer with the committed order after COMMIT;
---   2. the items of all the orders, once, in id order (the one global lock order);
---   3. each order in batch order: resolve each line to its variant (an item without options: its
---      default one), check it, allocate its units across the warehouses that fulfil online orders
---      in ascending priority (splitting where one has too few; with "Vender sin Stock" what none
---      has comes from the first), and take them (stock_change(): deducted, or committed while
---      accounting sync is on), or refuse the order; each order sees the stock the ones before it
---      left;
+--   2. the items of all the orders, once, in id order (the one global lock order), with those of
+--      the cart holds they are placed with, and of the holds on those items past their time, which
+--      are ended (EXPIRED: from expiresAt a hold's units block no one);
+--   3. each order in batch order: its hold's row, when the order comes with one that is still HELD
+--      and in time (after the items: the lock order is items, orders, holds); its lines resolved,
+--      checked and allocated (allocate_order_lines(): the hold's units first), and taken
+--      (stock_change(): deducted, or committed while accounting sync is on, and what the hold kept
+--      given back, its status CONVERTED), or the order refused, its hold left HELD; each order sees
+--      the stock the ones before it left;
 --   4. the refused orders' placeholders deleted, the placed ones' lines and allocations written;
 --   5. last, the store's order counter once for the batch (last_number + orders placed), and the
 --      numbers in batch order: the counter row is locked from there to COMMIT only.
 -- No lock is held across a round trip to the service. Orders come as parallel arrays, one element
--- each (ids, how many lines, customer, key, request hash); their lines follow each other in one
--- set of parallel arrays (item ids, variant ids: null for the item's default, quantities). Answers
--- a JSON array, one element per order in the order given, each one of:
+-- each (ids, how many lines, customer, key, request hash, the hold: null for none); their lines
+-- follow each other in one set of parallel arrays (item ids, variant ids: null for the item's
+-- default, quantities). Answers { "orders": [...], "expired": <end_reservations' answer, or null> },
+-- the orders one element per order in the order given, each one of:
 --   { "order": <the orders row, Prisma's field names>, "stock": <stock_change's answer> }
 --   { "shortages": [{ itemId, variantId, requested, available }] }   (that order changed nothing)
 --   { "error": { code, field, message } }                            (that order changed nothing; also
@@ -31,10 +34,13 @@
 -- the function of one order a call that this one replaced (a checkout is a batch of one now)
 DROP FUNCTION IF EXISTS place_order(UUID, UUID, UUID[], UUID[], INTEGER[], TEXT, TEXT, TEXT, TEXT);
 
+-- the signature before cart holds (no p_reservation_ids)
+DROP FUNCTION IF EXISTS place_orders(UUID, UUID[], INTEGER[], TEXT[], TEXT[], TEXT[], TEXT[], UUID[], UUID[], INTEGER[]);
+
 CREATE OR REPLACE FUNCTION place_orders(
     p_store_id UUID,
     p_order_ids UUID[], p_line_counts INTEGER[], p_customer_names TEXT[], p_customer_emails TEXT[],
-    p_idempotency_keys TEXT[], p_request_hashes TEXT[],
+    p_idempotency_keys TEXT[], p_request_hashes TEXT[], p_reservation_ids UUID[],
     p_item_ids UUID[], p_variant_ids UUID[], p_quantities INTEGER[]
 ) RETURNS JSON LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan AS $$
@@ -47,7 +53,7 @@ DECLARE
     v_total NUMERIC;
     v_shortages JSON;
     v_refusal JSON;
-    -- the order's lines, one per variant (repeats summed), as parallel arrays
+    -- the order's lines, one per variant (repeats summed), as parallel arrays, and where their units come from
     l_variant UUID[];
     l_item UUID[];
     l_quantity INTEGER[];
@@ -57,7 +63,17 @@ DECLARE
     a_variant UUID[];
     a_warehouse UUID[];
     a_quantity INTEGER[];
+    -- the stock changes: what the order takes and what its hold gave back, one element per level
+    c_variant UUID[];
+    c_warehouse UUID[];
+    c_take INTEGER[];
+    c_reserved INTEGER[];
+    v_hold UUID;
     v_stock JSON;
+    -- the items the batch works on, and the expired holds on them it ends first
+    v_items UUID[];
+    v_expired UUID[] := '{}';
+    v_ended JSON;
     -- per order, in batch order: its refusal (null when placed) and what its stock change answered
     o_refusal JSON[] := '{}';
     o_stock JSON[] := '{}';
@@ -91,8 +107,28 @@ BEGIN
     )
     SELECT coalesce(array_agg(id), '{}') INTO v_claimed FROM claimed;
 
-    -- 2. the one global lock order: items by id; from here on no other statement changes their stock
-    PERFORM 1 FROM items WHERE store_id = p_store_id AND id = ANY(p_item_ids) ORDER BY id FOR UPDATE;
+    -- 2. the items of the orders' lines and of the holds they are placed with (whatever a hold kept
+    -- that its order does not take goes back), and of the holds on them past their time (which
+    -- block no one: ended first), locked in the one global lock order, by id; from here on no other
+    -- statement changes their stock. A store without holds pays one look-up of an index.
+    v_items := p_item_ids;
+    IF cardinality(array_remove(p_reservation_ids, NULL)) > 0 THEN
+        v_items := v_items || ARRAY(SELECT item_id FROM reservation_lines
+                                     WHERE store_id = p_store_id AND reservation_id = ANY(p_reservation_ids));
+    END IF;
+    SELECT coalesce(array_agg(r.id), '{}') INTO v_expired
+      FROM reservations r
+     WHERE r.store_id = p_store_id AND r.status = 'HELD' AND r.expires_at <= now()
+       AND EXISTS (SELECT 1 FROM reservation_lines rl
+                    WHERE rl.store_id = r.store_id AND rl.reservation_id = r.id AND rl.item_id = ANY(v_items));
+    IF cardinality(v_expired) > 0 THEN
+        v_items := v_items || ARRAY(SELECT item_id FROM reservation_lines
+                                     WHERE store_id = p_store_id AND reservation_id = ANY(v_expired));
+    END IF;
+    PERFORM 1 FROM items WHERE store_id = p_store_id AND id = ANY(v_items) ORDER BY id FOR UPDATE;
+    IF cardinality(v_expired) > 0 THEN
+        v_ended := end_reservations(p_store_id, v_expired, 'EXPIRED');
+    END IF;
 
     -- 3. each order in batch order
     FOR i IN 1 .. cardinality(p_order_ids) LOOP
@@ -102,87 +138,21 @@ BEGIN
         IF NOT p_order_ids[i] = ANY(v_claimed) THEN
             v_refusal := json_build_object('duplicate', true);
         ELSE
-            -- one statement resolves the lines, checks them and allocates their units, and hands
-            -- the lines and allocations on as arrays (no JSON in between)
-            WITH asked AS (
-                SELECT r.item_id, r.variant_id, r.quantity, (r.n - 1)::int AS n
-                  FROM unnest(p_item_ids[v_first:v_last], p_variant_ids[v_first:v_last], p_quantities[v_first:v_last])
-                       WITH ORDINALITY AS r(item_id, variant_id, quantity, n)
-            ), resolved AS (
-                -- each line's item and variant (an item without options: its default one)
-                SELECT a.*, i.id AS found_item, v.id AS found_variant,
-                       (i.type = 'PRODUCT' AND i.track_inventory) AS tracked, i.sell_without_stock, v.availability,
-                       coalesce(v.price, i.price) AS unit_price
-                  FROM asked a
-                  LEFT JOIN items i ON i.store_id = p_store_id AND i.id = a.item_id
-                  LEFT JOIN variants v ON v.store_id = p_store_id AND v.item_id = a.item_id
-                                      AND (v.id = a.variant_id OR (a.variant_id IS NULL AND v.is_default))
-            ), lines AS (
-                SELECT found_variant AS variant_id, found_item AS item_id, sum(quantity)::int AS quantity,
-                       tracked, sell_without_stock, availability, unit_price
-                  FROM resolved WHERE found_variant IS NOT NULL
-                 GROUP BY found_variant, found_item, tracked, sell_without_stock, availability, unit_price
-            ), levels AS (
-                -- each tracked variant's fulfilling levels by its key (store_id, variant_id): OFFSET 0
-                -- keeps the lateral lookup from being turned into a join that a kept plan would run as a
-                -- scan of the store
-                SELECT lv.*, row_number() OVER (PARTITION BY lv.variant_id ORDER BY lv.priority, lv.warehouse_id) AS rank
-                  FROM lines ln
-                  CROSS JOIN LATERAL (
-                      SELECT l.variant_id, l.warehouse_id, l.quantity - l.committed_quantity AS available, w.priority
-                        FROM stock_levels l JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
-                       WHERE l.store_id = p_store_id AND l.variant_id = ln.variant_id AND w.fulfils_online_orders
-                      OFFSET 0) lv
-                 WHERE ln.tracked
-            ), cumulative AS (
-                SELECT lv.*, coalesce(sum(greatest(lv.available, 0)) OVER (PARTITION BY lv.variant_id ORDER BY lv.rank
-                                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-                  FROM levels lv
-            ), taken AS (
-                -- in ascending priority, each level gives what it has until the line has its units
-                SELECT c.variant_id, c.warehouse_id, c.rank, c.available,
-                       least(greatest(c.available, 0), greatest(ln.quantity - c.before, 0))::int AS take
-                  FROM cumulative c JOIN lines ln ON ln.variant_id = c.variant_id
-            ), per_line AS (
-                SELECT ln.variant_id, ln.item_id, ln.quantity, ln.sell_without_stock, ln.availability,
-                       coalesce(sum(t.take), 0)::int AS taken, coalesce(sum(t.available), 0)::int AS available, count(t.*) AS levels
-                  FROM lines ln LEFT JOIN taken t ON t.variant_id = ln.variant_id
-                 WHERE ln.tracked
-                 GROUP BY ln.variant_id, ln.item_id, ln.quantity, ln.sell_without_stock, ln.availability
-            ), allocated AS (
-                -- with "Vender sin Stock", what no level has comes from the first
-                SELECT t.variant_id, t.warehouse_id,
-                       t.take + CASE WHEN t.rank = 1 AND p.sell_without_stock THEN p.quantity - p.taken ELSE 0 END AS quantity
-                  FROM taken t JOIN per_line p ON p.variant_id = t.variant_id
-            )
-            SELECT (SELECT json_build_object(
-                        'code', CASE WHEN a.found_item IS NULL OR a.variant_id IS NOT NULL THEN 'NOT_FOUND' ELSE 'INVALID_INPUT' END,
-                        'field', CASE WHEN a.found_item IS NULL THEN 'lines.' || a.n || '.itemId' ELSE 'lines.' || a.n || '.variantId' END,
-                        'message', CASE WHEN a.found_item IS NULL THEN 'Item not found'
-                                        WHEN a.variant_id IS NOT NULL THEN 'Variant not found'
-                                        ELSE 'this item is sold in variants: say which one (variantId)' END)
-                      FROM resolved a WHERE a.found_item IS NULL OR a.found_variant IS NULL
-                     ORDER BY a.n LIMIT 1),
-                   ln.largest, ln.total, ln.variants, ln.items, ln.quantities, ln.prices, ln.tracked,
-                   (SELECT json_agg(json_build_object('itemId', p.item_id, 'variantId', p.variant_id, 'requested', p.quantity,
-                                                      'available', greatest(p.available, 0)) ORDER BY p.item_id, p.variant_id)
-                      FROM per_line p
-                     WHERE p.levels = 0
-                        OR (NOT p.sell_without_stock AND (p.availability IN ('SOLD_OUT', 'HIDDEN') OR p.taken < p.quantity))),
-                   al.variants, al.warehouses, al.quantities
-              INTO v_error, v_largest, v_total, l_variant, l_item, l_quantity, l_price, l_tracked, v_shortages,
-                   a_variant, a_warehouse, a_quantity
-              FROM (SELECT max(quantity) AS largest, coalesce(sum(unit_price * quantity), 0) AS total,
-                           coalesce(array_agg(variant_id ORDER BY variant_id), '{}') AS variants,
-                           coalesce(array_agg(item_id ORDER BY variant_id), '{}') AS items,
-                           coalesce(array_agg(quantity ORDER BY variant_id), '{}') AS quantities,
-                           coalesce(array_agg(unit_price ORDER BY variant_id), '{}') AS prices,
-                           coalesce(array_agg(tracked ORDER BY variant_id), '{}') AS tracked
-                      FROM lines) ln,
-                   (SELECT coalesce(array_agg(variant_id ORDER BY variant_id, warehouse_id), '{}') AS variants,
-                           coalesce(array_agg(warehouse_id ORDER BY variant_id, warehouse_id), '{}') AS warehouses,
-                           coalesce(array_agg(quantity ORDER BY variant_id, warehouse_id), '{}') AS quantities
-                      FROM allocated WHERE quantity > 0) al;
+            -- the hold it is placed with, when that is still HELD and in time (its token checked by the
+            -- service); otherwise the order goes as one without a hold would
+            v_hold := NULL;
+            IF p_reservation_ids[i] IS NOT NULL THEN
+                SELECT id INTO v_hold FROM reservations
+                 WHERE store_id = p_store_id AND id = p_reservation_ids[i] AND status = 'HELD' AND expires_at > now()
+                   FOR UPDATE;
+            END IF;
+            SELECT a.error, a.largest, a.total, a.shortages, a.line_variants, a.line_items, a.line_quantities, a.line_prices,
+                   a.line_tracked, a.alloc_variants, a.alloc_warehouses, a.alloc_quantities, a.change_variants,
+                   a.change_warehouses, a.change_takes, a.change_reserved
+              INTO v_error, v_largest, v_total, v_shortages, l_variant, l_item, l_quantity, l_price, l_tracked,
+                   a_variant, a_warehouse, a_quantity, c_variant, c_warehouse, c_take, c_reserved
+              FROM allocate_order_lines(p_store_id, p_item_ids[v_first:v_last], p_variant_ids[v_first:v_last],
+                                        p_quantities[v_first:v_last], v_hold) a;
 
             IF v_error IS NOT NULL THEN
                 v_refusal := json_build_object('error', v_error);
@@ -195,16 +165,20 @@ BEGIN
             ELSIF v_shortages IS NOT NULL THEN
                 v_refusal := json_build_object('shortages', v_shortages);
             ELSE
-                -- take the stock: deducted, or committed while accounting sync is on; all of it, or
-                -- (past the limit of a level, variant or item) none
-                v_stock := stock_change(p_store_id, a_variant, a_warehouse, NULL, NULL, NULL, NULL, a_quantity,
+                -- take the stock: deducted, or committed while accounting sync is on, and give back
+                -- what its hold kept; all of it, or (past the limit of a level, variant or item) none
+                v_stock := stock_change(p_store_id, c_variant, c_warehouse, NULL, NULL, NULL, c_reserved, NULL, c_take,
                                         true, false, false, true, 'ORDER_PLACED', p_order_ids[i], NULL, NULL, true);
                 IF (SELECT bool_and(r->>'reason' LIKE '%\_LIMIT') FROM json_array_elements(v_stock->'refused') r) THEN
                     v_refusal := json_build_object('error', json_build_object('code', 'INVALID_INPUT', 'field', 'lines',
                         'message', 'the order would take a stock count past -1000000000 units (or its committed units past 1000000000)'));
                     v_stock := NULL;
-                ELSIF (v_stock->>'levels')::int <> cardinality(a_variant) THEN
+                ELSIF (v_stock->>'levels')::int <> cardinality(c_variant) THEN
                     RAISE EXCEPTION 'stock changed under lock while placing order %', p_order_ids[i];
+                ELSIF v_hold IS NOT NULL THEN
+                    -- the hold ends with the order that used it
+                    UPDATE reservations SET status = 'CONVERTED', order_id = p_order_ids[i], ended_at = now()
+                     WHERE store_id = p_store_id AND id = v_hold;
                 END IF;
             END IF;
             IF v_refusal IS NULL THEN
@@ -269,6 +243,6 @@ BEGIN
       INTO v_answer
       FROM unnest(p_order_ids, o_refusal, o_stock) WITH ORDINALITY AS r(id, refusal, stock, n)
       LEFT JOIN numbered o ON o.id = r.id;
-    RETURN v_answer;
+    RETURN json_build_object('orders', v_answer, 'expired', v_ended);
 END
 $$;

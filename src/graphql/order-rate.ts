@@ -6,7 +6,7 @@ import type { GraphQLContext } from "./context.ts";
 import { badUserInput } from "./pages.ts";
 
 /**
- * Counts a placeOrder call on `store` and refuses it when its client is over the store's
+ * Counts a placeOrder (or reserveStock) call on `store` and refuses it when its client is over the store's
  * per-minute limit (src/orders/order-rate-limit.ts): a top-level error with extensions.code
  * RATE_LIMITED and HTTP 429 with Retry-After, before anything is read or changed.
  *
@@ -32,6 +32,17 @@ export async function checkOrderRate(context: GraphQLContext, store: string): Pr
   ]);
   refuseOver(perToken, "this storefront token");
   refuseOver(perBuyer, buyer ? "this shopper" : "this client");
+}
+
+/**
+ * The client as the order rate limit counts it: the requesting address, or with a storefront
+ * access token the shopper it names (X-Buyer-IP, checked by checkOrderRate), else the server's
+ * own address. What a client's cap on cart holds counts by (src/orders/reservations.ts), rate
+ * limit on or off.
+ */
+export function orderClientOf(context: GraphQLContext): string {
+  const buyer = context.storefrontToken && context.buyerAddress?.trim().toLowerCase();
+  return buyer && isIP(buyer) ? buyer : context.clientAddress;
 }
 
 function refuseOver(decision: RateDecision, who: string): void {

@@ -7,6 +7,7 @@ import "./types/stores.ts";
 import "./types/orders.ts";
 import "./types/live-updates.ts";
 import "./types/low-stock.ts";
+import "./types/reservations.ts";
 import "./types/accounting.ts";
 import "./types/storefront-tokens.ts";
 

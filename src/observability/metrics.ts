@@ -60,6 +60,27 @@ export function countOrderOutcome<T>(result: T): T {
   return result;
 }
 
+/** Cart holds ended by this process's expiry sweep (those a checkout ended on its way are not counted). */
+export const reservationsExpiredTotal = new Counter({
+  name: "reservations_expired_total",
+  help: "Cart holds this process found past their expiresAt and ended (EXPIRED), their units given back",
+  registers: [registry],
+});
+
+/** reserveStock answers: held, or refused by error code. */
+export const reservationsTotal = new Counter({
+  name: "reservations_total",
+  help: "reserveStock calls, by outcome: HELD, or the error code of a refusal",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
+/** Counts one reserveStock answer and returns it unchanged. */
+export function countReservationOutcome<T>(result: T): T {
+  reservationsTotal.inc({ outcome: isErrorValue(result) ? result.code : "HELD" });
+  return result;
+}
+
 /** GraphQL subscriptions open on this process, by subscription field. */
 export const openSubscriptions = new Gauge({
   name: "graphql_subscriptions_open",

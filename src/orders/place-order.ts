@@ -8,7 +8,9 @@ import { isDatabaseUnavailable } from "../db/outage.ts";
 import { inOneStatement } from "../db/transaction.ts";
 import { InsufficientStockError, invalidInput, notFound, OperationError, type StockShortage } from "../errors.ts";
 import { checkoutBatchSize } from "../observability/metrics.ts";
+import { canonicalLines, OrderLines, sumRepeatedLines, type LineRequest } from "./order-lines.ts";
 import { queueStockEvents, type StockAnswer } from "../stock/stock-ledger.ts";
+import { openedReservation, type EndedReservations } from "./reservations.ts";
 import { storeIdForSlug } from "../stores/stores.ts";
 import { check, isRecordId, isStoreSlug, rules } from "../validation.ts";
 
@@ -17,23 +19,18 @@ export type PlaceOrderInput = {
   idempotencyKey?: string | null;
   customerName?: string | null;
   customerEmail?: string | null;
+  /** the cart hold the order is placed with: its units first, and it ends with the order */
+  reservation?: { id: string; token: string } | null;
 };
 
-export const MAX_ORDER_LINES = 100;
-export const MAX_UNITS_PER_LINE = 10_000;
-
 const PlaceOrder = z.object({
-  lines: z
-    .array(z.object({ itemId: z.string(), variantId: z.string().nullish(), quantity: rules.orderQuantity }))
-    .min(1, "must have at least one line")
-    .max(MAX_ORDER_LINES, `must have at most ${MAX_ORDER_LINES} lines`),
+  lines: OrderLines,
   idempotencyKey: rules.idempotencyKey.nullish(),
   customerName: rules.customerName.nullish(),
   customerEmail: rules.customerEmail.nullish(),
+  reservation: z.object({ id: z.string(), token: z.string() }).nullish(),
 });
 
-/** A line as asked: `index` is its first position in the request, for the field of an error. */
-type LineRequest = { index: number; itemId: string; variantId: string | null; quantity: number };
 
 /**
  * The storefront checkout: takes the stock of every line and records the order, all lines or
@@ -47,7 +44,10 @@ type LineRequest = { index: number; itemId: string; variantId: string | null; qu
  * Stock" what none has comes from the first), each take a guarded update that can never oversell.
  * While accounting sync is on, the units are committed instead of deducted. A retry carrying the
  * same idempotency key answers the first order, also when the two race in one batch or in
- * batches of two processes.
+ * batches of two processes. With a cart hold (`reservation`, SPEC section 9) whose token opens it
+ * and that is still HELD, the lines take its units first, and it ends CONVERTED in the order's
+ * transaction, giving back what the order did not take; a hold that is not (any more) is no
+ * obstacle: the order is placed as one without.
  */
 export async function placeOrder(
   deps: Deps,
@@ -76,6 +76,8 @@ export async function placeOrder(
     customerEmail: valid.customerEmail || null,
     key,
     requestHash,
+    // a hold its token does not open is no hold of this order's: the order goes as one without
+    reservationId: valid.reservation ? await openedReservation(deps.db.prisma, storeId, valid.reservation) : null,
   };
   for (let attempt = 1; ; attempt++) {
     const placed = await deps.checkoutTurns.inBatch(storeId, checkout, (batch: Checkout[]) => placeBatch(deps, storeId, batch));
@@ -97,6 +99,8 @@ type Checkout = {
   customerEmail: string | null;
   key: string | null;
   requestHash: string | null;
+  /** the hold it is placed with, its token checked; place_orders() checks it is still HELD */
+  reservationId: string | null;
 };
 
 /** What a checkout of a batch comes back with when its idempotency key was another order's. */
@@ -133,16 +137,20 @@ async function placeBatch(deps: Deps, storeId: string, batch: Checkout[]): Promi
   let placed: Placed[];
   try {
     placed = await inOneStatement(deps.db.pool, deps.publisher, async (statement) => {
-      const { rows } = await statement.query<{ answers: CheckoutAnswer[] }>(
+      const { rows } = await statement.query<{ answer: BatchAnswer }>(
         sql`SELECT place_orders(
               ${storeId}::uuid, ${sent.map(() => randomUUID())}::uuid[], ${sent.map((c) => c.lines.length)}::int[],
               ${sent.map((c) => c.customerName)}::text[], ${sent.map((c) => c.customerEmail)}::text[],
               ${sent.map((c) => c.key)}::text[], ${sent.map((c) => c.requestHash)}::text[],
+              ${sent.map((c) => c.reservationId)}::uuid[],
               ${lines.map((line) => line.itemId)}::uuid[], ${lines.map((line) => line.variantId)}::uuid[],
               ${lines.map((line) => line.quantity)}::int[]
-            ) AS answers`,
+            ) AS answer`,
       );
-      return rows[0]!.answers.map((answer, i): Placed => {
+      const { orders, expired } = rows[0]!.answer;
+      // the holds past their time that the batch ended first: their units came back before the orders took any
+      if (expired) queueStockEvents(statement, storeId, expired.stock);
+      return orders.map((answer, i): Placed => {
         if ("duplicate" in answer) return KEY_HELD;
         if ("error" in answer) return new OperationError(answer.error.code, answer.error.message, fieldOfRequest(answer.error.field, sent[i]!.lines));
         if ("shortages" in answer) return new InsufficientStockError(answer.shortages);
@@ -162,7 +170,10 @@ async function placeBatch(deps: Deps, storeId: string, batch: Checkout[]): Promi
 
 const rejected = (reason: unknown): PromiseRejectedResult => ({ status: "rejected", reason });
 
-/** What place_orders() answers for each order (prisma/functions/place_orders.sql). */
+/** What place_orders() answers (prisma/functions/place_orders.sql): each order's answer, and the expired holds it ended. */
+export type BatchAnswer = { orders: CheckoutAnswer[]; expired: EndedReservations | null };
+
+/** What place_orders() answers for each order. */
 export type CheckoutAnswer =
   | { order: OrderJson; stock: StockAnswer }
   | { shortages: StockShortage[] }
@@ -194,31 +205,10 @@ function orderRecord(order: OrderJson): Order {
   };
 }
 
-/** Repeated lines of one item (and variant) in one order are one line with their quantities summed. */
-function sumRepeatedLines(lines: readonly { itemId: string; variantId?: string | null; quantity: number }[]): LineRequest[] | OperationError {
-  const sums = new Map<string, LineRequest>();
-  for (const [index, line] of lines.entries()) {
-    if (!isRecordId(line.itemId)) return notFound("Item", `lines.${index}.itemId`);
-    if (line.variantId != null && !isRecordId(line.variantId)) return notFound("Variant", `lines.${index}.variantId`);
-    const itemId = line.itemId.toLowerCase();
-    const variantId = line.variantId?.toLowerCase() ?? null;
-    const key = `${itemId}/${variantId ?? ""}`;
-    const same = sums.get(key);
-    sums.set(key, { index: same?.index ?? index, itemId, variantId, quantity: (same?.quantity ?? 0) + line.quantity });
-  }
-  for (const line of sums.values()) {
-    if (line.quantity > MAX_UNITS_PER_LINE) return invalidInput(`at most ${MAX_UNITS_PER_LINE} units of item ${line.itemId} per order`, "lines");
-  }
-  return [...sums.values()];
-}
-
 function hashRequest(lines: readonly LineRequest[], input: z.infer<typeof PlaceOrder>) {
+  // the hold an order is placed with is how it is served, not what it asks: a retry may come without
   const canonical = JSON.stringify({
-    lines: lines
-      .map((line) => [line.itemId, line.variantId, line.quantity] as const)
-      .sort((a, b) => `${a[0]}/${a[1] ?? ""}`.localeCompare(`${b[0]}/${b[1] ?? ""}`))
-      // requests made before variants hashed [itemId, quantity]; an option-less line still does
-      .map(([itemId, variantId, quantity]) => (variantId ? [itemId, variantId, quantity] : [itemId, quantity])),
+    lines: canonicalLines(lines),
     customerName: input.customerName || null,
     customerEmail: input.customerEmail || null,
   });

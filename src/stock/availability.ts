@@ -21,12 +21,16 @@ export const tracksInventory = (item: { type: ItemType; trackInventory: boolean 
  * The availability expression for an `items` row aliased `i` joined to its `stores` row `s`;
  * each part defaults to the row's own column, or is the SQL of its value after the change.
  */
-export function availabilitySql(after: { quantity?: Sql; committed?: Sql; sellWithoutStock?: Sql; trackInventory?: Sql } = {}): Sql {
+export function availabilitySql(
+  after: { quantity?: Sql; committed?: Sql; reserved?: Sql; sellWithoutStock?: Sql; trackInventory?: Sql } = {},
+): Sql {
   const {
     quantity = raw("i.quantity"),
     committed = raw("i.committed_quantity"),
+    reserved = raw("i.reserved_quantity"),
     sellWithoutStock = raw("i.sell_without_stock"),
     trackInventory = raw("i.track_inventory"),
   } = after;
-  return sql`item_availability(i.type, ${trackInventory}, ${quantity} - ${committed}, ${sellWithoutStock}, s.out_of_stock_behavior)`;
+  // available = quantity - committed - reserved (SPEC section 9): what carts hold is no one else's
+  return sql`item_availability(i.type, ${trackInventory}, ${quantity} - ${committed} - ${reserved}, ${sellWithoutStock}, s.out_of_stock_behavior)`;
 }

@@ -50,10 +50,9 @@ const CHUNK_CHARS = 64 * 1024;
  * priority). Holds one pooled connection until the last row is written or `out` fails.
  */
 export async function writeInventoryCsv(pool: pg.Pool, storeId: string, out: Writable): Promise<void> {
-  // reservada is 0 until cart holds keep their units per level
   const statement = sql`
     SELECT v.sku, i.name AS product, v.options, w.name AS warehouse, w.id AS "warehouseId",
-           l.quantity, l.committed_quantity AS committed, 0 AS reserved
+           l.quantity, l.committed_quantity AS committed, l.reserved_quantity AS reserved
       FROM stock_levels l
       JOIN variants v ON v.store_id = l.store_id AND v.id = l.variant_id
       JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id

@@ -47,17 +47,19 @@ export async function refreshLowStock(tx: Tx, storeId: string, itemIds: readonly
   const ofItems: Sql = itemIds ? sql`AND v.item_id = ANY(${itemIds}::uuid[])` : sql``;
   const { rows } = await tx.query<AlertRow>(
     sql`WITH target AS (
-          -- (the available units: quantity - committed, as stock_change() computes them)
-          SELECT v.id, v.quantity - v.committed_quantity AS available,
+          -- (the available units: quantity - committed - reserved, as stock_change() computes them)
+          SELECT v.id, v.quantity - v.committed_quantity - v.reserved_quantity AS available,
                  coalesce(v.low_stock_threshold, s.low_stock_threshold) AS threshold,
-                 is_low_stock(i.type, i.track_inventory, v.quantity - v.committed_quantity, v.low_stock_threshold, s.low_stock_threshold) AS low
+                 is_low_stock(i.type, i.track_inventory, v.quantity - v.committed_quantity - v.reserved_quantity,
+                              v.low_stock_threshold, s.low_stock_threshold) AS low
             FROM variants v JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id JOIN stores s ON s.id = v.store_id
            WHERE v.store_id = ${storeId}::uuid ${ofItems}
         ), flipped AS (
           UPDATE variants v SET low_stock = t.low
             FROM target t
            WHERE v.store_id = ${storeId}::uuid AND v.id = t.id AND v.low_stock <> t.low
-          RETURNING v.id, v.item_id, t.low, t.available, t.threshold, v.availability, v.quantity - v.committed_quantity AS variant_available
+          RETURNING v.id, v.item_id, t.low, t.available, t.threshold, v.availability,
+                    v.quantity - v.committed_quantity - v.reserved_quantity AS variant_available
         ), alerted AS (
           INSERT INTO low_stock_alerts (store_id, item_id, variant_id, available_quantity, threshold)
           SELECT ${storeId}::uuid, f.item_id, f.id, f.available, f.threshold FROM flipped f WHERE f.low
@@ -65,7 +67,8 @@ export async function refreshLowStock(tx: Tx, storeId: string, itemIds: readonly
         )
         SELECT a.id::text AS id, a.item_id AS "itemId", a.variant_id AS "variantId", a.available_quantity AS "availableQuantity",
                a.threshold, a.created_at AS at, f.availability AS "variantAvailability", f.variant_available AS "variantAvailableQuantity",
-               i.availability AS "itemAvailability", i.quantity - i.committed_quantity AS "itemAvailableQuantity", i.version AS "itemVersion"
+               i.availability AS "itemAvailability", i.quantity - i.committed_quantity - i.reserved_quantity AS "itemAvailableQuantity",
+               i.version AS "itemVersion"
           FROM alerted a JOIN flipped f ON f.id = a.variant_id JOIN items i ON i.store_id = ${storeId}::uuid AND i.id = a.item_id
          ORDER BY a.id`,
   );
@@ -134,16 +137,17 @@ export async function listLowStockVariants(
   storeId: string,
   page: { after?: LowStockPlace; before?: LowStockPlace; limit: number; inverted: boolean },
 ): Promise<LowStockVariant[]> {
-  const place = sql`(v.quantity - v.committed_quantity, i.name, v.id)`;
+  const place = sql`(v.quantity - v.committed_quantity - v.reserved_quantity, i.name, v.id)`;
   const key = (at: LowStockPlace) => sql`(${at.available}::int, ${at.name}::text, ${at.id}::uuid)`;
   const direction = page.inverted ? sql`DESC` : sql`ASC`;
   const { rows } = await pool.query<Variant & { placeAvailable: number; placeName: string }>(
-    sql`SELECT ${columnsOf(Prisma.VariantScalarFieldEnum, "v")}, v.quantity - v.committed_quantity AS "placeAvailable", i.name AS "placeName"
+    sql`SELECT ${columnsOf(Prisma.VariantScalarFieldEnum, "v")}, v.quantity - v.committed_quantity - v.reserved_quantity AS "placeAvailable",
+               i.name AS "placeName"
           FROM variants v JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id
          WHERE v.store_id = ${storeId}::uuid AND v.low_stock
            ${page.after ? sql`AND ${place} > ${key(page.after)}` : sql``}
            ${page.before ? sql`AND ${place} < ${key(page.before)}` : sql``}
-         ORDER BY v.quantity - v.committed_quantity ${direction}, i.name ${direction}, v.id ${direction}
+         ORDER BY v.quantity - v.committed_quantity - v.reserved_quantity ${direction}, i.name ${direction}, v.id ${direction}
          LIMIT ${page.limit}`,
   );
   return rows.map(({ placeAvailable, placeName, ...variant }) => ({ ...variant, place: { available: placeAvailable, name: placeName, id: variant.id } }));

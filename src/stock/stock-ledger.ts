@@ -41,6 +41,8 @@ export type StockChange = {
   setQuantity?: number;
   addQuantity?: number;
   addCommitted?: number;
+  /** units a cart hold keeps (negative: gives back); they change no quantity and write no movement */
+  addReserved?: number;
   /**
    * units an order takes: deducted from the quantity, or added to the committed quantity while
    * the store's inventory is managed by accounting (decided in the statement, under the locks)
@@ -82,9 +84,10 @@ export type StockedVariant = {
   itemId: string;
   quantity: number;
   committedQuantity: number;
+  reservedQuantity: number;
   availability: Availability;
   version: number;
-  item: { quantity: number; committedQuantity: number; availability: Availability; version: number };
+  item: { quantity: number; committedQuantity: number; reservedQuantity: number; availability: Availability; version: number };
 };
 
 /** Why stock_change() left a change out. */
@@ -110,6 +113,7 @@ export type ChangedRow = {
   itemId: string;
   quantity: number;
   committedQuantity: number;
+  reservedQuantity: number;
   availability: Availability;
   availabilityBefore: Availability | null;
   version: number;
@@ -117,6 +121,7 @@ export type ChangedRow = {
   trackInventory: boolean;
   itemQuantity: number;
   itemCommittedQuantity: number;
+  itemReservedQuantity: number;
   itemAvailability: Availability;
   itemAvailabilityBefore: Availability | null;
   itemVersion: number;
@@ -177,7 +182,8 @@ export async function changeLockedStock(
   const { rows } = await tx.query<{ result: StockAnswer }>(
     sql`SELECT stock_change(
           ${storeId}::uuid, ${column("variantId")}::uuid[], ${column("warehouseId")}::uuid[], ${column("setQuantity")}::int[],
-          ${column("addQuantity")}::int[], ${column("addCommitted")}::int[], ${column("expectedQuantity")}::int[], ${column("take")}::int[],
+          ${column("addQuantity")}::int[], ${column("addCommitted")}::int[], ${column("addReserved")}::int[],
+          ${column("expectedQuantity")}::int[], ${column("take")}::int[],
           ${guard.keepAvailableNonNegative}, ${guard.neverBelowZero ?? false}, ${guard.refuseWhenSynced}, ${guard.onlyTracked ?? true},
           ${movement.reason}::"StockMovementReason", ${movement.orderId ?? null}::uuid, ${movement.transferId ?? null}::uuid,
           ${movement.note ?? null}, ${guard.allOrNothing ?? false}
@@ -214,8 +220,9 @@ const changedVariantsJson = sql`(SELECT coalesce(json_agg(changed), '[]'::json) 
 
 /** The columns of ChangedRow, from a variant `v` and its item `i` (each with availability_before). */
 const CHANGED_COLUMNS = sql`v.id, v.item_id AS "itemId", v.quantity, v.committed_quantity AS "committedQuantity",
-  v.availability, v.availability_before AS "availabilityBefore", v.version, i.type, i.track_inventory AS "trackInventory",
-  i.quantity AS "itemQuantity", i.committed_quantity AS "itemCommittedQuantity", i.availability AS "itemAvailability",
+  v.reserved_quantity AS "reservedQuantity", v.availability, v.availability_before AS "availabilityBefore", v.version, i.type,
+  i.track_inventory AS "trackInventory", i.quantity AS "itemQuantity", i.committed_quantity AS "itemCommittedQuantity",
+  i.reserved_quantity AS "itemReservedQuantity", i.availability AS "itemAvailability",
   i.availability_before AS "itemAvailabilityBefore", i.version AS "itemVersion", NULL::json AS "lowStockAlert"`;
 
 /** The first variant (or item, variantId null) whose re-summed stock would break the limit rule. */
@@ -243,7 +250,8 @@ export async function refreshVariants(
           -- in bigint: the new sums are held to the limit before they are stored in integers
           SELECT v.id,
                  coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)::bigint AS quantity,
-                 coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)::bigint AS committed
+                 coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)::bigint AS committed,
+                 coalesce(sum(l.reserved_quantity) FILTER (WHERE w.fulfils_online_orders), 0)::bigint AS reserved
             FROM variants v
             LEFT JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
             LEFT JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
@@ -251,36 +259,39 @@ export async function refreshVariants(
            GROUP BY v.id
         ), target AS (
           -- only the sign of what is available decides, and past the limit it would not fit an integer
-          SELECT v.id, v.item_id, x.quantity, x.committed, v.availability AS availability_before,
-                 within_stock_limit(x.quantity, v.quantity) AND within_stock_limit(x.committed, v.committed_quantity) AS within,
-                 ${availabilitySql({ quantity: sql`sign(x.quantity - x.committed)::int`, committed: sql`0` })} AS availability
+          SELECT v.id, v.item_id, x.quantity, x.committed, x.reserved, v.availability AS availability_before,
+                 within_stock_limit(x.quantity, v.quantity) AND within_stock_limit(x.committed, v.committed_quantity)
+                   AND within_stock_limit(x.committed + x.reserved, v.committed_quantity + v.reserved_quantity) AS within,
+                 ${availabilitySql({ quantity: sql`sign(x.quantity - x.committed - x.reserved)::int`, committed: sql`0`, reserved: sql`0` })} AS availability
             FROM variants v JOIN sums x ON x.id = v.id JOIN items i ON i.store_id = v.store_id AND i.id = v.item_id
             JOIN stores s ON s.id = v.store_id
            WHERE v.store_id = ${storeId}::uuid
         ), item_sums AS (
           SELECT t.item_id AS id, sum(t.quantity)::bigint AS quantity, sum(t.committed)::bigint AS committed,
-                 min(t.availability) AS availability
+                 sum(t.reserved)::bigint AS reserved, min(t.availability) AS availability
             FROM target t GROUP BY t.item_id
         ), beyond AS (
           SELECT t.item_id AS "itemId", t.id AS "variantId" FROM target t WHERE NOT t.within
           UNION ALL
           SELECT x.id, NULL FROM item_sums x JOIN items i ON i.store_id = ${storeId}::uuid AND i.id = x.id
-           WHERE NOT (within_stock_limit(x.quantity, i.quantity) AND within_stock_limit(x.committed, i.committed_quantity))
+           WHERE NOT (within_stock_limit(x.quantity, i.quantity) AND within_stock_limit(x.committed, i.committed_quantity)
+                      AND within_stock_limit(x.committed + x.reserved, i.committed_quantity + i.reserved_quantity))
           LIMIT 1
         ), changed_variants AS (
-          UPDATE variants v SET quantity = t.quantity, committed_quantity = t.committed, availability = t.availability,
-                 version = v.version + 1, updated_at = now()
+          UPDATE variants v SET quantity = t.quantity, committed_quantity = t.committed, reserved_quantity = t.reserved,
+                 availability = t.availability, version = v.version + 1, updated_at = now()
             FROM target t
            WHERE v.store_id = ${storeId}::uuid AND v.id = t.id AND NOT EXISTS (SELECT 1 FROM beyond)
-             AND (v.quantity, v.committed_quantity, v.availability) IS DISTINCT FROM (t.quantity, t.committed, t.availability)
-          RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.availability, v.version, t.availability_before
+             AND (v.quantity, v.committed_quantity, v.reserved_quantity, v.availability)
+                 IS DISTINCT FROM (t.quantity, t.committed, t.reserved, t.availability)
+          RETURNING v.id, v.item_id, v.quantity, v.committed_quantity, v.reserved_quantity, v.availability, v.version, t.availability_before
         ), changed_items AS (
-          UPDATE items i SET quantity = t.quantity, committed_quantity = t.committed, availability = t.availability,
-                 version = i.version + 1, updated_at = now()
+          UPDATE items i SET quantity = t.quantity, committed_quantity = t.committed, reserved_quantity = t.reserved,
+                 availability = t.availability, version = i.version + 1, updated_at = now()
             FROM item_sums t, items oi
            WHERE i.store_id = ${storeId}::uuid AND i.id = t.id AND oi.store_id = i.store_id AND oi.id = i.id
              AND t.id IN (SELECT item_id FROM changed_variants)
-          RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.availability, i.version,
+          RETURNING i.id, i.type, i.track_inventory, i.quantity, i.committed_quantity, i.reserved_quantity, i.availability, i.version,
                     oi.availability AS availability_before
         ), changed AS (
           SELECT ${CHANGED_COLUMNS} FROM changed_variants v JOIN changed_items i ON i.id = v.item_id
@@ -332,10 +343,10 @@ function queueEvent(tx: Pick<Tx, "events">, storeId: string, row: ChangedRow): S
     itemId: row.itemId,
     variantId: row.id,
     availability: row.itemAvailability,
-    availableQuantity: tracked ? row.itemQuantity - row.itemCommittedQuantity : null,
+    availableQuantity: tracked ? row.itemQuantity - row.itemCommittedQuantity - row.itemReservedQuantity : null,
     version: row.itemVersion,
     variantAvailability: row.availability,
-    variantAvailableQuantity: tracked ? row.quantity - row.committedQuantity : null,
+    variantAvailableQuantity: tracked ? row.quantity - row.committedQuantity - row.reservedQuantity : null,
     availabilityChanged: row.itemAvailability !== row.itemAvailabilityBefore || row.availability !== row.availabilityBefore,
     at: new Date().toISOString(),
   };
@@ -346,11 +357,13 @@ function queueEvent(tx: Pick<Tx, "events">, storeId: string, row: ChangedRow): S
     itemId: row.itemId,
     quantity: row.quantity,
     committedQuantity: row.committedQuantity,
+    reservedQuantity: row.reservedQuantity,
     availability: row.availability,
     version: row.version,
     item: {
       quantity: row.itemQuantity,
       committedQuantity: row.itemCommittedQuantity,
+      reservedQuantity: row.itemReservedQuantity,
       availability: row.itemAvailability,
       version: row.itemVersion,
     },

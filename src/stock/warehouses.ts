@@ -136,8 +136,8 @@ function fulfilsPastLimit({ itemId, variantId }: BeyondLimit): OperationError {
 }
 
 /**
- * `deleteWarehouse`: never the main one, nor one holding stock (or committed units) of any
- * variant, nor one that open orders (pending, confirmed, shipped) took units from. Its empty
+ * `deleteWarehouse`: never the main one, nor one holding stock (or committed units, or units
+ * held for carts) of any variant, nor one that open orders (pending, confirmed, shipped) took units from. Its empty
  * levels go with it; the movements and allocations that name it stay, as history.
  */
 export async function deleteWarehouse(
@@ -152,7 +152,7 @@ export async function deleteWarehouse(
     const { rows } = await tx.query<Warehouse & { holdsStock: boolean; openAllocations: boolean }>(
       sql`SELECT ${WAREHOUSE},
                  EXISTS (SELECT 1 FROM stock_levels l WHERE l.store_id = w.store_id AND l.warehouse_id = w.id
-                           AND (l.quantity <> 0 OR l.committed_quantity <> 0)) AS "holdsStock",
+                           AND (l.quantity <> 0 OR l.committed_quantity <> 0 OR l.reserved_quantity <> 0)) AS "holdsStock",
                  EXISTS (SELECT 1 FROM order_line_allocations a JOIN orders o ON o.store_id = a.store_id AND o.id = a.order_id
                           WHERE a.store_id = w.store_id AND a.warehouse_id = w.id AND o.status IN ('PENDING', 'CONFIRMED', 'SHIPPED')) AS "openAllocations"
             FROM warehouses w WHERE w.store_id = ${storeId}::uuid AND w.id = ${warehouseId}::uuid`,

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { OutOfStockBehavior } from "../generated/prisma/enums.ts";
 import type { Deps } from "../deps.ts";
@@ -6,6 +7,7 @@ import { invalidInput, OperationError } from "../errors.ts";
 import { LowStockThresholdRule } from "../stock/low-stock.ts";
 import { changeLowStockThreshold, changeOutOfStockBehavior } from "../stock/stock-policy.ts";
 import { check } from "../validation.ts";
+import { sql } from "../db/sql.ts";
 
 export type InventorySettings = {
   storeId: string;
@@ -16,13 +18,21 @@ export type InventorySettings = {
   accountingConnected: boolean;
   /** the store's default low-stock threshold; null: no alerts unless a variant sets one */
   lowStockThreshold: number | null;
+  /** how long a cart hold lasts; 0: the store holds no stock for carts */
+  reservationMinutes: number;
 };
 
 /** The store's inventory settings ("Configuración de inventario"). */
 export async function loadInventorySettings(prisma: PrismaClient, storeId: string): Promise<InventorySettings> {
   const store = await prisma.store.findUniqueOrThrow({
     where: { id: storeId },
-    select: { outOfStockBehavior: true, accountingSync: true, lowStockThreshold: true, accounting: { select: { storeId: true } } },
+    select: {
+      outOfStockBehavior: true,
+      accountingSync: true,
+      lowStockThreshold: true,
+      reservationMinutes: true,
+      accounting: { select: { storeId: true } },
+    },
   });
   return {
     storeId,
@@ -30,6 +40,7 @@ export async function loadInventorySettings(prisma: PrismaClient, storeId: strin
     accountingSync: store.accountingSync,
     accountingConnected: store.accounting !== null,
     lowStockThreshold: store.lowStockThreshold,
+    reservationMinutes: store.reservationMinutes,
   };
 }
 
@@ -38,7 +49,14 @@ export type InventorySettingsInput = {
   lowStockThreshold?: number | null;
   /** true: the store's threshold back to none */
   clearLowStockThreshold?: boolean | null;
+  reservationMinutes?: number | null;
 };
+
+/** The longest a store may make its cart holds last (`reservationMinutes`). */
+export const MAX_RESERVATION_MINUTES = 120;
+
+/** How long a store's cart holds last: whole minutes, 0 (no holds) to MAX_RESERVATION_MINUTES. */
+const ReservationMinutesRule = z.number().int().min(0, "must not be negative").max(MAX_RESERVATION_MINUTES, `must be at most ${MAX_RESERVATION_MINUTES}`);
 
 /** The settings' own rules, checked before anything changes: INVALID_INPUT at the field at fault. */
 export function checkInventorySettings(input: InventorySettingsInput): OperationError | null {
@@ -47,6 +65,8 @@ export function checkInventorySettings(input: InventorySettingsInput): Operation
   if (input.clearLowStockThreshold && input.lowStockThreshold != null) {
     return invalidInput("give a low-stock threshold or clear it, not both", "clearLowStockThreshold");
   }
+  const minutes = check(ReservationMinutesRule.nullish(), input.reservationMinutes);
+  if (minutes instanceof OperationError) return invalidInput(`reservationMinutes ${minutes.message}`, "reservationMinutes");
   return null;
 }
 
@@ -64,6 +84,10 @@ export async function applyInventorySettings(tx: Tx, storeId: string, input: Inv
   if (input.outOfStockBehavior) await changeOutOfStockBehavior(tx, storeId, input.outOfStockBehavior);
   const threshold = thresholdOf(input);
   if (threshold !== undefined) await changeLowStockThreshold(tx, storeId, threshold);
+  // read by each new hold as it is made; holds already HELD keep their expiry, so no lock is needed
+  if (input.reservationMinutes != null) {
+    await tx.query(sql`UPDATE stores SET reservation_minutes = ${input.reservationMinutes}::int, updated_at = now() WHERE id = ${storeId}::uuid`);
+  }
 }
 
 /** Changes the store's own inventory settings in one transaction and answers them all. */
@@ -78,7 +102,8 @@ export async function updateInventorySettings(
   // the same settings again change nothing: no need to lock every item of the store
   const threshold = thresholdOf(input);
   const behaviorChanges = Boolean(input.outOfStockBehavior) && input.outOfStockBehavior !== settings.outOfStockBehavior;
-  if (!behaviorChanges && (threshold === undefined || threshold === settings.lowStockThreshold)) return settings;
+  const minutesChange = input.reservationMinutes != null && input.reservationMinutes !== settings.reservationMinutes;
+  if (!behaviorChanges && !minutesChange && (threshold === undefined || threshold === settings.lowStockThreshold)) return settings;
   await inTransaction(deps.db.pool, deps.publisher, (tx) => applyInventorySettings(tx, storeId, input));
   return loadInventorySettings(deps.db.prisma, storeId);
 }

@@ -30,7 +30,10 @@ export async function startTestServer(
     checkoutConcurrencyPerStore?: number;
     /** request limits and the like; unset ones are the service's defaults */
     config?: Partial<
-      Pick<Config, "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http">
+      Pick<
+        Config,
+        "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "reservationExpiryIntervalMs"
+      >
     >;
   } = {},
 ) {

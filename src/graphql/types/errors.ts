@@ -1,6 +1,6 @@
 import type { ObjectRef } from "@pothos/core";
 import { BulkQuantitiesRefused, ERROR_CODES, InsufficientStockError, OperationError, type BulkEntryError } from "../../errors.ts";
-import { MAX_ORDER_LINES } from "../../orders/place-order.ts";
+import { MAX_ORDER_LINES } from "../../orders/order-lines.ts";
 import { MAX_BULK_ENTRIES } from "../../stock/counts.ts";
 import { builder } from "../builder.ts";
 import { upTo } from "../cost.ts";

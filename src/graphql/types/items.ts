@@ -56,7 +56,13 @@ export const ItemObject = builder.prismaObject("Item", {
     committedQuantity: t.int({ resolve: (item) => (tracksInventory(item) ? item.committedQuantity : 0) }),
     availableQuantity: t.int({
       nullable: true,
-      resolve: (item) => (tracksInventory(item) ? item.quantity - item.committedQuantity : null),
+      description: "quantity - committedQuantity - reservedQuantity",
+      resolve: (item) => (tracksInventory(item) ? item.quantity - item.committedQuantity - item.reservedQuantity : null),
+    }),
+    reservedQuantity: t.int({
+      description: "(admin) held for carts: the sum over its variants",
+      authScopes: (item) => ({ adminOf: item.storeId }),
+      resolve: (item) => (tracksInventory(item) ? item.reservedQuantity : 0),
     }),
     availability: t.expose("availability", { type: AvailabilityEnum }),
     version: t.exposeInt("version"),

@@ -2,7 +2,8 @@ import { OrderStatus } from "../../generated/prisma/enums.ts";
 import { InsufficientStockError, OperationError } from "../../errors.ts";
 import { countOrderOutcome } from "../../observability/metrics.ts";
 import { changeOrderStatus } from "../../orders/order-status.ts";
-import { MAX_ORDER_LINES, placeOrder } from "../../orders/place-order.ts";
+import { MAX_ORDER_LINES } from "../../orders/order-lines.ts";
+import { placeOrder } from "../../orders/place-order.ts";
 import { MAX_WAREHOUSES } from "../../stock/warehouses.ts";
 import { storeIdForSlug } from "../../stores/stores.ts";
 import { builder } from "../builder.ts";
@@ -115,12 +116,16 @@ builder.queryFields((t) => {
   };
 });
 
-const OrderLineInput = builder.inputType("OrderLineInput", {
+export const OrderLineInput = builder.inputType("OrderLineInput", {
   fields: (t) => ({
     itemId: t.id({ required: true }),
     quantity: t.int({ required: true }),
     variantId: t.id({ description: "required when the item has options" }),
   }),
+});
+
+export const ReservationRefInput = builder.inputType("ReservationRefInput", {
+  fields: (t) => ({ id: t.id({ required: true }), token: t.string({ required: true }) }),
 });
 
 const PlaceOrderInput = builder.inputType("PlaceOrderInput", {
@@ -129,12 +134,20 @@ const PlaceOrderInput = builder.inputType("PlaceOrderInput", {
     idempotencyKey: t.string({ description: "the same key and request returns the first result and changes nothing" }),
     customerName: t.string(),
     customerEmail: t.string(),
+    reservation: t.field({
+      type: ReservationRefInput,
+      description: "the order takes the held units first and ends the hold (one no longer HELD, or a wrong token: placed as without)",
+    }),
   }),
 });
 
 const ChangeOrderStatusInput = builder.inputType("ChangeOrderStatusInput", {
   fields: (t) => ({ orderId: t.id({ required: true }), status: t.field({ type: OrderStatusEnum, required: true }) }),
 });
+
+/** An order's (or a hold's) lines as the domain takes them: ids as strings. */
+export const lineInputs = (lines: readonly { itemId: string | number; variantId?: string | number | null; quantity: number }[]) =>
+  lines.map((line) => ({ itemId: String(line.itemId), variantId: line.variantId == null ? null : String(line.variantId), quantity: line.quantity }));
 
 const PlaceOrderResult = resultUnion("PlaceOrderResult", OrderObject, [InsufficientStockError, OperationError]);
 export const OrderResult = resultUnion("OrderResult", OrderObject);
@@ -153,12 +166,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, context) => {
       const store = args.store.trim().toLowerCase();
       await checkOrderRate(context, store);
-      const lines = args.input.lines.map((line) => ({
-        itemId: String(line.itemId),
-        variantId: line.variantId == null ? null : String(line.variantId),
-        quantity: line.quantity,
-      }));
-      return countOrderOutcome(await placeOrder(context.deps, store, { ...args.input, lines }));
+      const { reservation } = args.input;
+      const input = { ...args.input, lines: lineInputs(args.input.lines), reservation: reservation && { ...reservation, id: String(reservation.id) } };
+      return countOrderOutcome(await placeOrder(context.deps, store, input));
     },
   }),
   changeOrderStatus: t.withAuth({ admin: true }).field({

@@ -33,6 +33,7 @@ export const InventorySettingsType = builder.objectRef<InventorySettings>("Inven
       nullable: true,
       description: "the store's default threshold; null = no alerts unless a variant sets one",
     }),
+    reservationMinutes: t.exposeInt("reservationMinutes", { description: "how long a cart hold lasts; 0 = no holds. Default 10" }),
     // Settings are not a Prisma model, so their warehouse comes through a dataloader: one query
     // for the settings of every store in the answer.
     mainWarehouse: t.loadable({
@@ -118,6 +119,7 @@ const UpdateInventorySettingsInput = builder.inputType("UpdateInventorySettingsI
     accountingSync: t.boolean(),
     lowStockThreshold: t.int({ description: ">= 0; a variant that already meets it records an alert" }),
     clearLowStockThreshold: t.boolean({ description: "true: set the store default to null" }),
+    reservationMinutes: t.int({ description: "0 to 120; holds already HELD keep their expiry" }),
   }),
 });
 

@@ -57,8 +57,15 @@ export const VariantObject = builder.prismaObject("Variant", {
     }),
     availableQuantity: t.int({
       nullable: true,
+      description: "quantity - committedQuantity - reservedQuantity",
       select: ITEM_SETTINGS,
-      resolve: (variant) => (tracksInventory(variant.item) ? variant.quantity - variant.committedQuantity : null),
+      resolve: (variant) => (tracksInventory(variant.item) ? variant.quantity - variant.committedQuantity - variant.reservedQuantity : null),
+    }),
+    reservedQuantity: t.int({
+      description: "(admin) held for carts: the sum over the warehouses that fulfil online orders",
+      authScopes: (variant) => ({ adminOf: variant.storeId }),
+      select: ITEM_SETTINGS,
+      resolve: (variant) => (tracksInventory(variant.item) ? variant.reservedQuantity : 0),
     }),
     availability: t.expose("availability", { type: AvailabilityEnum }),
     version: t.exposeInt("version", { description: "grows with every change of this variant's stock or availability" }),
@@ -82,7 +89,11 @@ builder.prismaObject("StockLevel", {
     }),
     quantity: t.exposeInt("quantity", { description: 'may be negative where "Vender sin Stock" took units not there' }),
     committedQuantity: t.exposeInt("committedQuantity"),
-    availableQuantity: t.int({ resolve: (level) => level.quantity - level.committedQuantity }),
+    reservedQuantity: t.exposeInt("reservedQuantity", { description: "held for carts" }),
+    availableQuantity: t.int({
+      description: "quantity - committedQuantity - reservedQuantity (negative where a recount left less than carts hold)",
+      resolve: (level) => level.quantity - level.committedQuantity - level.reservedQuantity,
+    }),
   }),
 });
 
