@@ -178,10 +178,11 @@ export async function stockOf(db: Database, storeId: string, itemId: string) {
 }
 
 /**
- * The ledger invariants (SPEC sections 1 and 8) for every stock level of the store's tracked
+ * The ledger invariants (SPEC sections 1, 8 and 9) for every stock level of the store's tracked
  * products: its movements add up to its quantity and the newest movement's quantityAfter is it;
- * and every variant's quantity and committed quantity are the sums over its fulfilling
- * warehouses, every item's the sums over its variants. Returns what breaks them.
+ * every level holds for carts exactly the units its HELD holds keep there; and every variant's
+ * quantity, committed and reserved quantities are the sums over its fulfilling warehouses, every
+ * item's the sums over its variants. Returns what breaks them.
  */
 export async function unbalancedLedgers(db: Database, storeId: string) {
   const { rows } = await db.pool.query(
@@ -198,19 +199,30 @@ export async function unbalancedLedgers(db: Database, storeId: string) {
       WHERE l.store_id = $1 AND i.type = 'PRODUCT' AND i.track_inventory
         AND (coalesce(m.sum, 0) <> l.quantity OR (m.newest IS NOT NULL AND m.newest <> l.quantity))
      UNION ALL
+     SELECT 'held level', l.variant_id, l.reserved_quantity, coalesce(h.sum, 0)::int, NULL
+       FROM stock_levels l
+       LEFT JOIN LATERAL (
+         SELECT sum(a.quantity) AS sum FROM reservation_allocations a
+           JOIN reservations r ON r.store_id = a.store_id AND r.id = a.reservation_id AND r.status = 'HELD'
+          WHERE a.store_id = l.store_id AND a.variant_id = l.variant_id AND a.warehouse_id = l.warehouse_id
+       ) h ON true
+      WHERE l.store_id = $1 AND l.reserved_quantity <> coalesce(h.sum, 0)
+     UNION ALL
      SELECT 'variant', v.id, v.quantity, coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)::int, NULL
        FROM variants v JOIN stock_levels l ON l.store_id = v.store_id AND l.variant_id = v.id
        JOIN warehouses w ON w.store_id = l.store_id AND w.id = l.warehouse_id
       WHERE v.store_id = $1
-      GROUP BY v.id, v.quantity, v.committed_quantity
+      GROUP BY v.id, v.quantity, v.committed_quantity, v.reserved_quantity
      HAVING v.quantity <> coalesce(sum(l.quantity) FILTER (WHERE w.fulfils_online_orders), 0)
          OR v.committed_quantity <> coalesce(sum(l.committed_quantity) FILTER (WHERE w.fulfils_online_orders), 0)
+         OR v.reserved_quantity <> coalesce(sum(l.reserved_quantity) FILTER (WHERE w.fulfils_online_orders), 0)
      UNION ALL
      SELECT 'item', i.id, i.quantity, sum(v.quantity)::int, NULL
        FROM items i JOIN variants v ON v.store_id = i.store_id AND v.item_id = i.id
       WHERE i.store_id = $1
-      GROUP BY i.id, i.quantity, i.committed_quantity
-     HAVING i.quantity <> sum(v.quantity) OR i.committed_quantity <> sum(v.committed_quantity)`,
+      GROUP BY i.id, i.quantity, i.committed_quantity, i.reserved_quantity
+     HAVING i.quantity <> sum(v.quantity) OR i.committed_quantity <> sum(v.committed_quantity)
+         OR i.reserved_quantity <> sum(v.reserved_quantity)`,
     [storeId],
   );
   return rows;
