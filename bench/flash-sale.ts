@@ -29,7 +29,7 @@ import type { FlashCommand, FlashReply } from "./flash-clients.ts";
 import { PLACE_ORDER } from "./orders.ts";
 import { checkInvariants, percentile, round, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
 
-const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
+export const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
   stockUpdates(store: $store, itemIds: $items) { itemId version at }
 }`;
 
@@ -72,7 +72,7 @@ export function flashSaleOptions(): FlashSaleOptions {
 }
 
 /** The subscribers' process (bench/flash-clients.ts), driven over IPC. */
-class Clients {
+export class Clients {
   private readonly child: ChildProcess;
   private readonly replies: ((reply: FlashReply) => void)[] = [];
 
@@ -199,7 +199,7 @@ function steadyOrders(url: URL, rate: number, durationMs: number, stores: readon
   });
 }
 
-async function versions(pool: pg.Pool, storeIds: readonly string[]): Promise<Record<string, number>> {
+export async function versions(pool: pg.Pool, storeIds: readonly string[]): Promise<Record<string, number>> {
   const { rows } = await pool.query<{ id: string; version: number }>("SELECT id, version FROM items WHERE store_id = ANY($1::uuid[])", [storeIds]);
   return Object.fromEntries(rows.map((row) => [row.id, row.version]));
 }
