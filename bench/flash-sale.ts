@@ -21,12 +21,18 @@
  * after: must be 0), every step with its own, the gaps over the whole run (a step that does not
  * hold may lose versions: a slow subscriber is sent only the newest update per item, SPEC
  * section 5), and the stores' invariants (oversold must be 0).
+ *
+ * `withHolds` (the `flashSaleHolds` figure): every buyer first holds its unit (reserveStock, from
+ * an address of its own, the server trusting one proxy) and then places the order with the hold,
+ * as a storefront with cart holds does; a buyer is answered when its order is (or its hold is
+ * refused, the flash item being held or sold out), and each hold granted owes its store's
+ * subscribers an update of its own.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type pg from "pg";
 import type { FlashCommand, FlashReply } from "./flash-clients.ts";
-import { PLACE_ORDER } from "./orders.ts";
+import { grantedHold, nextShopperAddress, PLACE_ORDER, RESERVE_STOCK } from "./orders.ts";
 import { checkInvariants, percentile, round, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
 
 export const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
@@ -53,6 +59,8 @@ export type FlashSaleOptions = {
   stepMs: number;
   maxP99Ms: number;
   maxInFlight: number;
+  /** every buyer holds the unit first (reserveStock), then places the order with the hold (SPEC section 9) */
+  withHolds: boolean;
 };
 
 export function flashSaleOptions(): FlashSaleOptions {
@@ -68,6 +76,7 @@ export function flashSaleOptions(): FlashSaleOptions {
     stepMs: env("BENCH_FLASH_STEP_S", 5) * 1000,
     maxP99Ms: env("BENCH_FLASH_MAX_P99_MS", 1_000),
     maxInFlight: 256,
+    withHolds: false,
   };
 }
 
@@ -115,7 +124,7 @@ function nextOrder(stores: readonly FlashStore[], options: FlashSaleOptions) {
   const store = stores[Math.floor(Math.random() * stores.length)]!;
   const others = store.itemIds.filter((id) => id !== store.flashItemId);
   const itemId = Math.random() < options.flashShare ? store.flashItemId : others[Math.floor(Math.random() * others.length)]!;
-  return { store, body: JSON.stringify({ query: PLACE_ORDER, variables: { store: store.slug, input: { lines: [{ itemId, quantity: 1 }] } } }) };
+  return { store, order: { store: store.slug, input: { lines: [{ itemId, quantity: 1 }] } } };
 }
 
 type StepOrders = {
@@ -148,8 +157,33 @@ function steadyOrders(url: URL, rate: number, durationMs: number, stores: readon
       agent.destroy();
       resolve(result);
     };
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const request = http.request(
+          url,
+          { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+          (response) => {
+            let text = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => (text += chunk));
+            response.on("end", () => resolve(text));
+          },
+        );
+        request.on("error", reject);
+        request.end(body);
+      });
+    /** The shopper's order; with holds, first the hold of its line (its own update), then the order with it. */
+    const shop = async (store: FlashStore, order: { store: string; input: Record<string, unknown> }) => {
+      if (!options.withHolds) return post(JSON.stringify({ query: PLACE_ORDER, variables: order }));
+      const address = { "x-forwarded-for": nextShopperAddress() };
+      const granted = await post(JSON.stringify({ query: RESERVE_STOCK, variables: order }), address);
+      const hold = grantedHold(granted);
+      if (!hold) return granted;
+      result.expectedDeliveries += store.subscribers;
+      return post(JSON.stringify({ query: PLACE_ORDER, variables: { ...order, input: { ...order.input, reservation: hold } } }), address);
+    };
     const send = () => {
-      const { store, body } = nextOrder(stores, options);
+      const { store, order } = nextOrder(stores, options);
       const sentAt = performance.now();
       inFlight++;
       result.sent++;
@@ -157,27 +191,19 @@ function steadyOrders(url: URL, rate: number, durationMs: number, stores: readon
         result.failures++;
         result.firstFailure ??= why;
       };
-      const request = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk) => (text += chunk));
-        response.on("end", () => {
+      shop(store, order)
+        .then((text) => {
           result.latenciesMs.push(performance.now() - sentAt);
           if (text.includes('"__typename":"Order"')) {
             result.placed++;
             result.expectedDeliveries += store.subscribers;
           } else if (text.includes('"__typename":"InsufficientStockError"')) result.refused++;
           else fail(text.slice(0, 300));
+        }, (error: Error) => fail(error.message))
+        .finally(() => {
           inFlight--;
           done();
         });
-      });
-      request.on("error", (error) => {
-        fail(error.message);
-        inFlight--;
-        done();
-      });
-      request.end(body);
     };
     let sending = true;
     const total = Math.round((rate * durationMs) / 1000);
@@ -206,7 +232,8 @@ export async function versions(pool: pg.Pool, storeIds: readonly string[]): Prom
 
 export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string, string>, options: FlashSaleOptions, log: (message: string) => void) {
   const seeded: BenchStore[] = [];
-  for (let i = 0; i < options.stores; i++) seeded.push(await seedStore(pool, `bench-flash-${i}`, options.itemsPerStore, 1_000_000));
+  const slug = options.withHolds ? "bench-flash-holds" : "bench-flash";
+  for (let i = 0; i < options.stores; i++) seeded.push(await seedStore(pool, `${slug}-${i}`, options.itemsPerStore, 1_000_000));
   await pool.query("VACUUM ANALYZE");
   const storeIds = seeded.map((store) => store.id);
   const perStore = Math.floor(options.subscribers / options.stores);
@@ -338,6 +365,7 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
     return {
       subscribers: options.subscribers,
       stores: options.stores,
+      withHolds: options.withHolds,
       held: Boolean(best),
       ordersPerSec: shown.ordersPerSec,
       deliveriesPerSec: shown.deliveriesPerSec,

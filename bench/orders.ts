@@ -13,6 +13,38 @@ export const PLACE_ORDER = `mutation PlaceOrder($store: String!, $input: PlaceOr
   }
 }`;
 
+/** A cart hold as a storefront asks it (SPEC section 9): its id and the token that opens it, or why it was refused. */
+export const RESERVE_STOCK = `mutation ReserveStock($store: String!, $input: ReserveStockInput!) {
+  reserveStock(store: $store, input: $input) {
+    __typename
+    ... on ReservationGrant { token reservation { id expiresAt } }
+    ... on InsufficientStockError { code message }
+    ... on OperationError { code message field }
+  }
+}`;
+
+/**
+ * The hold in a reserveStock answer, or null. A regular expression, not JSON.parse: it runs on the
+ * load generator's thread for every shopper, as the `__typename` checks do.
+ */
+export function grantedHold(body: string): { id: string; token: string } | null {
+  if (!body.includes('"__typename":"ReservationGrant"')) return null;
+  const token = /"token":"([^"]+)"/.exec(body)?.[1];
+  const id = /"reservation":\{"id":"([^"]+)"/.exec(body)?.[1];
+  return token && id ? { id, token } : null;
+}
+
+let shoppers = 0;
+/**
+ * A shopper's address of its own, sent as X-Forwarded-For to a service that trusts one proxy
+ * (TRUST_PROXY=1): a client holds at most 5 holds per store (SPEC section 9), and the bench is
+ * one client for many shoppers.
+ */
+export const nextShopperAddress = () => {
+  const n = shoppers++;
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+};
+
 export type OrdersOptions = {
   concurrency: number;
   /** measured time of each side, split over `rounds` that alternate the service and the floors */
@@ -32,6 +64,8 @@ export type OrdersScenario = {
   storeIds: string[];
   nextOrder: () => { store: string; lines: OrderLine[] };
   floor: FloorCase;
+  /** each shopper first holds the order's lines (reserveStock), then places the order with the hold */
+  withHold?: boolean;
 };
 
 type Side = { orders: number; ms: number; cpuMs: number; busy: number[]; failures: number };
@@ -50,7 +84,7 @@ async function checkoutBatches(server: ServerProcess) {
  * the rest are reported.
  */
 function graphqlLoad(server: ServerProcess, scenario: OrdersScenario, concurrency: number) {
-  const tally = { orders: 0, other: 0, firstOther: undefined as string | undefined };
+  const tally: Tally = { orders: 0, other: 0, firstOther: undefined };
   const run = async (durationMs: number) => {
     const before = { orders: tally.orders, other: tally.other };
     const cpuBefore = processCpuMs(server.child.pid!);
@@ -60,7 +94,7 @@ function graphqlLoad(server: ServerProcess, scenario: OrdersScenario, concurrenc
       connections: concurrency,
       pipelining: 1,
       duration: durationMs / 1000,
-      requests: [
+      requests: scenario.withHold ? holdThenOrder(scenario, tally) : [
         {
           method: "POST",
           path: "/graphql",
@@ -69,13 +103,7 @@ function graphqlLoad(server: ServerProcess, scenario: OrdersScenario, concurrenc
             const { store, lines } = scenario.nextOrder();
             return { ...request, body: JSON.stringify({ query: PLACE_ORDER, variables: { store, input: { lines } } }) };
           },
-          onResponse: (_status, body) => {
-            if (body.includes('"__typename":"Order"')) tally.orders++;
-            else {
-              tally.other++;
-              tally.firstOther ??= body.slice(0, 500);
-            }
-          },
+          onResponse: (_status, body) => countAnswer(tally, body),
         },
       ],
     });
@@ -90,6 +118,62 @@ function graphqlLoad(server: ServerProcess, scenario: OrdersScenario, concurrenc
     };
   };
   return { run, tally };
+}
+
+type Tally = { orders: number; other: number; firstOther: string | undefined };
+
+function countAnswer(tally: Tally, body: string) {
+  if (body.includes('"__typename":"Order"')) tally.orders++;
+  else {
+    tally.other++;
+    tally.firstOther ??= body.slice(0, 500);
+  }
+}
+
+/**
+ * A shopper's two requests, in turn on one connection (autocannon's per-connection context): the
+ * hold of the order's lines from an address of its own, then the order with the hold. A refused
+ * hold counts as a failure and its order is not sent (the connection starts again with the next
+ * shopper).
+ */
+function holdThenOrder(scenario: OrdersScenario, tally: Tally): autocannon.Request[] {
+  type Shopper = { order?: { store: string; lines: OrderLine[] }; hold?: { id: string; token: string } | null; address?: string };
+  return [
+    {
+      method: "POST",
+      path: "/graphql",
+      setupRequest: (request, shopper) => {
+        const context = shopper as Shopper;
+        context.order = scenario.nextOrder();
+        context.address = nextShopperAddress();
+        return {
+          ...request,
+          headers: { "content-type": "application/json", "x-forwarded-for": context.address },
+          body: JSON.stringify({ query: RESERVE_STOCK, variables: { store: context.order.store, input: { lines: context.order.lines } } }),
+        };
+      },
+      onResponse: (_status, body, shopper) => {
+        const context = shopper as Shopper;
+        context.hold = grantedHold(body);
+        if (!context.hold) countAnswer(tally, body);
+      },
+    },
+    {
+      method: "POST",
+      path: "/graphql",
+      setupRequest: (request, shopper) => {
+        const context = shopper as Shopper;
+        if (!context.hold) return null as unknown as autocannon.Request; // refused: the next shopper
+        const { store, lines } = context.order!;
+        return {
+          ...request,
+          headers: { "content-type": "application/json", "x-forwarded-for": context.address! },
+          body: JSON.stringify({ query: PLACE_ORDER, variables: { store, input: { lines, reservation: context.hold } } }),
+        };
+      },
+      onResponse: (_status, body) => countAnswer(tally, body),
+    },
+  ];
 }
 
 /** A turn of one of the floors, with how busy the machine was meanwhile; the floor's tables reset first. */
@@ -172,7 +256,7 @@ export async function ordersScenario(scenario: OrdersScenario, server: ServerPro
   };
 }
 
-export const ORDERS_SCENARIOS = ["hot", "spread", "platform", "multiline", "variants"] as const;
+export const ORDERS_SCENARIOS = ["hot", "spread", "platform", "multiline", "variants", "holds"] as const;
 export type OrdersScenarioName = (typeof ORDERS_SCENARIOS)[number];
 
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
@@ -194,7 +278,10 @@ function distinct<T>(list: readonly T[], count: number): T[] {
  * - multiline: 3 distinct random items of a store of 10,000, against the 3-line floor (multi3);
  * - variants: the 3 sizes (S, M, L) of a random one of a store's 1,000 items, in two fulfilling
  *   warehouses: S and M come from the first, L from the second (SPEC section 8's allocation),
- *   against the 3-line floor.
+ *   against the 3-line floor;
+ * - holds: as spread, but each shopper first holds the unit (reserveStock, from an address of its
+ *   own) and then places the order with the hold (SPEC section 9), against spread: a checkout
+ *   with a cart hold costs two requests and two transactions, and the floor is one.
  */
 export async function seedOrdersScenario(name: OrdersScenarioName, pool: pg.Pool): Promise<OrdersScenario> {
   const single = async (items: number, quantity: number, lines: (itemIds: string[]) => OrderLine[], floor: FloorCase): Promise<OrdersScenario> => {
@@ -206,6 +293,8 @@ export async function seedOrdersScenario(name: OrdersScenarioName, pool: pg.Pool
       return single(1, 100_000_000, (ids) => [{ itemId: ids[0]!, quantity: 1 }], "hot");
     case "spread":
       return single(10_000, 1_000_000, (ids) => [{ itemId: pick(ids), quantity: 1 }], "spread");
+    case "holds":
+      return { ...(await single(10_000, 1_000_000, (ids) => [{ itemId: pick(ids), quantity: 1 }], "spread")), withHold: true };
     case "multiline":
       return single(10_000, 1_000_000, (ids) => distinct(ids, 3).map((itemId) => ({ itemId, quantity: 1 })), "multi3");
     case "platform": {

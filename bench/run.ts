@@ -4,11 +4,11 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|fanout|cross|cluster|bulk|import
- * (before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|flash-holds|fanout|cross|cluster|bulk|import
+ * (flash: the flash sale without and with cart holds, flash-holds: with them only; before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
  * two cross-process figures, single Redis and cluster; cluster: the cluster one; a
  * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
- * orders scenarios to run, default hot,spread,platform,multiline,variants), BENCH_DURATION_S
+ * orders scenarios to run, default hot,spread,platform,multiline,variants,holds), BENCH_DURATION_S
  * (measured seconds of each side of an orders scenario, default 15), BENCH_CONCURRENCY (default
  * 16), BENCH_FLOORS_DIR (default ../shared/floors), BENCH_FLASH_* (bench/flash-sale.ts),
  * BENCH_FANOUT_SIZES (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU
@@ -35,6 +35,8 @@ const parts = {
   storefrontReads: !only || only === "reads",
   beforeAfter: !only || only === "before",
   flashSale: !only || only === "flash",
+  // the flash sale again, every buyer holding its unit first (cart holds)
+  flashSaleHolds: !only || only === "flash" || only === "flash-holds",
   fanout: !only || only === "fanout",
   crossProcess: !only || only === "fanout" || only === "cross",
   crossProcessCluster: !only || only === "fanout" || only === "cross" || only === "cluster",
@@ -88,7 +90,8 @@ async function main() {
       seeded.push(await seedOrdersScenario(name, pool));
     }
     await pool.query("VACUUM ANALYZE");
-    const server = await startServer(serverEnv(databaseUrl), "orders-server");
+    // orders.holds' shoppers are addresses of their own behind one trusted proxy (at most 5 holds a client)
+    const server = await startServer({ ...serverEnv(databaseUrl), TRUST_PROXY: "1" }, "orders-server");
     try {
       const options = { concurrency, durationMs, rounds: 3, warmupMs: 3_000 };
       const orders: Record<string, unknown> = {};
@@ -145,6 +148,12 @@ async function main() {
     log("flashSale: seeding 100 stores");
     results.flashSale = await flashSaleScenario(pool, serverEnv(databaseUrl), flashSaleOptions(), log);
     log(`flashSale: ${JSON.stringify(results.flashSale)}`);
+  });
+
+  if (parts.flashSaleHolds) await measured("flashSaleHolds", async () => {
+    log("flashSaleHolds: seeding 100 stores; every buyer holds its unit, then orders with the hold");
+    results.flashSaleHolds = await flashSaleScenario(pool, { ...serverEnv(databaseUrl), TRUST_PROXY: "1" }, { ...flashSaleOptions(), withHolds: true }, log);
+    log(`flashSaleHolds: ${JSON.stringify(results.flashSaleHolds)}`);
   });
 
   if (parts.fanout || parts.crossProcess || parts.crossProcessCluster) {
@@ -256,15 +265,16 @@ function printTable(results: Record<string, any>) {
       `same load, alternating turns; CPU per order: service ${r.after.serverCpuMsPerOrder}/${r.before.serverCpuMsPerOrder} ms, PostgreSQL ${r.after.postgresCpuMsPerOrder}/${r.before.postgresCpuMsPerOrder} ms`,
     ]);
   }
-  const flash = results.flashSale;
-  if (flash) {
+  for (const name of ["flashSale", "flashSaleHolds"]) {
+    const flash = results[name];
+    if (!flash) continue;
     rows.push([
-      `flashSale p99 (ms)`,
+      `${name} p99 (ms)`,
       String(flash.p99Ms),
       "",
       "",
       "",
-      `${flash.subscribers} subscribers, ${flash.ordersPerSec} orders/s held (${flash.deliveriesPerSec} deliveries/s), p50 ${flash.p50Ms} ms, version gaps ${flash.versionGaps}, oversold ${flash.oversold}`,
+      `${flash.subscribers} subscribers, ${flash.ordersPerSec} ${flash.withHolds ? "buyers (hold, then order)" : "orders"}/s held (${flash.deliveriesPerSec} deliveries/s), p50 ${flash.p50Ms} ms, order p99 ${flash.orderP99Ms} ms, version gaps ${flash.versionGaps}, oversold ${flash.oversold}`,
     ]);
   }
   for (const [n, r] of Object.entries<any>(results.fanout ?? {})) {

@@ -8,6 +8,7 @@ import { newItem, placeOrder } from "./support/harness.ts";
 import { eventually } from "./support/live.ts";
 import { startOwnPostgres, startOwnRedis, type OwnPostgres, type OwnRedis } from "./support/own-services.ts";
 import { startServerProcess, type ServerProcess } from "./support/processes.ts";
+import { runOut } from "./support/reservations.ts";
 
 /**
  * The randomized invariant run: thousands of mixed storefront and admin operations from many
@@ -30,7 +31,8 @@ beforeAll(async () => {
   db = openDatabase(postgres.url, { poolSize: 2, logger: createLogger("silent") });
   const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, DATABASE_POOL_SIZE: "8", LOG_LEVEL: "error" };
   // A limit no client reaches, so that the limiter's Redis counting (and its outage) is exercised too.
-  servers = await Promise.all([1, 2].map(() => startServerProcess({ ...env, ORDER_RATE_LIMIT_PER_MINUTE: "1000000" }, { timeoutMs: 60_000 })));
+  // Cart holds' shoppers are addresses of their own behind the (loopback) proxy.
+  servers = await Promise.all([1, 2].map(() => startServerProcess({ ...env, ORDER_RATE_LIMIT_PER_MINUTE: "1000000", TRUST_PROXY: "1" }, { timeoutMs: 60_000 })));
 });
 afterAll(async () => {
   await Promise.all(servers.map((server) => server.stop()));
@@ -38,6 +40,9 @@ afterAll(async () => {
   await redis?.stop();
   await postgres?.destroy();
 });
+
+const heldCount = async (storeId: string) =>
+  (await db.pool.query(`SELECT count(*)::int AS n FROM reservations WHERE store_id = $1 AND status = 'HELD'`, [storeId])).rows[0].n as number;
 
 /** The faults, at fractions of the run, one after the other. */
 function faultSchedule() {
@@ -95,6 +100,7 @@ describe("a randomized run of mixed operations with faults", () => {
         random: seededRandom(SEED),
         operations: OPERATIONS,
         concurrency: CLIENTS,
+        runOut: (holdId) => runOut(db, storeId, holdId),
         beforeOperation(n) {
           for (const fault of faults.filter((candidate) => Math.floor(candidate.at * OPERATIONS) === n)) {
             faultChain = faultChain.then(async () => {
@@ -113,6 +119,13 @@ describe("a randomized run of mixed operations with faults", () => {
         expect((await placeOrder(server, { ...world.store, id: storeId }, [{ itemId: untracked.id, quantity: 1 }])).__typename).toBe("Order");
       }
 
+      // The holds still HELD run out too: the processes' sweeps end every one
+      await db.pool.query(`UPDATE reservations SET expires_at = now() - interval '1 second' WHERE store_id = $1 AND status = 'HELD'`, [storeId]);
+      await eventually(async () => (await heldCount(storeId)) === 0, "every hold ended by the sweeps", 10_000, 100);
+      const holdsEnded = Object.fromEntries(
+        (await db.pool.query(`SELECT status, count(*)::int AS n FROM reservations WHERE store_id = $1 GROUP BY status`, [storeId])).rows.map((row) => [row.status, row.n]),
+      );
+
       const summary = {
         seed: SEED,
         operations: OPERATIONS,
@@ -120,6 +133,7 @@ describe("a randomized run of mixed operations with faults", () => {
         faultsInjected: injected,
         ordersAccepted: (journal.counts.get("placeOrder ok") ?? 0) + (journal.counts.get("retryOrder ok") ?? 0),
         ordersRefused: (journal.counts.get("placeOrder refused") ?? 0) + (journal.counts.get("retryOrder refused") ?? 0),
+        holdsEnded,
         outcomes: journal.summary(),
         slowestMs: journal.slowestMs,
         seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -131,6 +145,7 @@ describe("a randomized run of mixed operations with faults", () => {
       // no request hung: none waited longer than a statement may run (pool.ts' statement_timeout)
       expect(journal.slowestMs).toBeLessThan(15_000);
       expect(summary.ordersAccepted).toBeGreaterThan(OPERATIONS / 20);
+      expect(Object.keys(holdsEnded).sort()).toEqual(["CONVERTED", "EXPIRED", "RELEASED"]);
       expect(await brokenInvariants(db, storeId, world, journal)).toEqual([]);
     },
     60_000 + OPERATIONS * 60,

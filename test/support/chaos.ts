@@ -1,4 +1,5 @@
 import type { Database } from "../../src/db/pool.ts";
+import { unbalancedLedgers } from "./harness.ts";
 
 /**
  * The workload of the randomized invariant run (test/chaos.test.ts): many clients sending a
@@ -45,7 +46,8 @@ export type World = { servers: { url: string }[]; store: { slug: string; token: 
 type Outcome = "ok" | "refused" | "unavailable" | "network" | "unexpected";
 type Answer = { outcome: Outcome; value?: any; detail?: string; ms: number };
 
-type OrderRequest = { lines: { itemId: string; quantity: number }[]; idempotencyKey?: string };
+type OrderRequest = { lines: { itemId: string; quantity: number }[]; idempotencyKey?: string; reservation?: { id: string; token: string } };
+type ChaosHold = { id: string; token: string; lines: { itemId: string; quantity: number }[] };
 
 /** What the clients were told, to be held against the database afterwards. */
 export class Journal {
@@ -61,6 +63,14 @@ export class Journal {
   readonly keyedRequests: OrderRequest[] = [];
   readonly idempotencyMismatches: string[] = [];
   readonly unexpected: string[] = [];
+  /** cart holds granted: id -> how to open it and what it holds */
+  readonly holds = new Map<string, ChaosHold>();
+  /** hold id -> the orders answered to placeOrder with it (one of them converted it, or none did) */
+  readonly ordersWithHold = new Map<string, Set<string>>();
+  /** holds placed with whose answer was lost (a fault): they may have converted to an order no client saw */
+  readonly holdsWithLostOrder = new Set<string>();
+  /** hold id -> the statuses releases answered (the hold as it ended, whoever ended it) */
+  readonly releaseAnswers = new Map<string, string[]>();
   slowestMs = 0;
 
   count(what: string) {
@@ -87,10 +97,18 @@ const UPDATE = `mutation($input: UpdateItemInput!) { updateItem(input: $input) {
 const SETTINGS = `mutation($input: UpdateInventorySettingsInput!) {
   updateInventorySettings(input: $input) { __typename ... on InventorySettings { outOfStockBehavior } ... on OperationError { code } }
 }`;
+const RESERVE = `mutation($store: String!, $input: ReserveStockInput!) {
+  reserveStock(store: $store, input: $input) { __typename ... on ReservationGrant { token reservation { id status } } ... on Error { code } }
+}`;
+const RELEASE_RESULT = `__typename ... on Reservation { id status } ... on OperationError { code }`;
+const RELEASE = `mutation($input: ReservationRefInput!) { releaseReservation(input: $input) { ${RELEASE_RESULT} } }`;
+const RELEASE_AS_ADMIN = `mutation($id: ID!) { releaseReservationAsAdmin(id: $id) { ${RELEASE_RESULT} } }`;
+/** Shoppers holding carts, each an address of its own behind the (loopback) proxy: at most 5 active holds each. */
+const SHOPPERS = 40;
 const STOREFRONT = `query($slug: String!) { store(slug: $slug) { items(first: 50) { edges { node { id availability availableQuantity version } } } } }`;
 
 /** One GraphQL call, sorted into an outcome. A request never waits more than 20 s. */
-async function call(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<Answer> {
+async function call(url: string, query: string, variables: Record<string, unknown>, token?: string, headers: Record<string, string> = {}): Promise<Answer> {
   const started = Date.now();
   const ms = () => Date.now() - started;
   let response: Response;
@@ -98,7 +116,7 @@ async function call(url: string, query: string, variables: Record<string, unknow
   try {
     response = await fetch(`${url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       body: JSON.stringify({ query, variables }),
       signal: AbortSignal.timeout(20_000),
     });
@@ -117,36 +135,74 @@ async function call(url: string, query: string, variables: Record<string, unknow
 /**
  * Runs `operations` operations from `concurrency` clients at once, each on a server picked at
  * random. `beforeOperation(n)` runs as operation n is handed out (the fault schedule hooks in
- * there). A client told the service is unavailable backs off for a moment, as a real one would.
+ * there); `runOut(id)` moves a cart hold's expiresAt into the past, so that the processes' sweeps
+ * (or a checkout that needs its units) end it EXPIRED. A client told the service is unavailable
+ * backs off for a moment, as a real one would.
  */
 export async function runOperations(
   world: World,
-  options: { random: Random; operations: number; concurrency: number; beforeOperation(n: number): void },
+  options: { random: Random; operations: number; concurrency: number; beforeOperation(n: number): void; runOut(holdId: string): Promise<void> },
 ): Promise<Journal> {
   const journal = new Journal();
   const knownOrders: string[] = [];
+  const knownHolds: ChaosHold[] = [];
   const lastSeenQuantity = new Map<string, number>();
   let handedOut = 0;
 
   const operation = (random: Random): (() => Promise<void>) => {
     const url = random.pick(world.servers).url;
-    const admin = (query: string, input: Record<string, unknown>) => call(url, query, { input }, world.store.token);
+    const admin = (query: string, input: Record<string, unknown> | string) =>
+      call(url, query, typeof input === "string" ? { id: input } : { input }, world.store.token);
     const tracked = world.items.filter((item) => item.kind === "strict" || item.kind === "toggled" || item.kind === "backorder");
     const roll = random.next();
 
-    if (roll < 0.35) {
+    const someLines = () => Array.from({ length: random.int(1, 3) }, () => ({ itemId: random.pick(world.items).id, quantity: random.int(1, 4) }));
+    if (roll < 0.28) {
       const request: OrderRequest = {
-        lines: Array.from({ length: random.int(1, 3) }, () => ({ itemId: random.pick(world.items).id, quantity: random.int(1, 4) })),
+        lines: someLines(),
         ...(random.chance(0.4) ? { idempotencyKey: `chaos-${handedOut}-${random.int(0, 1e9)}` } : {}),
       };
       if (request.idempotencyKey) journal.keyedRequests.push(request);
       return async () => record("placeOrder", await call(url, ORDER, { store: world.store.slug, input: request }), (order) => notePlaced(request, order));
     }
-    if (roll < 0.45 && journal.keyedRequests.length > 0) {
+    // cart holds: made, placed with (its lines, sometimes a unit more), released by token or by the merchant, run out
+    if (roll < 0.36) {
+      const lines = someLines();
+      const shopper = { "x-forwarded-for": `10.9.0.${random.int(1, SHOPPERS)}` };
+      return async () =>
+        record("reserveStock", await call(url, RESERVE, { store: world.store.slug, input: { lines } }, undefined, shopper), (grant) => {
+          const held = { id: grant.reservation.id, token: grant.token, lines };
+          journal.holds.set(held.id, held);
+          knownHolds.push(held);
+        });
+    }
+    if (roll < 0.51 && knownHolds.length > 0) {
+      const held = random.pick(knownHolds.slice(-30)); // the recent ones, mostly still HELD
+      const ref = { id: held.id, token: held.token };
+      if (roll < 0.44) {
+        const request: OrderRequest = { lines: held.lines.map((line, i) => (i === 0 && random.chance(0.2) ? { ...line, quantity: line.quantity + 1 } : line)), reservation: ref };
+        return async () => {
+          const answer = await call(url, ORDER, { store: world.store.slug, input: request });
+          if (answer.outcome === "network" || answer.outcome === "unavailable") journal.holdsWithLostOrder.add(held.id);
+          return record("placeOrderWithHold", answer, (order) => {
+            notePlaced(request, order);
+            journal.ordersWithHold.set(held.id, (journal.ordersWithHold.get(held.id) ?? new Set()).add(order.id));
+          });
+        };
+      }
+      const noteRelease = (answered: { status: string }) => journal.releaseAnswers.set(held.id, [...(journal.releaseAnswers.get(held.id) ?? []), answered.status]);
+      if (roll < 0.47) return async () => record("releaseReservation", await call(url, RELEASE, { input: ref }), noteRelease);
+      if (roll < 0.49) return async () => record("releaseReservationAsAdmin", await admin(RELEASE_AS_ADMIN, held.id), noteRelease);
+      return async () => {
+        await options.runOut(held.id).catch(() => undefined); // a fault may stop the test's own write too
+        journal.count("runOutHold");
+      };
+    }
+    if (roll < 0.57 && journal.keyedRequests.length > 0) {
       const request = random.pick(journal.keyedRequests);
       return async () => record("retryOrder", await call(url, ORDER, { store: world.store.slug, input: request }), (order) => notePlaced(request, order));
     }
-    if (roll < 0.65 && knownOrders.length > 0) {
+    if (roll < 0.72 && knownOrders.length > 0) {
       const orderId = random.pick(knownOrders);
       const status = random.chance(0.6) ? "CANCELLED" : random.pick(["CONFIRMED", "SHIPPED", "DELIVERED"]);
       return async () =>
@@ -155,7 +211,7 @@ export async function runOperations(
           if (status === "DELIVERED") journal.delivered.add(orderId);
         });
     }
-    if (roll < 0.75) {
+    if (roll < 0.8) {
       const item = random.pick(tracked);
       const quantity = random.int(0, 15);
       const expected = random.chance(0.5) ? lastSeenQuantity.get(item.id) : undefined;
@@ -165,7 +221,7 @@ export async function runOperations(
           journal.manualChanges.push(manualChangeKey(item.id, "MANUAL_SET", done.quantity, null)!);
         });
     }
-    if (roll < 0.85) {
+    if (roll < 0.88) {
       const item = random.pick(tracked);
       const delta = random.pick([-3, -2, -1, 1, 2, 3, 4, 5]);
       return async () =>
@@ -174,7 +230,7 @@ export async function runOperations(
           journal.manualChanges.push(manualChangeKey(item.id, "MANUAL_ADJUSTMENT", done.quantity, delta)!);
         });
     }
-    if (roll < 0.92) {
+    if (roll < 0.93) {
       const item = random.pick(world.items.filter((candidate) => candidate.kind === "toggled"));
       const sellWithoutStock = random.chance(0.5);
       return async () => record("toggleSellWithoutStock", await admin(UPDATE, { id: item.id, sellWithoutStock }));
@@ -232,7 +288,11 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *   exactly once, and no other did; numbers run 1..n without gaps;
  * - what clients were told happened did: orders exist with the lines answered, cancellations and
  *   deliveries stand, manual count changes have their movements; and every retry of an
- *   idempotency key answered the order its first answer named.
+ *   idempotency key answered the order its first answer named;
+ * - cart holds: every level holds for carts exactly the units of its HELD holds (and variants and
+ *   items the sums); a hold no longer HELD has ended, a CONVERTED one names an order of its own
+ *   that was placed with it (its answer, or one a fault lost), no other names an order; every
+ *   hold a client was granted exists, and every release answered the status the hold ended with.
  */
 export async function brokenInvariants(db: Database, storeId: string, world: World, journal: Journal): Promise<string[]> {
   const broken: string[] = [];
@@ -305,5 +365,30 @@ export async function brokenInvariants(db: Database, storeId: string, world: Wor
     else unmatched.set(change, left - 1);
   }
   broken.push(...journal.idempotencyMismatches.map((mismatch) => `idempotency key answered two orders: ${mismatch}`));
+
+  for (const row of await unbalancedLedgers(db, storeId)) broken.push(`ledger: ${JSON.stringify(row)}`);
+  const holds = new Map(
+    (await query(`SELECT id, status, order_id AS "orderId", ended_at AS "endedAt" FROM reservations WHERE store_id = $1`)).map((row) => [row.id, row]),
+  );
+  const convertedTo = new Map<string, string>();
+  for (const hold of holds.values()) {
+    if ((hold.status === "HELD") !== (hold.endedAt === null)) broken.push(`hold ${hold.id} is ${hold.status} with endedAt ${hold.endedAt}`);
+    if (hold.status !== "CONVERTED") {
+      if (hold.orderId !== null) broken.push(`hold ${hold.id} is ${hold.status} but names order ${hold.orderId}`);
+      continue;
+    }
+    if (!statusOf.has(hold.orderId)) broken.push(`hold ${hold.id} converted to order ${hold.orderId}, which does not exist`);
+    if (convertedTo.has(hold.orderId)) broken.push(`order ${hold.orderId} converted two holds: ${convertedTo.get(hold.orderId)} and ${hold.id}`);
+    convertedTo.set(hold.orderId, hold.id);
+    const told = journal.ordersWithHold.get(hold.id);
+    if (!told?.has(hold.orderId) && !journal.holdsWithLostOrder.has(hold.id)) {
+      broken.push(`hold ${hold.id} converted to order ${hold.orderId}, not one placed with it (${JSON.stringify([...(told ?? [])])})`);
+    }
+  }
+  for (const id of journal.holds.keys()) if (!holds.has(id)) broken.push(`hold ${id} was granted but does not exist`);
+  for (const [id, statuses] of journal.releaseAnswers) {
+    const ended = holds.get(id)?.status;
+    for (const status of statuses) if (status !== ended) broken.push(`a release of hold ${id} answered ${status}, the hold is ${ended}`);
+  }
   return broken;
 }
