@@ -23,7 +23,7 @@ const page = mountStorefront(document.getElementById("storefront")!, document.ge
 const catalog = new Catalog();
 /** The shopper's hold between "Realizar pedido" and "Confirmar pedido"; null without one. */
 let hold: Hold | null = null;
-/** The lines whose rows stay orderable: the hold's, and after it ends, until its items are read again. */
+/** The lines whose rows stay orderable: the hold's (from its request on), and after it ends, until its items are read again. */
 let shownHeld: OrderLine[] | null = null;
 let countdown: ReturnType<typeof setInterval> | undefined;
 /** A hold or an order on its way: one at a time, and the countdown does not end a hold meanwhile. */
@@ -182,6 +182,8 @@ async function checkout() {
   if (busy || hold) return;
   busy = true;
   showBusy(page.submit, TEXT.holding, TEXT.placeOrder);
+  // the hold's live update may come before its answer: the rows stay orderable meanwhile
+  shownHeld = lines;
   try {
     const result = await reserveStock(slug, { lines, idempotencyKey: holdKeys.keyFor({ lines }) });
     holdKeys.answered();
@@ -196,6 +198,10 @@ async function checkout() {
   } finally {
     busy = false;
     showBusy(page.submit, null, TEXT.placeOrder);
+    if (!hold && shownHeld === lines) {
+      shownHeld = null;
+      render();
+    }
   }
 }
 
