@@ -11,7 +11,8 @@ import { formatDate, formatTimeLeft, RESERVATION_STATUS, variantLabel } from "..
 import { useLiveRefresh } from "../live.ts";
 import { Button, ErrorMessage, Loading, Notice, PagerNav, Title, usePager } from "../ui.tsx";
 
-const PAGE_SIZE = 50;
+// a hold has up to 100 lines: a page of 20 stays well inside the query cost limit (50 would not)
+const PAGE_SIZE = 20;
 
 /** The time now, once a second while the screen is shown: the countdowns move, and holds past their time leave. */
 function useNow(): number {
