@@ -124,9 +124,10 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") void refreshAll();
 });
 
+// Enter in the form: "Realizar pedido", or while the cart is held, "Confirmar pedido"
 page.form.addEventListener("submit", (event) => {
   event.preventDefault();
-  void checkout();
+  void (hold ? confirmOrder() : checkout());
 });
 page.confirm.addEventListener("click", () => void confirmOrder());
 page.emptyCart.addEventListener("click", () => {
@@ -162,7 +163,6 @@ function retryKeys() {
 }
 const holdKeys = retryKeys();
 const orderKeys = retryKeys();
-
 
 /**
  * "Realizar pedido": holds the cart's units and shows the confirmation step with the time left.

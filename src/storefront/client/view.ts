@@ -84,6 +84,7 @@ function updateItemRow(row: HTMLLIElement, item: StorefrontItem, held: { units: 
   updateVariantButtons(row, item, held?.variantIds);
   const heldNote = row.querySelector<HTMLElement>(".item-held")!;
   heldNote.hidden = !held;
+  row.toggleAttribute("data-held", Boolean(held));
   heldNote.textContent = held ? heldLabel(held.units) : "";
   const badge = row.querySelector<HTMLElement>(".badge")!;
   badge.textContent = availabilityLabel(item);
