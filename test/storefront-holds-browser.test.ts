@@ -19,6 +19,10 @@ const canRun = browserAvailable("storefront holds browser test");
 
 const RESERVATIONS = `query { reservations(first: 10) { edges { node { id status orderId lines { quantity item { id } } } } } }`;
 const ORDERS = `query { orders(first: 5) { edges { node { id number lines { quantity item { id } } } } } }`;
+const CREATE_SHIRT = `mutation($input: CreateItemInput!) {
+  createItem(input: $input) { __typename ... on Item { id variants { id options { value } } } ... on OperationError { code message } }
+}`;
+const HIDE_SOLD_OUT = `mutation { updateInventorySettings(input: { outOfStockBehavior: HIDE }) { __typename } }`;
 
 describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => {
   let server: TestServer;
@@ -234,6 +238,58 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
     expect(await page.locator(".hold").isHidden()).toBe(true);
     expect((await reservations(store)).filter((reservation) => reservation.status === "HELD")).toEqual([]);
     await expect.poll(() => badge(other.page, mug.id).textContent(), SHOWN_WITHIN).toBe("Agotado");
+
+    expect(first.errors).toEqual([]);
+    expect(other.errors).toEqual([]);
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+  });
+
+  it("keeps the holder's own rows in a store that hides what sells out: the others see the held item and size leave, the holder orders them", async () => {
+    const store = await newStore(server.db);
+    await gqlData(server.url, HIDE_SOLD_OUT, {}, store.token);
+    const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 1 });
+    const created = await gqlData(
+      server.url,
+      CREATE_SHIRT,
+      {
+        input: {
+          name: "Camiseta", type: "PRODUCT", price: "45000", options: [{ name: "Talla", values: ["S", "M"] }],
+          variants: [{ options: [{ name: "Talla", value: "S" }], quantity: 1 }, { options: [{ name: "Talla", value: "M" }], quantity: 2 }],
+        },
+      },
+      store.token,
+    );
+    const shirt = created.createItem as { id: string; variants: { id: string; options: { value: string }[] }[] };
+    const small = shirt.variants.find((variant) => variant.options[0]!.value === "S")!.id;
+    const sizes = (page: Page) => row(page, shirt.id).locator("button.variant .variant-name").allTextContents();
+    const first = await shopper(store);
+    const other = await shopper(store);
+    const { page } = first;
+    await untilSubscribed(2);
+    await expect.poll(() => sizes(other.page), SHOWN_WITHIN).toEqual(["S", "M"]);
+
+    await quantity(page, mug.id).fill("1");
+    await quantity(page, shirt.id).fill("1");
+    await row(page, shirt.id).locator(`button.variant[data-variant-id="${small}"]`).click();
+    await holdCart(page);
+    // the last mug and the last S are held: they leave the other shopper's page...
+    await expect.poll(() => row(other.page, mug.id).count(), SHOWN_WITHIN).toBe(0);
+    await expect.poll(() => sizes(other.page), SHOWN_WITHIN).toEqual(["M"]);
+    // ...and stay on the holder's, theirs, sold out to everyone else
+    await expect.poll(() => badge(page, mug.id).textContent(), SHOWN_WITHIN).toBe("Agotado");
+    expect(await row(page, mug.id).locator(".item-held").textContent()).toBe("En tu reserva: 1");
+    expect(await quantity(page, mug.id).inputValue()).toBe("1");
+    expect(await sizes(page)).toEqual(["S", "M"]);
+    expect(await row(page, shirt.id).locator(`button.variant[data-variant-id="${small}"]`).getAttribute("aria-pressed")).toBe("true");
+
+    await page.getByRole("button", { name: "Confirmar pedido" }).click();
+    await expect.poll(() => result(page).textContent(), SHOWN_WITHIN).toContain("Pedido n.º 1 recibido");
+    const orders = (await gqlData(server.url, ORDERS, {}, store.token)).orders.edges.map((edge: any) => edge.node);
+    expect(orders[0].lines).toHaveLength(2);
+    expect((await newestHold(store)).status).toBe("CONVERTED");
+    // sold now: gone from the holder's page too
+    await expect.poll(() => row(page, mug.id).count(), SHOWN_WITHIN).toBe(0);
+    await expect.poll(() => sizes(page), SHOWN_WITHIN).toEqual(["M"]);
 
     expect(first.errors).toEqual([]);
     expect(other.errors).toEqual([]);

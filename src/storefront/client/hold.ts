@@ -3,6 +3,7 @@
  * and "Confirmar pedido": what it holds and how long it lasts. Pure data: no DOM, no network.
  */
 import type { OrderLine, ReservationRef } from "./api.ts";
+import { byName, type StorefrontItem } from "./catalog.ts";
 
 export type Hold = {
   ref: ReservationRef;
@@ -45,4 +46,37 @@ export function heldUnits(lines: readonly OrderLine[] | null): HeldUnits {
     held.set(line.itemId, entry);
   }
   return held;
+}
+
+/**
+ * The items to show while the shopper holds some: as the catalog has them, plus the held ones a
+ * store that hides what sells out ("Ocultar producto") took off the list because this very hold
+ * took their last units (the item, or a variant of it), as they were when the hold was asked for,
+ * shown sold out. Without them the holder would see their own cart vanish from the page.
+ */
+export function keepHeldRows(items: readonly StorefrontItem[], snapshots: readonly StorefrontItem[], held: HeldUnits): StorefrontItem[] {
+  if (snapshots.length === 0) return [...items];
+  const shown = new Map(items.map((item) => [item.id, item]));
+  const rows = items.map((item) => {
+    const snapshot = snapshots.find((candidate) => candidate.id === item.id);
+    const variantIds = held.get(item.id)?.variantIds;
+    if (!snapshot || !variantIds) return item;
+    const missing = snapshot.variants.filter((variant) => variantIds.has(variant.id) && !item.variants.some((mine) => mine.id === variant.id));
+    if (missing.length === 0) return item;
+    const order = (id: string) => snapshot.variants.findIndex((variant) => variant.id === id);
+    const variants = [...item.variants, ...missing.map(soldOut)].sort((a, b) => order(a.id) - order(b.id));
+    return { ...item, variants };
+  });
+  for (const snapshot of snapshots) {
+    if (shown.has(snapshot.id) || !held.has(snapshot.id)) continue;
+    const variantIds = held.get(snapshot.id)!.variantIds;
+    const row = soldOut({ ...snapshot, variants: snapshot.variants.map((variant) => (variantIds.has(variant.id) ? soldOut(variant) : variant)) });
+    rows.push(row);
+    shown.set(row.id, row);
+  }
+  return rows.sort(byName);
+}
+
+function soldOut<T extends { availability: StorefrontItem["availability"]; availableQuantity: number | null }>(counts: T): T {
+  return { ...counts, availability: "SOLD_OUT", availableQuantity: counts.availableQuantity === null ? null : 0 };
 }

@@ -11,8 +11,8 @@ import {
   placeOrder, readItem, readReservationStatus, readVisibleItems, releaseReservation, reserveStock, subscribeToStock,
   type OrderLine, type PlaceOrderResult, type ReserveStockResult,
 } from "./api.ts";
-import { Catalog, type StockUpdate } from "./catalog.ts";
-import { heldUnits, holdEndsAt, timeLeftLabel, type Hold } from "./hold.ts";
+import { Catalog, type StockUpdate, type StorefrontItem } from "./catalog.ts";
+import { heldUnits, holdEndsAt, keepHeldRows, timeLeftLabel, type Hold } from "./hold.ts";
 import { orderPlacedMessage, shortageLine, TEXT, variantName } from "./labels.ts";
 import {
   clearQuantities, mountStorefront, orderLines, renderItems, showBusy, showHold, showLiveStatus, showOrderMessage, type OrderMessage,
@@ -23,12 +23,19 @@ const page = mountStorefront(document.getElementById("storefront")!, document.ge
 const catalog = new Catalog();
 /** The shopper's hold between "Realizar pedido" and "Confirmar pedido"; null without one. */
 let hold: Hold | null = null;
-/** The lines whose rows stay orderable: the hold's (from its request on), and after it ends, until its items are read again. */
+/**
+ * The lines whose rows stay orderable: the hold's (from its request on), and after it ends, until
+ * its items are read again; with their items as they were when the hold was asked for.
+ */
 let shownHeld: OrderLine[] | null = null;
+let heldSnapshots: StorefrontItem[] = [];
 let countdown: ReturnType<typeof setInterval> | undefined;
 /** A hold or an order on its way: one at a time, and the countdown does not end a hold meanwhile. */
 let busy = false;
-const render = () => renderItems(page.list, catalog.items(), heldUnits(shownHeld));
+function render() {
+  const held = heldUnits(shownHeld);
+  renderItems(page.list, shownHeld ? keepHeldRows(catalog.items(), heldSnapshots, held) : catalog.items(), held);
+}
 
 const MAX_RETRY_DELAY_MS = 30_000;
 let retryDelayMs = 1_000;
@@ -184,6 +191,7 @@ async function checkout() {
   showBusy(page.submit, TEXT.holding, TEXT.placeOrder);
   // the hold's live update may come before its answer: the rows stay orderable meanwhile
   shownHeld = lines;
+  heldSnapshots = [...new Set(lines.map((line) => line.itemId))].flatMap((itemId) => catalog.get(itemId) ?? []);
   try {
     const result = await reserveStock(slug, { lines, idempotencyKey: holdKeys.keyFor({ lines }) });
     holdKeys.answered();
