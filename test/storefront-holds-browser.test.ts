@@ -80,11 +80,11 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
   const newestHold = async (store: TestStore) => (await reservations(store))[0]!;
 
   async function holdCart(page: Page) {
-    await page.getByRole("button", { name: "Realizar pedido" }).click();
+    await page.getByRole("button", { name: "Realizar pedido" }).click(SHOWN_WITHIN);
     await expect.poll(() => holdTime(page).textContent(), SHOWN_WITHIN).toMatch(/^Reservado por (10:00|9:[0-5]\d)$/);
   }
 
-  it("holds the cart with the time left while another shopper sees the item sold out live; a changed cart, Vaciar carrito and leaving give it back; Confirmar pedido orders with the hold", async () => {
+  it("holds the cart with the time left while another shopper sees the item sold out live; a changed cart, Vaciar carrito and leaving give it back; Confirmar pedido orders with the hold", { timeout: 180_000 }, async () => {
     const store = await newStore(server.db);
     const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 2 });
     const bag = await newItem(server, store, { name: "Bolso de cuero", quantity: 3 });
@@ -122,7 +122,8 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
     expect((await statusOf(server.db, store.id, firstHold.id))!.status).toBe("RELEASED");
     await expect.poll(() => badge(page, mug.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 2");
     expect(await page.locator(".hold").isHidden()).toBe(true);
-    expect(await row(page, mug.id).locator(".item-held").isHidden()).toBe(true);
+    // the row is the shopper's until the release answers (the other page may hear of it first)
+    await expect.poll(() => row(page, mug.id).locator(".item-held").isHidden(), SHOWN_WITHIN).toBe(true);
     expect(await quantity(page, mug.id).inputValue()).toBe("1");
 
     // Hold one, then confirm: the order takes the held mug and the hold ends CONVERTED with its id.
@@ -172,7 +173,7 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
     await Promise.all(contexts.splice(0).map((context) => context.close()));
   });
 
-  it("says when the hold ends without the page (the time runs out on the page's clock or the service's, the merchant releases it) and holds again; refusals in Spanish; a store without holds orders at once", async () => {
+  it("says when the hold ends without the page (the time runs out on the page's clock or the service's, the merchant releases it) and holds again; refusals in Spanish; a store without holds orders at once", { timeout: 180_000 }, async () => {
     const store = await newStore(server.db);
     const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 1 });
     const first = await shopper(store, { fakeClock: true });
@@ -187,6 +188,7 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
     await expect.poll(() => badge(other.page, mug.id).textContent(), SHOWN_WITHIN).toBe("Agotado");
     const timedOut = await newestHold(store);
     await page.clock.fastForward("10:01");
+    await page.clock.resume();
     await expect.poll(() => result(page).textContent(), SHOWN_WITHIN).toContain("Tu reserva venció");
     expect(await page.locator(".hold").isHidden()).toBe(true);
     await expect.poll(() => badge(other.page, mug.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 1");
@@ -244,7 +246,7 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
     await Promise.all(contexts.splice(0).map((context) => context.close()));
   });
 
-  it("keeps the holder's own rows in a store that hides what sells out: the others see the held item and size leave, the holder orders them", async () => {
+  it("keeps the holder's own rows in a store that hides what sells out: the others see the held item and size leave, the holder orders them", { timeout: 180_000 }, async () => {
     const store = await newStore(server.db);
     await gqlData(server.url, HIDE_SOLD_OUT, {}, store.token);
     const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 1 });

@@ -32,6 +32,8 @@ let heldSnapshots: StorefrontItem[] = [];
 let countdown: ReturnType<typeof setInterval> | undefined;
 /** A hold or an order on its way: one at a time, and the countdown does not end a hold meanwhile. */
 let busy = false;
+/** The cart changed since "Realizar pedido" was pressed: the hold that answers it is for another cart. */
+let changedWhileHolding = false;
 function render() {
   const held = heldUnits(shownHeld);
   renderItems(page.list, shownHeld ? keepHeldRows(catalog.items(), heldSnapshots, held) : catalog.items(), held);
@@ -142,10 +144,15 @@ page.emptyCart.addEventListener("click", () => {
   showOrderMessage(page.result, hold ? { tone: "success", title: TEXT.cartEmptied } : null);
   endHold();
 });
-// A change to the cart (a quantity, a size picked) is another cart: the hold of the old one goes.
-page.list.addEventListener("input", () => endHold({ tone: "error", title: TEXT.holdReleasedByChange }));
+// A change to the cart (a quantity, a size picked) is another cart: the hold of the old one goes,
+// and one on its way is given back as soon as it comes.
+function cartChanged() {
+  changedWhileHolding = true;
+  endHold({ tone: "error", title: TEXT.holdReleasedByChange });
+}
+page.list.addEventListener("input", cartChanged);
 page.list.addEventListener("click", (event) => {
-  if ((event.target as Element).closest("button.variant")) endHold({ tone: "error", title: TEXT.holdReleasedByChange });
+  if ((event.target as Element).closest("button.variant")) cartChanged();
 });
 // Leaving the page gives the units back at once (best effort: the hold's expiry covers the rest).
 addEventListener("pagehide", () => endHold(null, { leaving: true }));
@@ -191,11 +198,15 @@ async function checkout() {
   showBusy(page.submit, TEXT.holding, TEXT.placeOrder);
   // the hold's live update may come before its answer: the rows stay orderable meanwhile
   shownHeld = lines;
+  changedWhileHolding = false;
   heldSnapshots = [...new Set(lines.map((line) => line.itemId))].flatMap((itemId) => catalog.get(itemId) ?? []);
   try {
     const result = await reserveStock(slug, { lines, idempotencyKey: holdKeys.keyFor({ lines }) });
     holdKeys.answered();
-    if (result.__typename === "ReservationGrant") startHold(result, lines);
+    if (result.__typename === "ReservationGrant") {
+      startHold(result, lines);
+      if (changedWhileHolding) endHold({ tone: "error", title: TEXT.holdReleasedByChange });
+    }
     else if (result.code === "RESERVATIONS_OFF") {
       showBusy(page.submit, TEXT.placingOrder, TEXT.placeOrder);
       await order(lines, undefined);
