@@ -88,8 +88,8 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
     const lastMug = await hold(server, store, [{ itemId: mug.id, quantity: 1 }]);
     await expect.poll(listed, SHOWN_WITHIN).toEqual([lastMug.id, shirtHold.id, mugHold.id]);
     await runOut(server.db, store.id, lastMug.id);
+    await expect.poll(async () => (await statusOf(server.db, store.id, lastMug.id))!.status, SHOWN_WITHIN).toBe("EXPIRED");
     await expect.poll(listed, SHOWN_WITHIN).toEqual([shirtHold.id, mugHold.id]);
-    expect((await statusOf(server.db, store.id, lastMug.id))!.status).toBe("EXPIRED");
 
     // "Liberar": the mugs are back for everyone at once.
     await mkdir("test-results", { recursive: true });
