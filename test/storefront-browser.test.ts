@@ -154,9 +154,10 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
     await setQuantity(store, bag.id, 2);
     await expect.poll(() => badge(page, bag.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 2");
 
-    // An order that fits is placed, and the page hears of the stock it took.
+    // An order that fits is held, then placed, and the page hears of the stock it took.
     await row(page, mug.id).locator("input").fill("1");
     await page.getByRole("button", { name: "Realizar pedido" }).click();
+    await page.getByRole("button", { name: "Confirmar pedido" }).click();
     await expect.poll(() => page.locator(".order-result").textContent(), SHOWN_WITHIN).toContain("Pedido n.º 1 recibido");
     await expect.poll(() => badge(page, mug.id).textContent(), SHOWN_WITHIN).toBe("Disponible: 1");
 
@@ -225,6 +226,7 @@ describe.skipIf(!canRun)("storefront page in Chromium", () => {
     await size(page, "L").click();
     expect(await size(page, "L").getAttribute("aria-pressed")).toBe("true");
     await page.getByRole("button", { name: "Realizar pedido" }).click();
+    await page.getByRole("button", { name: "Confirmar pedido" }).click();
     await expect.poll(() => page.locator(".order-result").textContent(), SHOWN_WITHIN).toContain("Pedido n.º 2 recibido");
     await expect.poll(() => sizeBadges(page), SHOWN_WITHIN).toBe("S Disponible: 2, M Agotado, L Disponible: 1");
     expect(await badge(page, shirt.id).textContent()).toBe("Disponible: 3");

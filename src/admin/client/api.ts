@@ -141,8 +141,10 @@ export const DELETE_WAREHOUSE = `mutation DeleteWarehouse($id: ID!) { deleteWare
 
 // ---------- items ----------
 
-const COUNTS = `quantity committedQuantity availableQuantity availability version`;
-type Counts = { quantity: number | null; committedQuantity: number; availableQuantity: number | null; availability: Availability; version: number };
+const COUNTS = `quantity committedQuantity reservedQuantity availableQuantity availability version`;
+type Counts = {
+  quantity: number | null; committedQuantity: number; reservedQuantity: number; availableQuantity: number | null; availability: Availability; version: number;
+};
 export type OptionValue = { name: string; value: string };
 const VARIANT_ROW = `id sku options { name value } ${COUNTS} lowStock lowStockThreshold`;
 export type VariantRow = Counts & { id: string; sku: string | null; options: OptionValue[]; lowStock: boolean; lowStockThreshold: number | null };
@@ -157,8 +159,10 @@ export const ITEMS = `query Items($first: Int!, $after: String, $search: String)
 }`;
 export type ItemsData = { items: Connection<ItemRow> };
 
-const LEVEL = `warehouse { id name isMain fulfilsOnlineOrders } quantity committedQuantity availableQuantity`;
-export type StockLevel = { warehouse: Omit<Warehouse, "priority" | "accountingId">; quantity: number; committedQuantity: number; availableQuantity: number };
+const LEVEL = `warehouse { id name isMain fulfilsOnlineOrders } quantity committedQuantity reservedQuantity availableQuantity`;
+export type StockLevel = {
+  warehouse: Omit<Warehouse, "priority" | "accountingId">; quantity: number; committedQuantity: number; reservedQuantity: number; availableQuantity: number;
+};
 export const ITEM = `query Item($id: ID!) { item(id: $id) { ${ITEM_ROW} price variants { id price stockLevels { ${LEVEL} } } } }`;
 export type ItemDetail = Omit<ItemRow, "variants"> & { price: string; variants: (VariantRow & { price: string; stockLevels: StockLevel[] })[] };
 export type ItemData = { item: ItemDetail | null };
@@ -214,6 +218,23 @@ export const LOW_STOCK_ALERTS_ADDED = `subscription LowStockAlertsAdded($slug: S
 
 export type StockUpdate = { itemId: string; availability: Availability; availableQuantity: number | null; version: number };
 export const STOCK_UPDATES = `subscription StockUpdates($slug: String!) { stockUpdates(store: $slug) { itemId availability availableQuantity version } }`;
+
+// ---------- cart holds ----------
+
+/** "Reservas": the store's holds in force, newest first, with what each keeps. */
+const RESERVATION = `id status expiresAt createdAt lines { quantity item { id name } variant { id sku options { name value } } }`;
+export type Reservation = {
+  id: string; status: "HELD" | "CONVERTED" | "RELEASED" | "EXPIRED"; expiresAt: string; createdAt: string;
+  lines: { quantity: number; item: { id: string; name: string }; variant: { id: string; sku: string | null; options: OptionValue[] } }[];
+};
+export const RESERVATIONS = `query Reservations($first: Int!, $after: String) {
+  reservations(first: $first, after: $after, status: HELD) { edges { node { ${RESERVATION} } } pageInfo { hasNextPage endCursor } }
+}`;
+export type ReservationsData = { reservations: Connection<Reservation> };
+export const RELEASE_RESERVATION = `mutation ReleaseReservation($id: ID!) {
+  releaseReservationAsAdmin(id: $id) { __typename ... on Reservation { ${RESERVATION} } ${ERRORS} }
+}`;
+export type ReleaseData = { releaseReservationAsAdmin: ({ __typename: "Reservation" } & Reservation) | ({ __typename: "OperationError" } & ApiError) };
 
 // ---------- orders ----------
 

@@ -50,6 +50,20 @@ export const UNMATCHED_REASON: Record<string, string> = {
   PAST_LIMIT: "Sus cantidades en Alegra Contabilidad pasarían el límite de 1.000.000.000 unidades: se dejaron como estaban",
 };
 
+/** A cart hold's status, in the console's words. */
+export const RESERVATION_STATUS: Record<"HELD" | "CONVERTED" | "RELEASED" | "EXPIRED", string> = {
+  HELD: "activa",
+  CONVERTED: "se convirtió en pedido",
+  RELEASED: "liberada",
+  EXPIRED: "venció",
+};
+
+/** What is left of a hold: "9:41", "0:05"; never below "0:00". */
+export function formatTimeLeft(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
 /** "Talla: M / Color: Negro"; "" for the default variant of an item without options. */
 export function variantLabel(options: { name: string; value: string }[]): string {
   return options.map((option) => `${option.name}: ${option.value}`).join(" / ");

@@ -1,6 +1,6 @@
 /**
  * The merchant's console (bundled by src/admin/bundle.ts): sign in with the store's admin token,
- * then Productos, Pedidos and Configuración -> Inventario, every screen through the public
+ * then Productos, Pedidos, Stock bajo, Reservas and Configuración -> Inventario, every screen through the public
  * GraphQL API (api.ts). Screens live in the URL's fragment (#/productos/<id>...), so that the
  * browser's back button and links work without the server knowing the screens.
  */
@@ -22,6 +22,7 @@ import { Orders } from "./screens/orders.tsx";
 import { OrderScreen } from "./screens/order.tsx";
 import { Settings } from "./screens/settings.tsx";
 import { LowStock } from "./screens/low-stock.tsx";
+import { Reservations } from "./screens/reservations.tsx";
 
 type LiveState = "connecting" | "live" | "reconnecting";
 
@@ -89,6 +90,7 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
           <a href="#/productos" aria-current={section === "productos" ? "page" : undefined}>Productos</a>
           <a href="#/pedidos" aria-current={section === "pedidos" ? "page" : undefined}>Pedidos</a>
           <a href="#/stock-bajo" aria-current={section === "stock-bajo" ? "page" : undefined}>Stock bajo</a>
+          <a href="#/reservas" aria-current={section === "reservas" ? "page" : undefined}>Reservas</a>
           <a href="#/configuracion/inventario" aria-current={section === "configuracion" ? "page" : undefined}>Configuración</a>
         </nav>
         <p class="live-status" data-state={live} role="status">
@@ -102,6 +104,8 @@ function Shell({ slug, live, onSignOut }: { slug: string; live: LiveState; onSig
       <main>
         {section === "stock-bajo" ? (
           <LowStock storeThreshold={settings?.lowStockThreshold} />
+        ) : section === "reservas" ? (
+          <Reservations />
         ) : section === "pedidos" && id ? (
           <OrderScreen id={id} accountingSync={settings?.accountingSync ?? false} />
         ) : section === "pedidos" ? (

@@ -1,6 +1,7 @@
 /**
- * The storefront's calls to the service: public GraphQL queries and placeOrder over HTTP, and
- * live StockUpdates over WebSocket (graphql-ws protocol), all at the same origin's /graphql.
+ * The storefront's calls to the service: public GraphQL queries, placeOrder and the cart holds
+ * (reserveStock, releaseReservation) over HTTP, and live StockUpdates over WebSocket (graphql-ws
+ * protocol), all at the same origin's /graphql.
  */
 import { createClient, type Client } from "graphql-ws/client";
 import type { StockUpdate, StorefrontItem, StorefrontVariant } from "./catalog.ts";
@@ -22,11 +23,13 @@ const MAX_PAGES = 50;
 
 type GraphQLResponse<T> = { data?: T; errors?: { message: string }[] };
 
-async function graphql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+/** `keepalive`: the request outlives the page (a release sent as the shopper leaves). */
+async function graphql<T>(query: string, variables: Record<string, unknown>, options: { keepalive?: boolean } = {}): Promise<T> {
   const response = await fetch("/graphql", {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify({ query, variables }),
+    keepalive: options.keepalive,
   });
   const body = (await response.json()) as GraphQLResponse<T>;
   if (body.errors?.length || !body.data) {
@@ -78,9 +81,13 @@ export type PlaceOrderResult =
 /** One line of an order: the variant picked, for an item sold in variants. */
 export type OrderLine = { itemId: string; variantId?: string; quantity: number };
 
+/** What opens a cart hold: its id and the token only its shopper got. */
+export type ReservationRef = { id: string; token: string };
+
+/** `reservation`: the order takes the units the shopper's hold keeps, and ends the hold. */
 export async function placeOrder(
   slug: string,
-  input: { lines: OrderLine[]; customerName?: string; idempotencyKey: string },
+  input: { lines: OrderLine[]; customerName?: string; idempotencyKey: string; reservation?: ReservationRef },
 ): Promise<PlaceOrderResult> {
   const data = await graphql<{ placeOrder: PlaceOrderResult }>(
     `mutation StorefrontCheckout($slug: String!, $input: PlaceOrderInput!) {
@@ -94,6 +101,58 @@ export async function placeOrder(
     { slug, input },
   );
   return data.placeOrder;
+}
+
+export type HoldStatus = "HELD" | "CONVERTED" | "RELEASED" | "EXPIRED";
+
+export type ReserveStockResult =
+  | {
+      __typename: "ReservationGrant";
+      token: string;
+      reservation: { id: string; status: HoldStatus; expiresAt: string; createdAt: string };
+    }
+  | Exclude<PlaceOrderResult, { __typename: "Order" }>;
+
+/** Holds the cart's units for this shopper (SPEC section 9): all the lines or none. */
+export async function reserveStock(slug: string, input: { lines: OrderLine[]; idempotencyKey: string }): Promise<ReserveStockResult> {
+  const data = await graphql<{ reserveStock: ReserveStockResult }>(
+    `mutation StorefrontHold($slug: String!, $input: ReserveStockInput!) {
+      reserveStock(store: $slug, input: $input) {
+        __typename
+        ... on ReservationGrant { token reservation { id status expiresAt createdAt } }
+        ... on InsufficientStockError { code message shortages { itemId variantId requested available } }
+        ... on OperationError { code message field }
+      }
+    }`,
+    { slug, input },
+  );
+  return data.reserveStock;
+}
+
+/**
+ * Gives the hold's units back (idempotent: an ended hold is answered as it is) and answers its
+ * items as they are after it, so the page shows them back before their live update arrives;
+ * null when the hold is not found. `keepalive` as the page goes away: nobody reads that answer,
+ * and the hold's expiry covers a release lost on the way.
+ */
+export async function releaseReservation(ref: ReservationRef, options: { keepalive?: boolean } = {}): Promise<StorefrontItem[] | null> {
+  const data = await graphql<{ releaseReservation: { __typename: string; lines?: { item: ItemRead }[] } }>(
+    `mutation StorefrontRelease($input: ReservationRefInput!) {
+      releaseReservation(input: $input) { __typename ... on Reservation { lines { item { ${ITEM_FIELDS} } } } }
+    }`,
+    { input: ref },
+    options,
+  );
+  return data.releaseReservation.lines?.map((line) => fromRead(line.item)) ?? null;
+}
+
+/** The hold's status now (the merchant may have released it); null when it is not found. */
+export async function readReservationStatus(ref: ReservationRef): Promise<HoldStatus | null> {
+  const data = await graphql<{ reservation: { status: HoldStatus } | null }>(
+    `query StorefrontHoldStatus($id: ID!, $token: String!) { reservation(id: $id, token: $token) { status } }`,
+    { id: ref.id, token: ref.token },
+  );
+  return data.reservation?.status ?? null;
 }
 
 export type LiveEvents = {

@@ -21,7 +21,26 @@ export const TEXT = {
   insufficientStock: "Stock insuficiente: no se realizó el pedido. Ajusta las cantidades:",
   orderFailed: "No se pudo realizar el pedido",
   networkFailed: "No se pudo conectar con la tienda. Inténtalo de nuevo.",
+  emptyCart: "Vaciar carrito",
+  cartEmptied: "Vaciaste el carrito y liberamos tu reserva.",
+  holding: "Reservando…",
+  holdTitle: "Tu pedido está reservado",
+  heldFor: "Reservado por",
+  holdHint: "Guardamos estas unidades para ti mientras confirmas. Si cambias el carrito, la reserva se libera.",
+  confirmOrder: "Confirmar pedido",
+  holdFailed: "No se pudo reservar el pedido",
+  holdsLimit: "Ya tienes el máximo de reservas activas en esta tienda: confirma o vacía otro carrito antes de reservar este.",
+  holdReleasedByChange: "Cambiaste el carrito y liberamos tu reserva. Pulsa «Realizar pedido» para reservarlo de nuevo.",
+  holdExpired: "Tu reserva venció y las unidades volvieron a la tienda. Pulsa «Realizar pedido» para reservar de nuevo.",
+  holdReleasedByStore: "La tienda liberó tu reserva. Pulsa «Realizar pedido» para reservar de nuevo.",
+  holdNotFound: "Tu reserva ya no existe. Pulsa «Realizar pedido» para reservar de nuevo.",
+  holdGoneShort: "Tu reserva ya había terminado y no queda stock suficiente: no se realizó el pedido. Ajusta las cantidades:",
 } as const;
+
+/** On a row of the shopper's own hold: "En tu reserva: 2". */
+export function heldLabel(units: number): string {
+  return `En tu reserva: ${units}`;
+}
 
 /**
  * The badge of an item or a variant: "Agotado", "Bajo pedido", or "Disponible" with the count

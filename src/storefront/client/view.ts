@@ -4,7 +4,8 @@
  */
 import type { Availability, StorefrontItem, StorefrontVariant } from "./catalog.ts";
 import type { OrderLine } from "./api.ts";
-import { availabilityHint, availabilityLabel, formatPrice, optionsName, TEXT, unpickedLine, variantName } from "./labels.ts";
+import type { HeldUnits } from "./hold.ts";
+import { availabilityHint, availabilityLabel, formatPrice, heldLabel, optionsName, TEXT, unpickedLine, variantName } from "./labels.ts";
 
 const BADGE_CLASS: Record<Availability, string> = {
   IN_STOCK: "badge-in-stock",
@@ -25,16 +26,17 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: stri
 
 /**
  * Makes the list show exactly `items`, in order: rows are kept by item id, so a quantity the
- * shopper typed survives live updates, and only what changed is touched.
+ * shopper typed survives live updates, and only what changed is touched. `held`: the units of the
+ * shopper's own hold, whose rows stay orderable though everyone else now sees them sold out.
  */
-export function renderItems(list: HTMLUListElement, items: readonly StorefrontItem[]): void {
+export function renderItems(list: HTMLUListElement, items: readonly StorefrontItem[], held: HeldUnits = new Map()): void {
   const rows = new Map<string, HTMLLIElement>();
   for (const row of list.querySelectorAll<HTMLLIElement>("li[data-item-id]")) rows.set(row.dataset.itemId!, row);
   let previous: Element | null = null;
   for (const item of items) {
     const row = rows.get(item.id) ?? createItemRow(item);
     rows.delete(item.id);
-    updateItemRow(row, item);
+    updateItemRow(row, item, held.get(item.id));
     const expectedPosition: Element | null = previous ? previous.nextElementSibling : list.firstElementChild;
     if (expectedPosition !== row) list.insertBefore(row, expectedPosition);
     previous = row;
@@ -48,7 +50,9 @@ function createItemRow(item: StorefrontItem): HTMLLIElement {
   const row = element("li", "item");
   row.dataset.itemId = item.id;
   const description = element("div", "item-description");
-  description.append(element("h2", "item-name"), element("p", "item-price"));
+  const heldNote = element("p", "item-held");
+  heldNote.hidden = true;
+  description.append(element("h2", "item-name"), element("p", "item-price"), heldNote);
   if (item.type === "SERVICE") description.append(element("p", "item-type", TEXT.service));
   // the variant buttons of an item with options ("S", "M", "L"); empty and hidden otherwise
   const variants = element("div", "variants");
@@ -72,20 +76,25 @@ function createItemRow(item: StorefrontItem): HTMLLIElement {
   return row;
 }
 
-function updateItemRow(row: HTMLLIElement, item: StorefrontItem): void {
+function updateItemRow(row: HTMLLIElement, item: StorefrontItem, held: { units: number; variantIds: Set<string> } | undefined): void {
   row.dataset.availability = item.availability;
   row.dataset.version = String(item.version);
   row.dataset.price = item.price;
   row.querySelector(".item-name")!.textContent = item.name;
-  updateVariantButtons(row, item);
+  updateVariantButtons(row, item, held?.variantIds);
+  const heldNote = row.querySelector<HTMLElement>(".item-held")!;
+  heldNote.hidden = !held;
+  row.toggleAttribute("data-held", Boolean(held));
+  heldNote.textContent = held ? heldLabel(held.units) : "";
   const badge = row.querySelector<HTMLElement>(".badge")!;
   badge.textContent = availabilityLabel(item);
   badge.className = `badge ${BADGE_CLASS[item.availability]}`;
   badge.title = availabilityHint(item.availability);
   const quantity = row.querySelector<HTMLInputElement>("input.item-quantity")!;
   quantity.setAttribute("aria-label", `${TEXT.quantity}: ${item.name}`);
-  // Sold-out items cannot be ordered; what was typed for them is dropped.
-  quantity.disabled = item.availability === "SOLD_OUT";
+  // Sold-out items cannot be ordered; what was typed for them is dropped. Unless the units are
+  // the shopper's own hold: then the item is sold out to everyone else, for this very cart.
+  quantity.disabled = item.availability === "SOLD_OUT" && !held;
   if (quantity.disabled) quantity.value = "0";
 }
 
@@ -93,7 +102,7 @@ function updateItemRow(row: HTMLLIElement, item: StorefrontItem): void {
  * Makes an item's variant buttons show its variants (HIDDEN ones never reach here), each with
  * its own badge; a sold-out one cannot be picked, and a pick it loses is dropped.
  */
-function updateVariantButtons(row: HTMLLIElement, item: StorefrontItem): void {
+function updateVariantButtons(row: HTMLLIElement, item: StorefrontItem, heldVariants: ReadonlySet<string> | undefined): void {
   const group = row.querySelector<HTMLElement>(".variants")!;
   const buttons = new Map<string, HTMLButtonElement>();
   for (const button of group.querySelectorAll<HTMLButtonElement>("button.variant")) buttons.set(button.dataset.variantId!, button);
@@ -106,7 +115,7 @@ function updateVariantButtons(row: HTMLLIElement, item: StorefrontItem): void {
   for (const variant of offered) {
     const button = buttons.get(variant.id) ?? createVariantButton(variant);
     buttons.delete(variant.id);
-    updateVariantButton(button, variant, item.name);
+    updateVariantButton(button, variant, item.name, heldVariants?.has(variant.id) ?? false);
     if (previous.nextElementSibling !== button) previous.after(button);
     previous = button;
   }
@@ -122,12 +131,12 @@ function createVariantButton(variant: StorefrontVariant): HTMLButtonElement {
   return button;
 }
 
-function updateVariantButton(button: HTMLButtonElement, variant: StorefrontVariant, itemName: string): void {
+function updateVariantButton(button: HTMLButtonElement, variant: StorefrontVariant, itemName: string, held: boolean): void {
   const name = variantName(variant.options);
   const badge = availabilityLabel(variant);
   button.dataset.availability = variant.availability;
   button.dataset.price = variant.price;
-  button.disabled = variant.availability === "SOLD_OUT";
+  button.disabled = variant.availability === "SOLD_OUT" && !held;
   button.title = availabilityHint(variant.availability);
   button.setAttribute("aria-label", `${itemName} ${name}: ${badge}`);
   button.querySelector(".variant-name")!.textContent = name;
@@ -206,9 +215,31 @@ export type StorefrontElements = {
   form: HTMLFormElement;
   customerName: HTMLInputElement;
   submit: HTMLButtonElement;
+  /** "Vaciar carrito": every quantity back to 0 (and the hold, if any, released) */
+  emptyCart: HTMLButtonElement;
+  /** the confirmation step while the cart is held: the time left and "Confirmar pedido" */
+  hold: HTMLElement;
+  holdTime: HTMLElement;
+  confirm: HTMLButtonElement;
   result: HTMLElement;
   liveStatus: HTMLElement;
 };
+
+/**
+ * Shows the confirmation step with the time the hold has left ("Reservado por 9:41"), in place
+ * of "Realizar pedido"; null: no hold, "Realizar pedido" again.
+ */
+export function showHold(page: StorefrontElements, timeLeft: string | null): void {
+  page.hold.hidden = timeLeft === null;
+  page.submit.hidden = timeLeft !== null;
+  page.holdTime.textContent = timeLeft === null ? "" : `${TEXT.heldFor} ${timeLeft}`;
+}
+
+/** A button doing its work: disabled, saying what it does ("Enviando pedido…"), or back as it was. */
+export function showBusy(button: HTMLButtonElement, busyText: string | null, idleText: string): void {
+  button.disabled = busyText !== null;
+  button.textContent = busyText ?? idleText;
+}
 
 /** Builds the catalog-and-checkout form inside `root` (the server's page has only the store's name). */
 export function mountStorefront(root: HTMLElement, liveStatus: HTMLElement): StorefrontElements {
@@ -226,17 +257,32 @@ export function mountStorefront(root: HTMLElement, liveStatus: HTMLElement): Sto
   nameLabel.append(customerName);
   const submit = element("button", "place-order", TEXT.placeOrder);
   submit.type = "submit";
+  const emptyCart = element("button", "empty-cart", TEXT.emptyCart);
+  emptyCart.type = "button";
+  const actions = element("div", "checkout-actions");
+  actions.append(emptyCart, submit);
   const checkout = element("div", "checkout");
-  checkout.append(nameLabel, submit);
+  checkout.append(nameLabel, actions);
+
+  // the countdown is a timer (not read out each second); the step's arrival is announced by its heading
+  const hold = element("section", "hold");
+  hold.hidden = true;
+  hold.setAttribute("aria-live", "polite");
+  const holdTime = element("p", "hold-time");
+  holdTime.setAttribute("role", "timer");
+  holdTime.setAttribute("aria-live", "off");
+  const confirm = element("button", "confirm-order", TEXT.confirmOrder);
+  confirm.type = "button";
+  hold.append(element("h2", "hold-title", TEXT.holdTitle), holdTime, element("p", "hold-hint", TEXT.holdHint), confirm);
 
   const result = element("div", "order-result");
   result.setAttribute("aria-live", "polite");
-  form.append(list, checkout, result);
+  form.append(list, checkout, hold, result);
   list.addEventListener("click", (event) => {
     const button = (event.target as Element).closest<HTMLButtonElement>("button.variant");
     if (button) pickVariant(button);
   });
   root.replaceChildren(form);
   showLiveStatus(liveStatus, "connecting");
-  return { list, form, customerName, submit, result, liveStatus };
+  return { list, form, customerName, submit, emptyCart, hold, holdTime, confirm, result, liveStatus };
 }

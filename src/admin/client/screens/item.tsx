@@ -20,7 +20,7 @@ import { Badge, Button, describedBy, LowStockBadge, ErrorMessage, errorFor, Fiel
 /** One count the merchant can write: a variant's stock in one warehouse. */
 type Level = {
   key: string; variantId: string; warehouseId: string; variant: string; warehouse: string; fulfils: boolean;
-  quantity: number; committed: number; available: number;
+  quantity: number; committed: number; reserved: number; available: number;
 };
 
 function levelsOf(item: ItemDetail): Level[] {
@@ -34,6 +34,7 @@ function levelsOf(item: ItemDetail): Level[] {
       fulfils: level.warehouse.fulfilsOnlineOrders,
       quantity: level.quantity,
       committed: level.committedQuantity,
+      reserved: level.reservedQuantity,
       available: level.availableQuantity,
     })),
   );
@@ -78,6 +79,7 @@ export function ItemScreen({ id, accountingSync, storeThreshold }: { id: string;
         {item.options.map((option) => (
           <Fragment key={option.name}><dt>{option.name}</dt><dd>{option.values.join(", ")}</dd></Fragment>
         ))}
+        <dt>Reservada</dt><dd class="reserved">{item.trackInventory ? item.reservedQuantity : "—"}</dd>
         <dt>Disponible</dt><dd class="available">{formatCount(item.availableQuantity)}</dd>
       </dl>
       {item.type === "SERVICE" ? (
@@ -236,6 +238,7 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
               <th scope="col">Bodega</th>
               <th scope="col" class="number">Cantidad</th>
               <th scope="col" class="number">Comprometida</th>
+              <th scope="col" class="number">Reservada</th>
               <th scope="col" class="number">Disponible</th>
               <th scope="col">Cantidad disponible</th>
             </tr>
@@ -252,7 +255,8 @@ function InventoryForm({ item, levels, accountingSync }: { item: ItemDetail; lev
                     {!level.fulfils && <small class="tag">no despacha en línea</small>}
                   </td>
                   <td class="number quantity">{item.trackInventory ? level.quantity : "—"}</td>
-                  <td class="number">{level.committed}</td>
+                  <td class="number committed">{level.committed}</td>
+                  <td class="number reserved">{level.reserved}</td>
                   <td class="number">{item.trackInventory ? level.available : "—"}</td>
                   <td>
                     <input

@@ -58,6 +58,7 @@ export function Products() {
               <th scope="col">SKU</th>
               <th scope="col" class="number">Cantidad</th>
               <th scope="col" class="number">Comprometida</th>
+              <th scope="col" class="number">Reservada</th>
               <th scope="col" class="number">Disponible</th>
               <th scope="col">Estado</th>
             </tr>
@@ -91,12 +92,18 @@ export function Products() {
   );
 }
 
-/** An item's or a variant's counts over the warehouses that fulfil online orders, its badge, and "Stock bajo" when low. */
-function Counts({ counts, tracked, low }: { counts: Pick<ItemRow, "quantity" | "committedQuantity" | "availableQuantity" | "availability">; tracked: boolean; low: boolean }) {
+/**
+ * An item's or a variant's counts over the warehouses that fulfil online orders (Reservada: held
+ * in shoppers' carts, see Reservas), its badge, and "Stock bajo" when low.
+ */
+function Counts({ counts, tracked, low }: {
+  counts: Pick<ItemRow, "quantity" | "committedQuantity" | "reservedQuantity" | "availableQuantity" | "availability">; tracked: boolean; low: boolean;
+}) {
   return (
     <>
       <td class="number quantity">{formatCount(counts.quantity)}</td>
       <td class="number committed">{tracked ? counts.committedQuantity : "—"}</td>
+      <td class="number reserved">{tracked ? counts.reservedQuantity : "—"}</td>
       <td class="number available">{formatCount(counts.availableQuantity)}</td>
       <td class="state"><Badge availability={counts.availability} /> <LowStockBadge low={low} /></td>
     </>
