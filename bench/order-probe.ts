@@ -1,7 +1,8 @@
 /**
  * One service's checkout, alone: a store of PROBE_ITEMS items (1: hot, 10,000: spread), placeOrder
  * over GraphQL HTTP from PROBE_CONNECTIONS (16) autocannon connections, one unit of a random item
- * per order, PROBE_SECONDS (10) measured after 4 s of warm-up. Prints one JSON line: orders/s,
+ * per order, PROBE_SECONDS (10) measured after 4 s of warm-up; with PROBE_RATE, at that many orders
+ * per second in all (the same work for two versions however busy the machine is). Prints one JSON line: orders/s,
  * p99, and CPU per order of the service process, of PostgreSQL (every `postgres` process) and of
  * this load generator.
  *
@@ -19,6 +20,8 @@ import { freshBenchDatabase, processCpuMs, REDIS_URL, seedStore, startServer } f
 const items = Number(process.env.PROBE_ITEMS ?? 1);
 const connections = Number(process.env.PROBE_CONNECTIONS ?? 16);
 const seconds = Number(process.env.PROBE_SECONDS ?? 10);
+/** orders per second over all connections (autocannon's overallRate); unset, each connection sends its next order when answered */
+const rate = process.env.PROBE_RATE ? Number(process.env.PROBE_RATE) : undefined;
 
 /** CPU time used so far by every PostgreSQL process, in milliseconds (Linux /proc). */
 function postgresCpuMs(): number {
@@ -46,6 +49,7 @@ const load = (duration: number) =>
     url: `${server.url}/graphql`,
     connections,
     duration,
+    ...(rate ? { overallRate: rate } : {}),
     requests: [
       {
         method: "POST",

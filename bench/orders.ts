@@ -71,11 +71,42 @@ export type OrdersScenario = {
 type Side = { orders: number; ms: number; cpuMs: number; busy: number[]; failures: number };
 const emptySide = (): Side => ({ orders: 0, ms: 0, cpuMs: 0, busy: [], failures: 0 });
 
-/** The checkout batches a service process sent so far and the orders they carried (its checkout_batch_size histogram). */
-async function checkoutBatches(server: ServerProcess) {
+/**
+ * The checkout batches a service process sent so far and the orders they carried: its
+ * checkout_batch_size histogram, with the count of batches at most each bucket's bound.
+ */
+async function checkoutBatches(server: ServerProcess): Promise<BatchHistogram> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   const of = (name: string) => Number(new RegExp(`^checkout_batch_size_${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
-  return { batches: of("count"), orders: of("sum") };
+  const buckets = [...metrics.matchAll(/^checkout_batch_size_bucket\{le="([^"]+)"\} (\S+)$/gm)].map(([, le, count]) => ({ le: Number(le), count: Number(count) }));
+  return { batches: of("count"), orders: of("sum"), buckets };
+}
+
+type BatchHistogram = { batches: number; orders: number; buckets: { le: number; count: number }[] };
+
+/**
+ * The batches between two readings of the histogram: their mean, their median and their largest.
+ * The histogram keeps counts per bucket only, so the median is placed within its bucket as if the
+ * bucket's sizes were spread evenly over it (batches are whole orders: a bucket (4, 6] holds 5
+ * and 6), and the largest is the bound of the highest bucket that grew (at most that, more than
+ * the bound below it).
+ */
+export function batchSizes(before: BatchHistogram, after: BatchHistogram) {
+  const batches = after.batches - before.batches;
+  if (batches === 0) return { meanCheckoutBatch: null, batchSizeP50: null, batchSizeMax: null };
+  const counts = after.buckets.map(({ le, count }) => ({ le, count: count - (before.buckets.find((b) => b.le === le)?.count ?? 0) }));
+  let p50: number | null = null;
+  let max: number | null = null;
+  let below = { le: 0, count: 0 };
+  for (const bucket of counts) {
+    if (p50 === null && bucket.count >= batches / 2) {
+      const share = (batches / 2 - below.count) / (bucket.count - below.count);
+      p50 = Number.isFinite(bucket.le) ? below.le + Math.max(1, Math.ceil(share * (bucket.le - below.le))) : below.le;
+    }
+    if (max === null && bucket.count === batches) max = Number.isFinite(bucket.le) ? bucket.le : Infinity;
+    below = bucket;
+  }
+  return { meanCheckoutBatch: round((after.orders - before.orders) / batches, 1), batchSizeP50: p50, batchSizeMax: max };
 }
 
 /**
@@ -247,8 +278,8 @@ export async function ordersScenario(scenario: OrdersScenario, server: ServerPro
     graphqlLatencyP99Ms: Math.max(...p99s),
     floorLatencyP99Ms: round(Math.max(...floorP99s), 1),
     serverCpuMsPerOrder: round(graphql.cpuMs / graphql.orders),
-    // orders per checkout batch over the measured rounds (src/orders/checkout-turns.ts)
-    meanCheckoutBatch: round((batchesAfter.orders - batchesBefore.orders) / (batchesAfter.batches - batchesBefore.batches), 1),
+    // orders per checkout batch over the measured rounds (src/orders/checkout-turns.ts): mean, median, largest
+    ...batchSizes(batchesBefore, batchesAfter),
     floorCpuMsPerOrder: round(floorCpuUs / 1000 / floor.orders),
     machineBusyPercent: { graphql: graphql.busy, floor: floor.busy, ...(PGBENCH ? { pgbench: pgbench.busy } : {}) },
     concurrency: options.concurrency,

@@ -108,6 +108,8 @@ async function main() {
             graphqlLatencyP99Ms: at.graphqlLatencyP99Ms,
             serverCpuMsPerOrder: at.serverCpuMsPerOrder,
             meanCheckoutBatch: at.meanCheckoutBatch,
+            batchSizeP50: at.batchSizeP50,
+            batchSizeMax: at.batchSizeMax,
             oversold: at.oversold,
             unbalancedLedgers: at.unbalancedLedgers,
             orderNumberGaps: at.orderNumberGaps,
@@ -217,6 +219,10 @@ async function main() {
   }
 }
 
+/** A scenario's checkout batches in the table: mean, median and largest (the bound of the highest bucket reached). */
+const batchNote = (r: { meanCheckoutBatch: number | null; batchSizeP50?: number | null; batchSizeMax?: number | null }) =>
+  `batch mean ${r.meanCheckoutBatch}, p50 ${r.batchSizeP50 ?? "-"}, max <= ${r.batchSizeMax ?? "-"}`;
+
 function printTable(results: Record<string, any>) {
   const rows: string[][] = [["measure", "service", "raw floor", "ratio", "target", "notes"]];
   for (const name of ORDERS_SCENARIOS) {
@@ -228,7 +234,7 @@ function printTable(results: Record<string, any>) {
       `${r.floorPerSec} (${r.floorCase})`,
       String(r.floorRatio),
       ">= 0.5",
-      `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order, batch ${r.meanCheckoutBatch}`,
+      `pgbench ${r.pgbenchPerSec ?? "-"} (${r.pgbenchRatio ?? "-"}), oversold ${r.oversold}, unbalanced ${r.unbalancedLedgers}, gaps ${r.orderNumberGaps}, p99 ${r.graphqlLatencyP99Ms} ms, CPU ${r.serverCpuMsPerOrder}/${r.floorCpuMsPerOrder} ms per order, ${batchNote(r)}`,
     ]);
     const crowded = r[`at${crowd}`];
     if (crowded) {
@@ -238,7 +244,7 @@ function printTable(results: Record<string, any>) {
         String(crowded.floorPerSec),
         String(crowded.floorRatio),
         `>= ${r.graphqlPerSec} (16)`,
-        `oversold ${crowded.oversold}, unbalanced ${crowded.unbalancedLedgers}, gaps ${crowded.orderNumberGaps}, p99 ${crowded.graphqlLatencyP99Ms} ms, CPU ${crowded.serverCpuMsPerOrder} ms per order, batch ${crowded.meanCheckoutBatch}`,
+        `oversold ${crowded.oversold}, unbalanced ${crowded.unbalancedLedgers}, gaps ${crowded.orderNumberGaps}, p99 ${crowded.graphqlLatencyP99Ms} ms, CPU ${crowded.serverCpuMsPerOrder} ms per order, ${batchNote(crowded)}`,
       ]);
     }
   }

@@ -96,17 +96,40 @@ function variablesRead(schema: GraphQLSchema, document: DocumentNode): Set<strin
   return read;
 }
 
-/** The error of the first field the operation asks (in any fragment it spreads) whose scopes refuse it, if any. */
-async function firstRefusal(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-  variables: Record<string, unknown>,
-  context: GraphQLContext,
-): Promise<GraphQLError | null> {
+type Asked = { field: GraphQLField<unknown, unknown>; node: FieldNode; root: FieldNode };
+
+/** The fields with auth scopes that operations ask, by document and operation name, for documents without @skip/@include. */
+const scopedFieldsBy = new WeakMap<DocumentNode, Map<string, Asked[]>>();
+const conditionalDocuments = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Every field with auth scopes the operation asks (in any fragment it spreads), with the mutation
+ * field whose answer holds it. Which fields a request asks depends on its variables only through
+ * @skip/@include: a document without them is walked once (a checkout's, sent over and over).
+ */
+function scopedFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Asked[] {
+  let conditional = conditionalDocuments.get(document);
+  if (conditional === undefined) {
+    conditional = false;
+    visit(document, {
+      Directive(directive) {
+        if (directive.name.value === GraphQLSkipDirective.name || directive.name.value === GraphQLIncludeDirective.name) conditional = true;
+      },
+    });
+    conditionalDocuments.set(document, conditional);
+  }
+  if (conditional) return walkScopedFields(schema, document, operation, variables);
+  const name = operation.name?.value ?? "";
+  let byName = scopedFieldsBy.get(document);
+  if (!byName) scopedFieldsBy.set(document, (byName = new Map()));
+  let asked = byName.get(name);
+  if (!asked) byName.set(name, (asked = walkScopedFields(schema, document, operation, variables)));
+  return asked;
+}
+
+function walkScopedFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Asked[] {
   const fragments = new Map(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition]] : [])));
-  /** every field asked, with the mutation field whose answer holds it */
-  const asked: { field: GraphQLField<unknown, unknown>; node: FieldNode; root: FieldNode }[] = [];
+  const asked: Asked[] = [];
   const walk = (selections: SelectionSetNode, type: GraphQLNamedType | null | undefined, root: FieldNode | null) => {
     for (const selection of selections.selections) {
       // @skip/@include as execution will take them: a field left out is not asked
@@ -114,7 +137,7 @@ async function firstRefusal(
       if (selection.kind === Kind.FIELD) {
         const field = isObjectType(type) ? type.getFields()[selection.name.value] : undefined;
         if (!field) continue; // __typename
-        asked.push({ field, node: selection, root: root ?? selection });
+        if ((field.extensions.pothosOptions as FieldOptions | undefined)?.authScopes !== undefined) asked.push({ field, node: selection, root: root ?? selection });
         if (selection.selectionSet) walk(selection.selectionSet, getNamedType(field.type), root ?? selection);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         walk(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type, root);
@@ -125,12 +148,21 @@ async function firstRefusal(
     }
   };
   walk(operation.selectionSet, schema.getMutationType(), null);
+  return asked;
+}
 
+/** The error of the first field the operation asks (in any fragment it spreads) whose scopes refuse it, if any. */
+async function firstRefusal(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  context: GraphQLContext,
+): Promise<GraphQLError | null> {
   const scopes = RequestCache.fromContext(context, builder);
   const storeOfRoot = new Map<FieldNode, Promise<string | null>>();
-  for (const { field, node, root } of asked) {
-    const options = field.extensions.pothosOptions as FieldOptions | undefined;
-    if (options?.authScopes === undefined) continue;
+  for (const { field, node, root } of scopedFields(schema, document, operation, variables)) {
+    const options = field.extensions.pothosOptions as FieldOptions;
     const args = getArgumentValues(field, node, variables);
     let map = options.authScopes;
     if (typeof map === "function" && node === root) {

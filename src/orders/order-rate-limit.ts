@@ -76,19 +76,29 @@ class LocalWindowCounts implements WindowCounts {
 }
 
 /**
- * INCR, and EXPIRE when the count is new: one command (a script run by EVALSHA), so one round trip
- * and one reply per order, and nothing between the two.
+ * INCRBY, and EXPIRE when the count is new: one command (a script run by EVALSHA), so one round
+ * trip and one reply for all the calls it counts, and nothing between the two.
  */
-const COUNT_IN_WINDOW = `local count = redis.call("INCR", KEYS[1])
-if count == 1 then redis.call("EXPIRE", KEYS[1], ARGV[1]) end
+const COUNT_IN_WINDOW = `local count = redis.call("INCRBY", KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call("EXPIRE", KEYS[1], ARGV[1]) end
 return count`;
 
-type CountingRedis = RedisClient & { countInWindow(key: string, ttlSeconds: number): Promise<number> };
+type CountingRedis = RedisClient & { countInWindow(key: string, ttlSeconds: number, calls: number): Promise<number> };
 
-/** Counts in Redis (COUNT_IN_WINDOW); falls back to `local` whenever Redis does not answer at once. */
+/** The calls of one counter waiting for the next write to Redis, each with where its count goes. */
+type Pending = { window: number; waiting: { resolve: (count: number) => void }[] };
+
+/**
+ * Counts in Redis (COUNT_IN_WINDOW); falls back to `local` whenever Redis does not answer at once.
+ * The calls of a counter that arrive in one turn of the event loop (a storefront server's
+ * shoppers, a crowd behind one address) go as one INCRBY of their number, and each is handed its
+ * own count in arrival order, as if counted one by one: the same counts for one command instead
+ * of one per order.
+ */
 class RedisWindowCounts implements WindowCounts {
   private readonly redis: CountingRedis;
   private reachable = true;
+  private pending = new Map<string, Pending>();
 
   constructor(
     target: RedisTarget,
@@ -103,7 +113,7 @@ class RedisWindowCounts implements WindowCounts {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         commandTimeout: REDIS_ANSWER_MS,
-        // the counts of orders arriving together go out in one write
+        // the counters of a turn go out in one write
         enableAutoPipelining: true,
       },
       { enableAutoPipelining: true },
@@ -114,15 +124,30 @@ class RedisWindowCounts implements WindowCounts {
     this.redis.on("error", () => {});
   }
 
-  async increment(key: string, window: number) {
+  increment(key: string, window: number) {
+    return new Promise<number>((resolve) => {
+      if (this.pending.size === 0) setImmediate(() => this.flush());
+      let calls = this.pending.get(key);
+      if (!calls) this.pending.set(key, (calls = { window, waiting: [] }));
+      calls.waiting.push({ resolve });
+    });
+  }
+
+  private flush() {
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [key, { window, waiting }] of pending) void this.count(key, window, waiting);
+  }
+
+  private async count(key: string, window: number, waiting: Pending["waiting"]) {
     try {
       // A cluster retries a command whose master is failing over for a while; the order does not wait.
-      const count = await withinMs(REDIS_ANSWER_MS, this.redis.countInWindow(key, 2 * WINDOW_SECONDS));
+      const count = Number(await withinMs(REDIS_ANSWER_MS, this.redis.countInWindow(key, 2 * WINDOW_SECONDS, waiting.length)));
       this.noteReachable(true);
-      return Number(count);
+      waiting.forEach((call, i) => call.resolve(count - waiting.length + 1 + i));
     } catch (error) {
       this.noteReachable(false, error);
-      return this.local.increment(key, window);
+      for (const call of waiting) call.resolve(await this.local.increment(key, window));
     }
   }
 
