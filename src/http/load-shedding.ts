@@ -70,6 +70,8 @@ export class LoadShedder {
     this.lastWindowMs = Math.max(this.delays.max / 1e6, now - this.windowStart - WINDOW_MS);
     this.delays.reset();
     this.windowStart = now;
+    // the state (and its gauge) follows the load between requests too
+    this.shedding();
   }
 
   /** The event loop's delay: the last window's, or how late this window's end already is (a block in progress). */
