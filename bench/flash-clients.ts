@@ -30,7 +30,7 @@ export type FlashCommand =
   | { type: "close" };
 
 export type FlashReply =
-  | { type: "connected"; ms: number; open: number; failed: number; firstError?: string }
+  | { type: "connected"; ms: number; open: number; failed: number; refusedAttempts: number; firstError?: string }
   | { type: "count"; receipts: number }
   | { type: "latencies"; latenciesMs: number[] }
   | { type: "gaps"; versionGaps: number; outOfOrder: number; duplicates: number; received: number; expected: number; errors: number; firstError?: string }
@@ -91,21 +91,32 @@ async function connect(command: Extract<FlashCommand, { type: "connect" }>): Pro
   const started = performance.now();
   let failed = 0;
   let connectError: string | undefined;
+  let refusedAttempts = 0;
   const pending = command.subscriptions.flatMap((subscription) => Array.from({ length: subscription.count }, () => subscription));
   let next = 0;
   const worker = async () => {
     while (next < pending.length) {
       const subscription = pending[next++]!;
-      try {
-        subscribers.push(await open(command.url, command.query, subscription));
-      } catch (error) {
-        failed++;
-        connectError ??= String(error);
+      // a service shedding load answers an upgrade 503 with Retry-After (1 s): tried again, as graphql-ws clients do
+      for (let attempt = 1; ; attempt++) {
+        try {
+          subscribers.push(await open(command.url, command.query, subscription));
+          break;
+        } catch (error) {
+          if (/\b503\b/.test(String(error)) && attempt < 20) {
+            refusedAttempts++;
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            continue;
+          }
+          failed++;
+          connectError ??= String(error);
+          break;
+        }
       }
     }
   };
   await Promise.all(Array.from({ length: CONNECTING_AT_ONCE }, worker));
-  return { type: "connected", ms: performance.now() - started, open: subscribers.length, failed, firstError: connectError };
+  return { type: "connected", ms: performance.now() - started, open: subscribers.length, failed, refusedAttempts, firstError: connectError };
 }
 
 function gaps(command: Extract<FlashCommand, { type: "gaps" }>): FlashReply {

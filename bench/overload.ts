@@ -221,7 +221,7 @@ export async function overloadScenario(pool: pg.Pool, serverEnv: Record<string, 
   const clients = new Clients();
   try {
     const graphql = new URL(`${server.url}/graphql`);
-    const { restock } = await openFlashSale(pool, graphql, clients, stores, options.flash, (message) => log(`overload: ${message}`));
+    const { restock, connected } = await openFlashSale(pool, graphql, clients, stores, options.flash, (message) => log(`overload: ${message}`));
     let steps = 0;
     /** One step of orders at `rate`, after a restock (its updates heard first), with what the subscribers received. */
     const step = async (name: string, rate: number, durationMs: number, watch = false) => {
@@ -298,7 +298,7 @@ export async function overloadScenario(pool: pg.Pool, serverEnv: Record<string, 
       if (!heldRate) throw new Error("no rate held: nothing to overload");
     }
 
-    const held = await step(`held ${heldRate}/s`, heldRate, options.heldMs);
+    const held = await step(`held ${heldRate}/s`, heldRate, options.heldMs, true);
     const overload = await step(`overload ${heldRate * options.factor}/s`, heldRate * options.factor, options.overloadMs, true);
     await sleep(1_000);
     const all = [held.tally, overload.tally];
@@ -337,16 +337,32 @@ export async function overloadScenario(pool: pg.Pool, serverEnv: Record<string, 
       versionGaps: o.versionGaps,
       subscriberErrors: o.subscriberErrors,
       ...(o.firstSubscriberError ? { firstSubscriberError: o.firstSubscriberError } : {}),
+      // how many times shedding started over the run, by the signal that started it (few: no flapping)
+      sheddingEpisodes: sheddingEpisodes(server.output()),
       metricsFailures: o.metricsFailures,
       healthFailures: o.healthFailures,
       secondsShedding: o.secondsShedding,
       maxCheckoutsWaiting: o.maxCheckoutsWaiting,
       maxPoolWaiting: o.maxPoolWaiting,
       maxEventLoopLagP99Ms: o.maxEventLoopLagP99Ms,
+      // upgrades refused 503 while the subscribers connected (200 at once), each tried again after a second
+      connectRefusals: connected.refusedAttempts,
       steps: [...search, held.figures, overload.figures],
     };
   } finally {
     await clients.close();
     await server.stop();
+    log(`overload: the server's shedding: ${JSON.stringify(sheddingEpisodes(server.output()))}`);
   }
+}
+
+/** The server's log lines of shedding starting (LOG_LEVEL=warn), by the signal past its bound: how often it started, and why. */
+function sheddingEpisodes(output: string): Record<string, number> {
+  const episodes: Record<string, number> = {};
+  for (const line of output.split("\n")) {
+    if (!line.includes("load shedding: past a bound")) continue;
+    const signal = /"signal":"(\w+)"/.exec(line)?.[1] ?? "unknown";
+    episodes[signal] = (episodes[signal] ?? 0) + 1;
+  }
+  return episodes;
 }

@@ -52,8 +52,8 @@ const crowd = Number(process.env.BENCH_CROWD ?? 256);
 const out = process.env.BENCH_OUT ?? "bench/results/latest.json";
 const fanoutSizes = (process.env.BENCH_FANOUT_SIZES ?? "1000,5000,10000").split(",").map(Number);
 const updates = Number(process.env.BENCH_UPDATES ?? 20);
-/** The service as deployed, except that one client may place any number of orders (the bench is one client). */
-const serverEnv = (databaseUrl: string) => ({ DATABASE_URL: databaseUrl, REDIS_URL, ORDER_RATE_LIMIT_PER_MINUTE: "1000000000" });
+/** The service as deployed, except that one client may place any number of orders and hold any number of sockets (the bench is one client). */
+const serverEnv = (databaseUrl: string) => ({ DATABASE_URL: databaseUrl, REDIS_URL, ORDER_RATE_LIMIT_PER_MINUTE: "1000000000", WS_MAX_SOCKETS_PER_CLIENT: "100000" });
 
 async function main() {
   const started = Date.now();

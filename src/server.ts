@@ -41,7 +41,7 @@ export function createApp(
     Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "loadShedding">>,
 ): App {
   const { limits, csrfPrevention, trustProxy, storefrontTokenOrdersPerMinute, webSocketLimits, http, loadShedding } = { ...defaultConfig(), ...config };
-  const shedder = new LoadShedder(loadShedding, { checkoutTurns: deps.checkoutTurns, pool: deps.db.pool });
+  const shedder = new LoadShedder(loadShedding, { checkoutTurns: deps.checkoutTurns, pool: deps.db.pool, logger: deps.logger });
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",

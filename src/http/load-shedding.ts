@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { GraphQLError } from "graphql";
+import type { Logger } from "../logger.ts";
 import { loadSheddingActive, requestsShedTotal } from "../observability/metrics.ts";
 
 /**
@@ -11,8 +12,8 @@ import { loadSheddingActive, requestsShedTotal } from "../observability/metrics.
  * process is spent: requests wait unread in their sockets), checkouts waiting for their store's
  * turn (src/orders/checkout-turns.ts: PostgreSQL does not keep up with the orders), and queries
  * waiting for a connection of the pg pool (src/db/pool.ts: the database as a whole does not).
- * Shedding starts when one signal is past its bound and stops once every signal is back under
- * half of its own, so that it does not flap at the edge. /health and /metrics are never shed, nor
+ * Shedding starts when one signal has been past its bound for a while (two reads 100 ms apart)
+ * and stops once every signal is back under half of its own, so that it does not flap at the edge. /health and /metrics are never shed, nor
  * the WebSockets already open and their subscriptions; a new WebSocket is refused like a request
  * (a reconnecting crowd costs an upgrade, a token lookup and a subscription each).
  */
@@ -37,27 +38,32 @@ export const LOAD_SHEDDING_DEFAULTS = {
 } as const;
 
 /** The counts the shedder reads: the process's checkout turns and its pg pool. */
-export type LoadSources = { checkoutTurns: { readonly waiting: number }; pool: { readonly waitingCount: number } };
+export type LoadSources = { checkoutTurns: { readonly waiting: number }; pool: { readonly waitingCount: number }; logger: Logger };
 
 export type LoadSignal = "event_loop_delay" | "checkouts_waiting" | "pool_waiting";
 
 /** Under this share of every bound, shedding stops. */
 const RECOVERY_SHARE = 0.5;
-/** How often the event loop's delay is read: a block shows within this (and at once in `delayMs`). */
+/** How often the signals are read: one counts as past its bound when past it at two reads running (and now). */
 const WINDOW_MS = 100;
+
+const SIGNALS: readonly LoadSignal[] = ["event_loop_delay", "checkouts_waiting", "pool_waiting"];
 
 export class LoadShedder {
   /** the signal that started the shedding going on, or null */
   private sheddingFor: LoadSignal | null = null;
   private readonly delays = monitorEventLoopDelay({ resolution: 10 });
-  private lastWindowMs = 0;
   private windowStart = performance.now();
+  /** each signal at the end of the last two windows, the older first (the event loop: its worst delay in the window) */
+  private readonly readings: Record<LoadSignal, [number, number]> = { event_loop_delay: [0, 0], checkouts_waiting: [0, 0], pool_waiting: [0, 0] };
+  private readonly bounds: Record<LoadSignal, number>;
   private readonly timer?: NodeJS.Timeout;
 
   constructor(
     readonly settings: LoadSheddingSettings,
     private readonly sources: LoadSources,
   ) {
+    this.bounds = { event_loop_delay: settings.maxEventLoopDelayMs, checkouts_waiting: settings.maxCheckoutsWaiting, pool_waiting: settings.maxPoolWaiting };
     loadSheddingActive.set(0);
     if (!settings.enabled) return;
     this.delays.enable();
@@ -67,39 +73,45 @@ export class LoadShedder {
   private endWindow() {
     const now = performance.now();
     // the histogram's worst, or this timer's own lateness when the loop was blocked longer
-    this.lastWindowMs = Math.max(this.delays.max / 1e6, now - this.windowStart - WINDOW_MS);
+    const delay = Math.max(this.delays.max / 1e6, now - this.windowStart - WINDOW_MS);
     this.delays.reset();
     this.windowStart = now;
+    for (const signal of SIGNALS) {
+      const reading = this.readings[signal];
+      reading[0] = reading[1];
+      reading[1] = signal === "event_loop_delay" ? delay : this.current(signal);
+    }
     // the state (and its gauge) follows the load between requests too
     this.shedding();
   }
 
-  /** The event loop's delay: the last window's, or how late this window's end already is (a block in progress). */
-  eventLoopDelayMs(): number {
-    return Math.max(this.lastWindowMs, performance.now() - this.windowStart - WINDOW_MS);
+  /** A signal now: the counts as they are; for the event loop, how late this window's end already is (a block in progress). */
+  private current(signal: LoadSignal): number {
+    if (signal === "checkouts_waiting") return this.sources.checkoutTurns.waiting;
+    if (signal === "pool_waiting") return this.sources.pool.waitingCount;
+    return Math.max(0, performance.now() - this.windowStart - WINDOW_MS);
   }
 
-  /** Each signal as a share of its bound (past 1: over it). */
-  private levels(): [LoadSignal, number][] {
-    const { maxEventLoopDelayMs, maxCheckoutsWaiting, maxPoolWaiting } = this.settings;
-    return [
-      ["event_loop_delay", this.eventLoopDelayMs() / maxEventLoopDelayMs],
-      ["checkouts_waiting", this.sources.checkoutTurns.waiting / maxCheckoutsWaiting],
-      ["pool_waiting", this.sources.pool.waitingCount / maxPoolWaiting],
-    ];
-  }
-
-  /** Whether a new request is to be refused now, and for which signal; updates the state (with its hysteresis). */
+  /**
+   * Whether a new request is to be refused now, and for which signal. Shedding starts when a
+   * signal was past its bound at the last two reads and still is (the event loop: in the last two
+   * windows), so that a burst of a few milliseconds or one garbage collection starts nothing; it
+   * stops when every signal was at most half its bound at those reads and is now.
+   */
   shedding(): LoadSignal | null {
     if (!this.settings.enabled) return null;
-    const levels = this.levels();
     if (this.sheddingFor === null) {
-      const over = levels.find(([, level]) => level > 1);
+      const over = SIGNALS.find((signal) => {
+        const [older, last] = this.readings[signal];
+        return Math.min(older, last, signal === "event_loop_delay" ? Infinity : this.current(signal)) > this.bounds[signal];
+      });
       if (over) {
-        this.sheddingFor = over[0];
+        this.sheddingFor = over;
         loadSheddingActive.set(1);
+        this.sources.logger.warn({ signal: over, readings: this.readings, bounds: this.bounds }, "load shedding: past a bound, refusing new requests");
       }
-    } else if (levels.every(([, level]) => level <= RECOVERY_SHARE)) {
+    } else if (SIGNALS.every((signal) => Math.max(...this.readings[signal], this.current(signal)) <= this.bounds[signal] * RECOVERY_SHARE)) {
+      this.sources.logger.warn({ signal: this.sheddingFor }, "load shedding: under half of every bound, serving again");
       this.sheddingFor = null;
       loadSheddingActive.set(0);
     }
