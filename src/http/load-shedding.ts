@@ -13,7 +13,8 @@ import { loadSheddingActive, requestsShedTotal } from "../observability/metrics.
  * turn (src/orders/checkout-turns.ts: PostgreSQL does not keep up with the orders), and queries
  * waiting for a connection of the pg pool (src/db/pool.ts: the database as a whole does not).
  * Shedding starts when one signal has been past its bound for a while (two reads 100 ms apart)
- * and stops once every signal is back under half of its own, so that it does not flap at the edge. /health and /metrics are never shed, nor
+ * and stops once every signal has been back under half of its own for a second, so that it does
+ * not flap at the edge. /health and /metrics are never shed, nor
  * the WebSockets already open and their subscriptions; a new WebSocket is refused like a request
  * (a reconnecting crowd costs an upgrade, a token lookup and a subscription each).
  */
@@ -44,8 +45,10 @@ export type LoadSignal = "event_loop_delay" | "checkouts_waiting" | "pool_waitin
 
 /** Under this share of every bound, shedding stops. */
 const RECOVERY_SHARE = 0.5;
-/** How often the signals are read: one counts as past its bound when past it at two reads running (and now). */
+/** How often the signals are read (at most: a read waits for the event loop like everything else). */
 const WINDOW_MS = 100;
+/** The reads kept per signal: shedding stops once all of them (a second at least) are at most half their bound. */
+const READS_KEPT = 10;
 
 const SIGNALS: readonly LoadSignal[] = ["event_loop_delay", "checkouts_waiting", "pool_waiting"];
 
@@ -54,8 +57,8 @@ export class LoadShedder {
   private sheddingFor: LoadSignal | null = null;
   private readonly delays = monitorEventLoopDelay({ resolution: 10 });
   private windowStart = performance.now();
-  /** each signal at the end of the last two windows, the older first (the event loop: its worst delay in the window) */
-  private readonly readings: Record<LoadSignal, [number, number]> = { event_loop_delay: [0, 0], checkouts_waiting: [0, 0], pool_waiting: [0, 0] };
+  /** each signal at the end of the last windows, the oldest first (the event loop: its worst delay in the window) */
+  private readonly readings: Record<LoadSignal, number[]> = { event_loop_delay: [], checkouts_waiting: [], pool_waiting: [] };
   private readonly bounds: Record<LoadSignal, number>;
   private readonly timer?: NodeJS.Timeout;
 
@@ -77,9 +80,9 @@ export class LoadShedder {
     this.delays.reset();
     this.windowStart = now;
     for (const signal of SIGNALS) {
-      const reading = this.readings[signal];
-      reading[0] = reading[1];
-      reading[1] = signal === "event_loop_delay" ? delay : this.current(signal);
+      const reads = this.readings[signal];
+      reads.push(signal === "event_loop_delay" ? delay : this.current(signal));
+      if (reads.length > READS_KEPT) reads.shift();
     }
     // the state (and its gauge) follows the load between requests too
     this.shedding();
@@ -94,16 +97,20 @@ export class LoadShedder {
 
   /**
    * Whether a new request is to be refused now, and for which signal. Shedding starts when a
-   * signal was past its bound at the last two reads and still is (the event loop: in the last two
-   * windows), so that a burst of a few milliseconds or one garbage collection starts nothing; it
-   * stops when every signal was at most half its bound at those reads and is now.
+   * count was past its bound at the last two reads and still is, or the event loop was late by
+   * more than its bound in two of its last reads (a loaded loop alternates long turns, which
+   * the read after each shows, with short ones): a burst of a few milliseconds or one garbage
+   * collection starts nothing. It stops when every signal was at most half its bound at each of
+   * its last reads (a second at least) and is now.
    */
   shedding(): LoadSignal | null {
     if (!this.settings.enabled) return null;
     if (this.sheddingFor === null) {
       const over = SIGNALS.find((signal) => {
-        const [older, last] = this.readings[signal];
-        return Math.min(older, last, signal === "event_loop_delay" ? Infinity : this.current(signal)) > this.bounds[signal];
+        const reads = this.readings[signal];
+        const bound = this.bounds[signal];
+        if (signal === "event_loop_delay") return reads.filter((read) => read > bound).length >= 2;
+        return reads.length >= 2 && Math.min(...reads.slice(-2), this.current(signal)) > bound;
       });
       if (over) {
         this.sheddingFor = over;
