@@ -32,7 +32,7 @@ export async function startTestServer(
     config?: Partial<
       Pick<
         Config,
-        "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "reservationExpiryIntervalMs"
+        "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "reservationExpiryIntervalMs" | "loadShedding" | "redis"
       >
     >;
   } = {},
