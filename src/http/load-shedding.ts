@@ -98,7 +98,7 @@ export class LoadShedder {
   /**
    * Whether a new request is to be refused now, and for which signal. Shedding starts when a
    * count was past its bound at the last two reads and still is, or the event loop was late by
-   * more than its bound in two of its last reads (a loaded loop alternates long turns, which
+   * more than its bound in two of its last reads or now (a loaded loop alternates long turns, which
    * the read after each shows, with short ones): a burst of a few milliseconds or one garbage
    * collection starts nothing. It stops when every signal was at most half its bound at each of
    * its last reads (a second at least) and is now.
@@ -109,7 +109,9 @@ export class LoadShedder {
       const over = SIGNALS.find((signal) => {
         const reads = this.readings[signal];
         const bound = this.bounds[signal];
-        if (signal === "event_loop_delay") return reads.filter((read) => read > bound).length >= 2;
+        // the lateness of the window in progress counts as a read: requests that arrived during a
+        // block are read before the timer that would read it
+        if (signal === "event_loop_delay") return [...reads, this.current(signal)].filter((read) => read > bound).length >= 2;
         return reads.length >= 2 && Math.min(...reads.slice(-2), this.current(signal)) > bound;
       });
       if (over) {
