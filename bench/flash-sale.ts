@@ -225,13 +225,18 @@ export async function seedFlashStores(pool: pg.Pool, options: FlashSaleOptions, 
  */
 export async function openFlashSale(pool: pg.Pool, graphql: URL, clients: Clients, stores: readonly FlashStore[], options: FlashSaleOptions, log: (message: string) => void) {
   const storeIds = stores.map((store) => store.id);
-  const admin = async (store: FlashStore, query: string, input: Record<string, unknown>) => {
+  const admin = async (store: FlashStore, query: string, input: Record<string, unknown>): Promise<void> => {
     const response = await fetch(graphql, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${store.token}` },
       body: JSON.stringify({ query, variables: { input } }),
     });
     const text = await response.text();
+    // a service shedding load (src/http/load-shedding.ts) asks to be tried again after Retry-After
+    if (response.status === 503 && response.headers.has("retry-after")) {
+      await sleep(Number(response.headers.get("retry-after")) * 1000);
+      return admin(store, query, input);
+    }
     if (!text.includes('"__typename":"Item"')) throw new Error(`${query.slice(9, 12)}: ${text.slice(0, 300)}`);
   };
   const restock = async () => {
