@@ -14,13 +14,13 @@ import { loadSheddingActive, requestsShedTotal } from "../observability/metrics.
  * waiting for a connection of the pg pool (src/db/pool.ts: the database as a whole does not).
  * Shedding starts when one signal has been past its bound for a while (two reads 100 ms apart)
  * and stops once every signal has been back under half of its own for a second, so that it does
- * not flap at the edge. /health and /metrics are never shed, nor
- * the WebSockets already open and their subscriptions; a new WebSocket is refused like a request
- * (a reconnecting crowd costs an upgrade, a token lookup and a subscription each).
+ * not flap at the edge. /health and /metrics are never shed, nor the WebSockets already open and
+ * their subscriptions; a new WebSocket is refused like a request (a reconnecting crowd costs an
+ * upgrade, a token lookup and a subscription each), and so is a query or mutation over an open one.
  */
 export type LoadSheddingSettings = {
   enabled: boolean;
-  /** the event loop's delay (worst of the last window, or how late this window already is) */
+  /** the event loop's delay (the worst of a window of 100 ms) */
   maxEventLoopDelayMs: number;
   /** checkouts of this process waiting for their store's turn or batch */
   maxCheckoutsWaiting: number;
