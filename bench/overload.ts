@@ -312,6 +312,8 @@ export async function overloadScenario(pool: pg.Pool, serverEnv: Record<string, 
       overloadRate: heldRate * options.factor,
       seconds: o.seconds,
       heldP99Ms: held.figures.admittedP99Ms,
+      // what was shed at the held rate: 0 when the bounds leave room for what the process holds
+      heldShedShare: held.figures.shedShare,
       admittedP99Ms: o.admittedP99Ms,
       // target: at most 2
       p99Ratio: round(o.admittedP99Ms / held.figures.admittedP99Ms, 2),
