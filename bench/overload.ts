@@ -118,7 +118,8 @@ function openLoopOrders(url: URL, rate: number, durationMs: number, stores: read
         response.on("data", (chunk) => (text += chunk));
         response.on("end", () => {
           const ms = performance.now() - sentAt;
-          if (response.statusCode === 503 && text.includes('"SERVICE_UNAVAILABLE"')) {
+          // shed: errors alone, before any execution (a database outage's 503 is an execution result, with data)
+          if (response.statusCode === 503 && text.includes('"SERVICE_UNAVAILABLE"') && !text.includes('"data"')) {
             tally.shed.push(key);
             tally.shedLatenciesMs.push(ms);
             if (!response.headers["retry-after"]) tally.shedWithoutRetryAfter++;

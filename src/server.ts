@@ -25,7 +25,7 @@ import { clientAddressOf } from "./http/client-address.ts";
 import { SocketCounts, socketSlots, TOO_MANY_SOCKETS_CLOSE_CODE, tooManySubscriptions } from "./http/socket-limits.ts";
 import { storefrontTokenFor } from "./stores/storefront-tokens.ts";
 
-export type App = { server: Server; accountingWebhooks: AccountingWebhooks; close(): Promise<void> };
+export type App = { server: Server; accountingWebhooks: AccountingWebhooks; loadShedder: LoadShedder; close(): Promise<void> };
 
 /**
  * The whole service on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql,
@@ -208,6 +208,7 @@ export function createApp(
   return {
     server,
     accountingWebhooks,
+    loadShedder: shedder,
     async close() {
       // New connections are refused from here on and idle keep-alive ones closed. The answers in
       // flight are finished, and close their connection after them so that no client holds the

@@ -61,6 +61,7 @@ export class LoadShedder {
   private readonly readings: Record<LoadSignal, number[]> = { event_loop_delay: [], checkouts_waiting: [], pool_waiting: [] };
   private readonly bounds: Record<LoadSignal, number>;
   private readonly timer?: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     readonly settings: LoadSheddingSettings,
@@ -104,7 +105,7 @@ export class LoadShedder {
    * its last reads (a second at least) and is now.
    */
   shedding(): LoadSignal | null {
-    if (!this.settings.enabled) return null;
+    if (!this.settings.enabled || this.closed) return null;
     if (this.sheddingFor === null) {
       const over = SIGNALS.find((signal) => {
         const reads = this.readings[signal];
@@ -158,6 +159,8 @@ export class LoadShedder {
   }
 
   close() {
+    // the requests still answered while the server stops are served as they come
+    this.closed = true;
     clearInterval(this.timer);
     this.delays.disable();
   }
