@@ -30,7 +30,7 @@ export type FlashCommand =
   | { type: "close" };
 
 export type FlashReply =
-  | { type: "connected"; ms: number; open: number; failed: number; firstError?: string }
+  | { type: "connected"; ms: number; open: number; failed: number; refusedAttempts: number; firstError?: string }
   | { type: "count"; receipts: number }
   | { type: "latencies"; latenciesMs: number[] }
   | { type: "gaps"; versionGaps: number; outOfOrder: number; duplicates: number; received: number; expected: number; errors: number; firstError?: string }
@@ -50,6 +50,7 @@ function open(url: string, query: string, subscription: Subscription): Promise<S
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, "graphql-transport-ws", { perMessageDeflate: false });
     const subscriber: Subscriber = { socket, itemIds: subscription.itemIds, versions: new Map() };
+    let acknowledged = false;
     const timer = setTimeout(() => reject(new Error("timed out subscribing")), 60_000);
     socket.once("error", (error) => {
       clearTimeout(timer);
@@ -60,6 +61,7 @@ function open(url: string, query: string, subscription: Subscription): Promise<S
       const now = Date.now();
       const message = JSON.parse(data.toString()) as { type: string; payload?: any };
       if (message.type === "connection_ack") {
+        acknowledged = true;
         socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables: { store: subscription.store, items: subscription.itemIds } } }));
         clearTimeout(timer);
         // graphql-ws answers nothing to a subscribe; the bench's warm-up proves it registered
@@ -79,7 +81,8 @@ function open(url: string, query: string, subscription: Subscription): Promise<S
       }
     });
     socket.on("close", (code) => {
-      if (code !== 1000 && code !== 1005) {
+      // (an upgrade refused is its caller's error, tried again or counted there)
+      if (acknowledged && code !== 1000 && code !== 1005) {
         errors++;
         firstError ??= `socket closed with ${code}`;
       }
@@ -91,21 +94,32 @@ async function connect(command: Extract<FlashCommand, { type: "connect" }>): Pro
   const started = performance.now();
   let failed = 0;
   let connectError: string | undefined;
+  let refusedAttempts = 0;
   const pending = command.subscriptions.flatMap((subscription) => Array.from({ length: subscription.count }, () => subscription));
   let next = 0;
   const worker = async () => {
     while (next < pending.length) {
       const subscription = pending[next++]!;
-      try {
-        subscribers.push(await open(command.url, command.query, subscription));
-      } catch (error) {
-        failed++;
-        connectError ??= String(error);
+      // a service shedding load answers an upgrade 503 with Retry-After (1 s): tried again, as graphql-ws clients do
+      for (let attempt = 1; ; attempt++) {
+        try {
+          subscribers.push(await open(command.url, command.query, subscription));
+          break;
+        } catch (error) {
+          if (/\b503\b/.test(String(error)) && attempt < 20) {
+            refusedAttempts++;
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            continue;
+          }
+          failed++;
+          connectError ??= String(error);
+          break;
+        }
       }
     }
   };
   await Promise.all(Array.from({ length: CONNECTING_AT_ONCE }, worker));
-  return { type: "connected", ms: performance.now() - started, open: subscribers.length, failed, firstError: connectError };
+  return { type: "connected", ms: performance.now() - started, open: subscribers.length, failed, refusedAttempts, firstError: connectError };
 }
 
 function gaps(command: Extract<FlashCommand, { type: "gaps" }>): FlashReply {

@@ -117,14 +117,14 @@ export class Clients {
   }
 }
 
-type FlashStore = BenchStore & { flashItemId: string; subscribers: number };
+export type FlashStore = BenchStore & { flashItemId: string; subscribers: number };
 
 /** An order of the sale: a random store, its flash item for `flashShare` of the orders, else another of its items. */
-function nextOrder(stores: readonly FlashStore[], options: FlashSaleOptions) {
+export function nextOrder(stores: readonly FlashStore[], options: Pick<FlashSaleOptions, "flashShare">, extraInput: Record<string, unknown> = {}) {
   const store = stores[Math.floor(Math.random() * stores.length)]!;
   const others = store.itemIds.filter((id) => id !== store.flashItemId);
   const itemId = Math.random() < options.flashShare ? store.flashItemId : others[Math.floor(Math.random() * others.length)]!;
-  return { store, order: { store: store.slug, input: { lines: [{ itemId, quantity: 1 }] } } };
+  return { store, order: { store: store.slug, input: { lines: [{ itemId, quantity: 1 }], ...extraInput } } };
 }
 
 type StepOrders = {
@@ -230,57 +230,77 @@ export async function versions(pool: pg.Pool, storeIds: readonly string[]): Prom
   return Object.fromEntries(rows.map((row) => [row.id, row.version]));
 }
 
-export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string, string>, options: FlashSaleOptions, log: (message: string) => void) {
+/** The sale's stores (`slugPrefix`-0, -1, ...), each with its flash item and its share of the subscribers. */
+export async function seedFlashStores(pool: pg.Pool, options: FlashSaleOptions, slugPrefix: string): Promise<FlashStore[]> {
   const seeded: BenchStore[] = [];
-  const slug = options.withHolds ? "bench-flash-holds" : "bench-flash";
-  for (let i = 0; i < options.stores; i++) seeded.push(await seedStore(pool, `${slug}-${i}`, options.itemsPerStore, 1_000_000));
+  for (let i = 0; i < options.stores; i++) seeded.push(await seedStore(pool, `${slugPrefix}-${i}`, options.itemsPerStore, 1_000_000));
   await pool.query("VACUUM ANALYZE");
-  const storeIds = seeded.map((store) => store.id);
   const perStore = Math.floor(options.subscribers / options.stores);
-  const stores: FlashStore[] = seeded.map((store, index) => ({
+  return seeded.map((store, index) => ({
     ...store,
     flashItemId: store.itemIds[0]!,
     subscribers: perStore + (index < options.subscribers - perStore * options.stores ? 1 : 0),
   }));
+}
+
+/**
+ * The sale set up on a running service: every flash item restocked, every subscriber connected
+ * and proven registered by a warm-up update of each store. Answers `restock`, which puts each
+ * store's flash item back to `flashStock` units ("Registrar cantidad"), a new drop, and answers
+ * the deliveries that owes.
+ */
+export async function openFlashSale(pool: pg.Pool, graphql: URL, clients: Clients, stores: readonly FlashStore[], options: FlashSaleOptions, log: (message: string) => void) {
+  const storeIds = stores.map((store) => store.id);
+  const admin = async (store: FlashStore, query: string, input: Record<string, unknown>): Promise<void> => {
+    const response = await fetch(graphql, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${store.token}` },
+      body: JSON.stringify({ query, variables: { input } }),
+    });
+    const text = await response.text();
+    // a service shedding load (src/http/load-shedding.ts) asks to be tried again after Retry-After
+    if (response.status === 503 && response.headers.has("retry-after")) {
+      await sleep(Number(response.headers.get("retry-after")) * 1000);
+      return admin(store, query, input);
+    }
+    if (!text.includes('"__typename":"Item"')) throw new Error(`${query.slice(9, 12)}: ${text.slice(0, 300)}`);
+  };
+  const restock = async () => {
+    const { rows } = await pool.query<{ id: string }>("SELECT id FROM items WHERE store_id = ANY($1::uuid[]) AND id = ANY($2::uuid[]) AND quantity <> $3", [
+      storeIds,
+      stores.map((store) => store.flashItemId),
+      options.flashStock,
+    ]);
+    const changed = new Set(rows.map((row) => row.id));
+    for (const store of stores) if (changed.has(store.flashItemId)) await admin(store, SET, { itemId: store.flashItemId, quantity: options.flashStock });
+    return stores.filter((store) => changed.has(store.flashItemId)).reduce((sum, store) => sum + store.subscribers, 0);
+  };
+  await restock();
+
+  log(`connecting ${options.subscribers} subscribers`);
+  const connected = await clients.send<"connected">({
+    type: "connect",
+    url: graphql.toString().replace(/^http/, "ws"),
+    query: SUBSCRIBE,
+    subscriptions: stores.map((store) => ({ store: store.slug, itemIds: store.itemIds, count: store.subscribers })),
+  });
+  if (connected.failed > 0) throw new Error(`${connected.failed} of ${options.subscribers} subscribers could not connect: ${connected.firstError}`);
+  // warm-up: one update of an item of every store, which proves every subscription registered
+  await clients.send({ type: "step", name: "warm-up" });
+  for (const store of stores) await admin(store, ADJUST, { itemId: store.itemIds[1]!, delta: 1 });
+  const warm = await clients.settle(options.subscribers, 5_000);
+  if (warm < options.subscribers) throw new Error(`only ${warm} of ${options.subscribers} subscribers heard the warm-up update`);
+  return { restock, connected };
+}
+
+export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string, string>, options: FlashSaleOptions, log: (message: string) => void) {
+  const stores = await seedFlashStores(pool, options, options.withHolds ? "bench-flash-holds" : "bench-flash");
+  const storeIds = stores.map((store) => store.id);
   const server = await startServer(serverEnv, "flash-sale-server");
   const clients = new Clients();
   try {
     const graphql = new URL(`${server.url}/graphql`);
-    const admin = async (store: FlashStore, query: string, input: Record<string, unknown>) => {
-      const response = await fetch(graphql, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${store.token}` },
-        body: JSON.stringify({ query, variables: { input } }),
-      });
-      const text = await response.text();
-      if (!text.includes('"__typename":"Item"')) throw new Error(`${query.slice(9, 12)}: ${text.slice(0, 300)}`);
-    };
-    /** Each store's flash item back to `flashStock` units ("Registrar cantidad"), a new drop; answers how many changed. */
-    const restock = async () => {
-      const { rows } = await pool.query<{ id: string }>("SELECT id FROM items WHERE store_id = ANY($1::uuid[]) AND id = ANY($2::uuid[]) AND quantity <> $3", [
-        storeIds,
-        stores.map((store) => store.flashItemId),
-        options.flashStock,
-      ]);
-      const changed = new Set(rows.map((row) => row.id));
-      for (const store of stores) if (changed.has(store.flashItemId)) await admin(store, SET, { itemId: store.flashItemId, quantity: options.flashStock });
-      return stores.filter((store) => changed.has(store.flashItemId)).reduce((sum, store) => sum + store.subscribers, 0);
-    };
-    await restock();
-
-    log(`flashSale: connecting ${options.subscribers} subscribers`);
-    const connected = await clients.send<"connected">({
-      type: "connect",
-      url: graphql.toString().replace(/^http/, "ws"),
-      query: SUBSCRIBE,
-      subscriptions: stores.map((store) => ({ store: store.slug, itemIds: store.itemIds, count: store.subscribers })),
-    });
-    if (connected.failed > 0) throw new Error(`${connected.failed} of ${options.subscribers} subscribers could not connect: ${connected.firstError}`);
-    // warm-up: one update of an item of every store, which proves every subscription registered
-    await clients.send({ type: "step", name: "warm-up" });
-    for (const store of stores) await admin(store, ADJUST, { itemId: store.itemIds[1]!, delta: 1 });
-    const warm = await clients.settle(options.subscribers, 5_000);
-    if (warm < options.subscribers) throw new Error(`only ${warm} of ${options.subscribers} subscribers heard the warm-up update`);
+    const { restock, connected } = await openFlashSale(pool, graphql, clients, stores, options, (message) => log(`flashSale: ${message}`));
     const start = await versions(pool, storeIds);
 
     const steps: Record<string, unknown>[] = [];

@@ -4,13 +4,13 @@
  * See bench/README.md for what each number means and how it is taken.
  *
  * Environment: DATABASE_URL (a server where the bench may create its databases, default the local
- * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|flash-holds|fanout|cross|cluster|bulk|import
+ * PostgreSQL), REDIS_URL (default the local Redis), BENCH_ONLY=orders|reads|before|flash|flash-holds|overload|fanout|cross|cluster|bulk|import
  * (flash: the flash sale without and with cart holds, flash-holds: with them only; before: this version's checkout against BENCH_BEFORE_REF's, bench/before-after.ts; cross: the
  * two cross-process figures, single Redis and cluster; cluster: the cluster one; a
  * partial run replaces its sections of BENCH_OUT and keeps the others), BENCH_SCENARIOS (the
  * orders scenarios to run, default hot,spread,platform,multiline,variants,holds), BENCH_DURATION_S
  * (measured seconds of each side of an orders scenario, default 15), BENCH_CONCURRENCY (default
- * 16), BENCH_FLOORS_DIR (default ../shared/floors), BENCH_FLASH_* (bench/flash-sale.ts),
+ * 16), BENCH_FLOORS_DIR (default ../shared/floors), BENCH_FLASH_* (bench/flash-sale.ts), BENCH_OVERLOAD_* (bench/overload.ts),
  * BENCH_FANOUT_SIZES (default 1000,5000,10000), BENCH_UPDATES (default 20), BENCH_PROFILE=1 (CPU
  * profiles of the server processes under bench/results/profiles), BENCH_BULK_* (bench/bulk-counts.ts), BENCH_IMPORT_ROWS (bench/import-in-console.ts), BENCH_OUT (default
  * bench/results/latest.json).
@@ -24,6 +24,7 @@ import { importInConsoleScenario, importRows } from "./import-in-console.ts";
 import { crossProcessClusterScenario, crossProcessScenario, fanoutScenario } from "./fanout.ts";
 import { flashSaleOptions, flashSaleScenario } from "./flash-sale.ts";
 import { floorAvailable, freshFloorDatabase, PGBENCH } from "./floor.ts";
+import { heldRateOf, overloadOptions, overloadScenario } from "./overload.ts";
 import { ORDERS_SCENARIOS, ordersScenario, seedOrdersScenario, type OrdersScenarioName } from "./orders.ts";
 import { seedCatalog, storefrontReadsScenario } from "./storefront-reads.ts";
 import { freshBenchDatabase, REDIS_URL, seedStore, startServer } from "./support.ts";
@@ -37,6 +38,7 @@ const parts = {
   flashSale: !only || only === "flash",
   // the flash sale again, every buyer holding its unit first (cart holds)
   flashSaleHolds: !only || only === "flash" || only === "flash-holds",
+  overload: !only || only === "overload",
   fanout: !only || only === "fanout",
   crossProcess: !only || only === "fanout" || only === "cross",
   crossProcessCluster: !only || only === "fanout" || only === "cross" || only === "cluster",
@@ -156,6 +158,15 @@ async function main() {
     log("flashSaleHolds: seeding 100 stores; every buyer holds its unit, then orders with the hold");
     results.flashSaleHolds = await flashSaleScenario(pool, { ...serverEnv(databaseUrl), TRUST_PROXY: "1" }, { ...flashSaleOptions(), withHolds: true }, log);
     log(`flashSaleHolds: ${JSON.stringify(results.flashSaleHolds)}`);
+  });
+
+  if (parts.overload) await measured("overload", async () => {
+    // the flash sale's held rate: BENCH_OVERLOAD_RATE, this run's, the last run's, or searched for
+    const last = existsSync(out) ? JSON.parse(readFileSync(out, "utf8")) : undefined;
+    const options = overloadOptions(heldRateOf(results.flashSale as never) ?? heldRateOf(last?.flashSale));
+    log(`overload: seeding 100 stores; then ${options.factor}x the flash sale's held rate (${options.heldRate ?? "to be found"}) for ${options.overloadMs / 1000} s`);
+    results.overload = await overloadScenario(pool, serverEnv(databaseUrl), options, log);
+    log(`overload: ${JSON.stringify(results.overload)}`);
   });
 
   if (parts.fanout || parts.crossProcess || parts.crossProcessCluster) {
@@ -281,6 +292,17 @@ function printTable(results: Record<string, any>) {
       "",
       "",
       `${flash.subscribers} subscribers, ${flash.ordersPerSec} ${flash.withHolds ? "buyers (hold, then order)" : "orders"}/s held (${flash.deliveriesPerSec} deliveries/s), p50 ${flash.p50Ms} ms, order p99 ${flash.orderP99Ms} ms, version gaps ${flash.versionGaps}, oversold ${flash.oversold}`,
+    ]);
+  }
+  const overload = results.overload;
+  if (overload) {
+    rows.push([
+      `overload: p99 of admitted orders (ms)`,
+      String(overload.admittedP99Ms),
+      `${overload.heldP99Ms} (at ${overload.heldRate}/s)`,
+      String(overload.p99Ratio),
+      "<= 2",
+      `${overload.overloadRate}/s for ${overload.seconds} s: ${Math.round(overload.shedShare * 100)}% shed (503), RSS peak ${overload.rssPeakMB} MB, answered but missing ${overload.answeredMissing}, refused but placed ${overload.refusedFound}, oversold ${overload.oversold}, unbalanced ${overload.unbalancedLedgers}`,
     ]);
   }
   for (const [n, r] of Object.entries<any>(results.fanout ?? {})) {

@@ -179,7 +179,8 @@ export async function startServer(env: Record<string, string>, name = "server", 
   const profile = process.env.BENCH_PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=bench/results/profiles/${name}`]
     : [];
-  const server = await spawnService({ env: { NODE_ENV: "production", ...env }, name, nodeArgs: [...profile, ...nodeArgs] });
+  // (a shared machine under a long run can take more than the tests' 30 s to start it)
+  const server = await spawnService({ env: { NODE_ENV: "production", ...env }, name, nodeArgs: [...profile, ...nodeArgs], timeoutMs: 120_000 });
   return { ...server, rssKB: () => rssKB(server.child.pid!) };
 }
 

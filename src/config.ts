@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseAllowedHost } from "./accounting/accounting-network.ts";
 import { CHECKOUT_BATCH_MAX } from "./orders/checkout-turns.ts";
+import { LOAD_SHEDDING_DEFAULTS, type LoadSheddingSettings } from "./http/load-shedding.ts";
 
 /** Every setting the service reads, from the environment, checked once at start. */
 const EnvSchema = z.object({
@@ -41,6 +42,12 @@ const EnvSchema = z.object({
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
   // how often each process looks for cart holds past their time (with jitter): units come back within about 1.5 of these
   RESERVATION_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_000).default(1_000),
+  // load shedding (src/http/load-shedding.ts): past any bound, new requests are refused 503; see the README's Scaling
+  LOAD_SHEDDING: z.stringbool().default(true),
+  LOAD_SHEDDING_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(60_000).default(LOAD_SHEDDING_DEFAULTS.maxEventLoopDelayMs),
+  LOAD_SHEDDING_MAX_CHECKOUTS_WAITING: z.coerce.number().int().min(0).max(1_000_000).default(LOAD_SHEDDING_DEFAULTS.maxCheckoutsWaiting),
+  LOAD_SHEDDING_MAX_POOL_WAITING: z.coerce.number().int().min(0).max(1_000_000).default(LOAD_SHEDDING_DEFAULTS.maxPoolWaiting),
+  LOAD_SHEDDING_RETRY_AFTER_S: z.coerce.number().int().min(1).max(3_600).default(LOAD_SHEDDING_DEFAULTS.retryAfterSeconds),
   STOREFRONT_TOKEN_ORDERS_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   // true means one proxy; a number says how many stand in front of the service
   TRUST_PROXY: z.union([z.stringbool(), z.coerce.number().int().min(0).max(10)]).default(false),
@@ -143,6 +150,8 @@ export type Config = {
   orderRateLimitPerMinute: number;
   /** how often this process ends the cart holds past their expiresAt (src/orders/reservation-expiry.ts) */
   reservationExpiryIntervalMs: number;
+  /** when new requests are refused 503 for this process being past what it can serve (src/http/load-shedding.ts) */
+  loadShedding: LoadSheddingSettings;
   /** placeOrder calls per store and minute of one storefront token (its shoppers count apart too). */
   storefrontTokenOrdersPerMinute: number;
   /** How many reverse proxies in front of the service append to X-Forwarded-For (0: ignore it). */
@@ -204,6 +213,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkoutBatchMax: e.CHECKOUT_BATCH_MAX,
     orderRateLimitPerMinute: e.ORDER_RATE_LIMIT_PER_MINUTE,
     reservationExpiryIntervalMs: e.RESERVATION_EXPIRY_INTERVAL_MS,
+    loadShedding: {
+      enabled: e.LOAD_SHEDDING,
+      maxEventLoopDelayMs: e.LOAD_SHEDDING_MAX_EVENT_LOOP_DELAY_MS,
+      maxCheckoutsWaiting: e.LOAD_SHEDDING_MAX_CHECKOUTS_WAITING,
+      maxPoolWaiting: e.LOAD_SHEDDING_MAX_POOL_WAITING,
+      retryAfterSeconds: e.LOAD_SHEDDING_RETRY_AFTER_S,
+    },
     storefrontTokenOrdersPerMinute: e.STOREFRONT_TOKEN_ORDERS_PER_MINUTE,
     trustProxy: Number(e.TRUST_PROXY),
     accounting: {

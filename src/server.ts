@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIP } from "node:net";
-import { GraphQLError } from "graphql";
+import { getOperationAST, GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -21,24 +21,28 @@ import { lastAppliedMigration } from "./db/migrate.ts";
 import { handleStorefront } from "./storefront/routes.ts";
 import { handleAdmin } from "./admin/routes.ts";
 import { withinBodyLimit } from "./http/body-limit.ts";
+import { LoadShedder } from "./http/load-shedding.ts";
 import { clientAddressOf } from "./http/client-address.ts";
 import { SocketCounts, socketSlots, TOO_MANY_SOCKETS_CLOSE_CODE, tooManySubscriptions } from "./http/socket-limits.ts";
 import { storefrontTokenFor } from "./stores/storefront-tokens.ts";
 
-export type App = { server: Server; accountingWebhooks: AccountingWebhooks; close(): Promise<void> };
+export type App = { server: Server; accountingWebhooks: AccountingWebhooks; loadShedder: LoadShedder; close(): Promise<void> };
 
 /**
  * The whole service on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql,
  * GET /health for load balancers, and POST /webhooks/accounting/<secret> for the accounting
  * system's notifications. Requests must arrive within the HTTP timeouts; sockets and their
- * subscriptions are held to the WebSocket limits (src/http/socket-limits.ts).
+ * subscriptions are held to the WebSocket limits (src/http/socket-limits.ts). Past its load bounds
+ * the process refuses new requests and sockets 503, all but /health and /metrics
+ * (src/http/load-shedding.ts).
  */
 export function createApp(
   deps: Deps,
   config: Pick<Config, "graphiql" | "introspection" | "webSocketKeepAliveMs" | "webSocketInitTimeoutMs"> &
-    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http">>,
+    Partial<Pick<Config, "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "loadShedding">>,
 ): App {
-  const { limits, csrfPrevention, trustProxy, storefrontTokenOrdersPerMinute, webSocketLimits, http } = { ...defaultConfig(), ...config };
+  const { limits, csrfPrevention, trustProxy, storefrontTokenOrdersPerMinute, webSocketLimits, http, loadShedding } = { ...defaultConfig(), ...config };
+  const shedder = new LoadShedder(loadShedding, { checkoutTurns: deps.checkoutTurns, pool: deps.db.pool, logger: deps.logger });
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -95,6 +99,7 @@ export function createApp(
     observeRequests(deps.logger, (req, res) => {
       if (req.url === "/health" && (req.method === "GET" || req.method === "HEAD")) return health(deps, res);
       if (req.url === "/metrics" && req.method === "GET") return serveMetrics(res, () => lastAppliedMigration(deps.db.pool));
+      if (shedder.refuse(req, res)) return;
       if (handleStorefront(deps, req, res)) return;
       if (handleAdmin(deps, req, res)) return;
       if (req.url?.startsWith(WEBHOOK_PATH)) return accountingWebhooks.handle(req, res);
@@ -124,6 +129,8 @@ export function createApp(
     maxPayload: limits.maxBodyBytes,
     // answered at once, so that nothing else upgrades between this check and the count below
     verifyClient: ({ req }, accept) => {
+      const shed = shedder.refuseUpgrade();
+      if (shed) return accept(false, 503, "Service Unavailable", shed);
       const full = socketCounts.full([slots.client(clientAddressOf(req, trustProxy))]);
       if (full) accept(false, 429, full.refusal);
       else accept(true);
@@ -179,6 +186,10 @@ export function createApp(
           (error.extensions as Record<string, unknown>).code ??= "GRAPHQL_PARSE_FAILED";
           return [error];
         }
+        // an open socket's subscriptions are never shed, but a query or mutation over it is, as over HTTP
+        const operation = getOperationAST(document, params.operationName);
+        const shed = operation?.operation !== "subscription" && shedder.refuseOperation();
+        if (shed) return [shed];
         const args = {
           schema,
           operationName: params.operationName,
@@ -201,6 +212,7 @@ export function createApp(
   return {
     server,
     accountingWebhooks,
+    loadShedder: shedder,
     async close() {
       // New connections are refused from here on and idle keep-alive ones closed. The answers in
       // flight are finished, and close their connection after them so that no client holds the
@@ -213,6 +225,7 @@ export function createApp(
       // Every socket is told goodbye (1001); one that does not answer (a dead or stalled client)
       // would hold the shutdown for ws' 30 s close timeout, so it is cut after a second.
       const stragglers = setTimeout(() => sockets.clients.forEach((socket) => socket.terminate()), 1_000);
+      shedder.close();
       await wsServer.dispose();
       clearTimeout(stragglers);
       await new Promise<void>((resolve) => sockets.close(() => resolve()));

@@ -5,7 +5,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db/pool.ts";
 import type { Deps } from "./deps.ts";
 import type { Logger } from "./logger.ts";
-import { observeCheckoutTurns } from "./observability/metrics.ts";
+import { observeCheckoutTurns, observeDatabasePool } from "./observability/metrics.ts";
 import { CheckoutTurns } from "./orders/checkout-turns.ts";
 import { createOrderRateLimiter, type OrderRateLimiter } from "./orders/order-rate-limit.ts";
 import { startReservationExpiry, type ReservationExpiry } from "./orders/reservation-expiry.ts";
@@ -47,6 +47,7 @@ export function createService(
   const stockEvents = createStockEventBus(config.redis, logger);
   const checkoutTurns = new CheckoutTurns(config.checkoutConcurrencyPerStore, config.checkoutBatchMax);
   observeCheckoutTurns(checkoutTurns);
+  observeDatabasePool(db.pool);
   const deps: Deps = {
     db,
     // the domain publishes each turn's events in commit order (realtime/commit-order.ts)

@@ -164,3 +164,39 @@ export function recordBuildInfo(migration: string | null) {
   buildInfoGauge.reset();
   buildInfoGauge.set({ version: buildInfo.version, commit: buildInfo.commit ?? "", migration: migration ?? "" }, 1);
 }
+
+/**
+ * Load shedding (src/http/load-shedding.ts): requests refused 503 because this process was past a
+ * bound, by transport (http; websocket: new sockets, and queries or mutations over open ones) and
+ * by the signal that started the shedding.
+ */
+export const requestsShedTotal = new Counter({
+  name: "requests_shed_total",
+  help: "Requests refused with 503 while this process was shedding load, by transport and the signal past its bound",
+  labelNames: ["transport", "signal"] as const,
+  registers: [registry],
+});
+
+/** 1 while this process sheds load, else 0. */
+export const loadSheddingActive = new Gauge({
+  name: "load_shedding_active",
+  help: "1 while this process refuses new requests for being past a load bound, else 0",
+  registers: [registry],
+});
+
+let databasePool: { readonly waitingCount: number } | undefined;
+
+/** Queries of this process waiting for a connection of its pg pool, read at each scrape (a load-shedding signal). */
+export const databasePoolWaiting = new Gauge({
+  name: "db_pool_waiting",
+  help: "Queries of this process waiting for a free connection of its PostgreSQL pool",
+  registers: [registry],
+  collect() {
+    this.set(databasePool?.waitingCount ?? 0);
+  },
+});
+
+/** The process's pg pool, which db_pool_waiting reports. */
+export function observeDatabasePool(pool: { readonly waitingCount: number }) {
+  databasePool = pool;
+}

@@ -14,7 +14,8 @@ export const databaseUrl = () => inject("databaseUrl");
 
 /**
  * A real server on a free port, in this test process, on the test database: the service's own
- * composition (src/service.ts) with in-process stock events and no order rate limit unless given.
+ * composition (src/service.ts) with in-process stock events, no order rate limit and no load
+ * shedding unless given.
  * `publisher` sits between the domain and the bus, under the production publisher. Calls to an
  * accounting system time out and retry quickly; `accounting` changes that.
  */
@@ -32,7 +33,7 @@ export async function startTestServer(
     config?: Partial<
       Pick<
         Config,
-        "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "reservationExpiryIntervalMs"
+        "graphiql" | "introspection" | "limits" | "csrfPrevention" | "trustProxy" | "storefrontTokenOrdersPerMinute" | "webSocketLimits" | "http" | "reservationExpiryIntervalMs" | "loadShedding" | "redis"
       >
     >;
   } = {},
@@ -47,6 +48,8 @@ export async function startTestServer(
     redis: undefined,
     orderRateLimitPerMinute: 0,
     checkoutConcurrencyPerStore: options.checkoutConcurrencyPerStore ?? defaults.checkoutConcurrencyPerStore,
+    // a test process blocks its own event loop (seeding, a loaded machine): shedding is off unless a test sets it
+    loadShedding: { ...defaults.loadShedding, enabled: false },
     accounting: {
       ...defaults.accounting,
       reconcileIntervalMs: 0,

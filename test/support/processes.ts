@@ -19,6 +19,8 @@ export async function startServerProcess(
       DATABASE_URL: databaseUrl(),
       // every test client is 127.0.0.1: the order rate limit is off unless a test sets it
       ORDER_RATE_LIMIT_PER_MINUTE: "0",
+      // a shared test machine delays every event loop: load shedding is off unless a test sets it
+      LOAD_SHEDDING: "false",
       ...env,
     },
     ...options,
