@@ -43,7 +43,7 @@ const ADJUST = `mutation Adjust($input: AdjustItemQuantityInput!) {
   adjustItemQuantity(input: $input) { __typename ... on Item { version } ... on OperationError { code message } }
 }`;
 
-const SET = `mutation Set($input: SetItemQuantityInput!) {
+export const SET = `mutation Set($input: SetItemQuantityInput!) {
   setItemQuantity(input: $input) { __typename ... on Item { version } ... on OperationError { code message } }
 }`;
 

@@ -32,7 +32,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { dirname } from "node:path";
 import pg from "pg";
-import { Clients, SUBSCRIBE, versions } from "./flash-sale.ts";
+import { Clients, SET, SUBSCRIBE, versions } from "./flash-sale.ts";
 import { PLACE_ORDER } from "./orders.ts";
 import { benchDatabaseUrl, checkInvariants, freshBenchDatabase, percentile, REDIS_URL, round, rssKB, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
 
@@ -66,9 +66,6 @@ const RESERVE = `mutation Reserve($store: String!, $input: ReserveStockInput!) {
 }`;
 const RELEASE = `mutation Release($input: ReservationRefInput!) {
   releaseReservation(input: $input) { __typename ... on Reservation { status } ... on OperationError { code message } }
-}`;
-const SET = `mutation Set($input: SetItemQuantityInput!) {
-  setItemQuantity(input: $input) { __typename ... on Item { version } ... on OperationError { code message } }
 }`;
 const CANCEL = `mutation Cancel($input: ChangeOrderStatusInput!) {
   changeOrderStatus(input: $input) { __typename ... on Order { status } ... on OperationError { code message } }

@@ -4,7 +4,7 @@ import type { Browser } from "playwright-core";
 import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { signInToConsole, SHOWN_WITHIN } from "./support/admin-console.ts";
 import { gqlData, newItem, newStore, startTestServer, type TestServer } from "./support/harness.ts";
-import { countsOf, hold, release, runOut, statusOf } from "./support/reservations.ts";
+import { countsOf, hold, newShirt, release, runOut, statusOf } from "./support/reservations.ts";
 
 /**
  * The console and cart holds (SPEC section 9), in Chromium: "Reservada" beside Comprometida and
@@ -15,9 +15,6 @@ import { countsOf, hold, release, runOut, statusOf } from "./support/reservation
 const SCREENSHOT = "test-results/admin-console-reservations.png";
 const canRun = browserAvailable("console reservations browser test");
 
-const CREATE_SHIRT = `mutation($input: CreateItemInput!) {
-  createItem(input: $input) { __typename ... on Item { id variants { id options { value } } } ... on OperationError { code message } }
-}`;
 
 describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () => {
   let server: TestServer;
@@ -37,20 +34,8 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
   it("shows held units as Reservada live, lists the holds in force with their time left, and Liberar gives one back", async () => {
     const store = await newStore(server.db);
     const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 3 });
-    const created = await gqlData(
-      server.url,
-      CREATE_SHIRT,
-      {
-        input: {
-          name: "Camiseta", type: "PRODUCT", price: "45000", options: [{ name: "Talla", values: ["S", "M"] }],
-          variants: [{ options: [{ name: "Talla", value: "S" }], quantity: 2 }, { options: [{ name: "Talla", value: "M" }], quantity: 1 }],
-        },
-      },
-      store.token,
-    );
-    expect(created.createItem.__typename).toBe("Item");
-    const shirt = created.createItem as { id: string; variants: { id: string; options: { value: string }[] }[] };
-    const medium = shirt.variants.find((variant) => variant.options[0]!.value === "M")!.id;
+    const shirt = await newShirt(server, store, { S: 2, M: 1 });
+    const medium = shirt.medium;
 
     const mugHold = await hold(server, store, [{ itemId: mug.id, quantity: 2 }]);
     const { page, problems } = await signInToConsole(browser, server.url, store);

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { openSubscriptions } from "../src/observability/metrics.ts";
 import { gqlData, newItem, newStore, startTestServer, type TestServer, type TestStore } from "./support/harness.ts";
-import { countsOf, hold, releaseAsAdmin, release, runOut, setReservationMinutes, statusOf } from "./support/reservations.ts";
+import { countsOf, hold, newShirt, releaseAsAdmin, release, runOut, setReservationMinutes, statusOf } from "./support/reservations.ts";
 
 /**
  * Cart holds on the storefront page (SPEC section 9), in Chromium with two shoppers, each a page
@@ -19,9 +19,6 @@ const canRun = browserAvailable("storefront holds browser test");
 
 const RESERVATIONS = `query { reservations(first: 10) { edges { node { id status orderId lines { quantity item { id } } } } } }`;
 const ORDERS = `query { orders(first: 5) { edges { node { id number lines { quantity item { id } } } } } }`;
-const CREATE_SHIRT = `mutation($input: CreateItemInput!) {
-  createItem(input: $input) { __typename ... on Item { id variants { id options { value } } } ... on OperationError { code message } }
-}`;
 const HIDE_SOLD_OUT = `mutation { updateInventorySettings(input: { outOfStockBehavior: HIDE }) { __typename } }`;
 
 describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => {
@@ -250,19 +247,8 @@ describe.skipIf(!canRun)("cart holds on the storefront page in Chromium", () => 
     const store = await newStore(server.db);
     await gqlData(server.url, HIDE_SOLD_OUT, {}, store.token);
     const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 1 });
-    const created = await gqlData(
-      server.url,
-      CREATE_SHIRT,
-      {
-        input: {
-          name: "Camiseta", type: "PRODUCT", price: "45000", options: [{ name: "Talla", values: ["S", "M"] }],
-          variants: [{ options: [{ name: "Talla", value: "S" }], quantity: 1 }, { options: [{ name: "Talla", value: "M" }], quantity: 2 }],
-        },
-      },
-      store.token,
-    );
-    const shirt = created.createItem as { id: string; variants: { id: string; options: { value: string }[] }[] };
-    const small = shirt.variants.find((variant) => variant.options[0]!.value === "S")!.id;
+    const shirt = await newShirt(server, store, { S: 1, M: 2 });
+    const small = shirt.small;
     const sizes = (page: Page) => row(page, shirt.id).locator("button.variant .variant-name").allTextContents();
     const first = await shopper(store);
     const other = await shopper(store);

@@ -111,3 +111,26 @@ export async function movementCount(db: Database, storeId: string, itemId: strin
   const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM stock_movements WHERE store_id = $1 AND item_id = $2`, [storeId, itemId]);
   return rows[0].n as number;
 }
+
+const CREATE_SHIRT = `mutation($input: CreateItemInput!) {
+  createItem(input: $input) { __typename ... on Item { id variants { id options { value } } } ... on OperationError { code message } }
+}`;
+
+/** "Camiseta" in sizes S and M with these quantities; answers it with its variants' ids by size. */
+export async function newShirt(server: Server, store: TestStore, quantities: { S: number; M: number }) {
+  const created = await gqlData(
+    server.url,
+    CREATE_SHIRT,
+    {
+      input: {
+        name: "Camiseta", type: "PRODUCT", price: "45000", options: [{ name: "Talla", values: ["S", "M"] }],
+        variants: (["S", "M"] as const).map((size) => ({ options: [{ name: "Talla", value: size }], quantity: quantities[size] })),
+      },
+    },
+    store.token,
+  );
+  if (created.createItem.__typename !== "Item") throw new Error(`createItem: ${JSON.stringify(created.createItem)}`);
+  const shirt = created.createItem as { id: string; variants: { id: string; options: { value: string }[] }[] };
+  const size = (name: "S" | "M") => shirt.variants.find((variant) => variant.options[0]!.value === name)!.id;
+  return { ...shirt, small: size("S"), medium: size("M") };
+}
