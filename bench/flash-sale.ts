@@ -225,6 +225,20 @@ function steadyOrders(url: URL, rate: number, durationMs: number, stores: readon
   });
 }
 
+/**
+ * What the subscribers received over a run (bench/flash-clients.ts `gaps`). `outOfOrder`: receipts
+ * of a version older than one received before: allowed (a client drops them by version, SPEC
+ * section 5), counted.
+ */
+export const deliveryFigures = (gaps: Extract<FlashReply, { type: "gaps" }>) => ({
+  outOfOrder: gaps.outOfOrder,
+  duplicates: gaps.duplicates,
+  updatesReceived: gaps.received,
+  updatesExpected: gaps.expected,
+  subscriberErrors: gaps.errors,
+  ...(gaps.firstError ? { firstSubscriberError: gaps.firstError } : {}),
+});
+
 export async function versions(pool: pg.Pool, storeIds: readonly string[]): Promise<Record<string, number>> {
   const { rows } = await pool.query<{ id: string; version: number }>("SELECT id, version FROM items WHERE store_id = ANY($1::uuid[])", [storeIds]);
   return Object.fromEntries(rows.map((row) => [row.id, row.version]));
@@ -397,13 +411,7 @@ export async function flashSaleScenario(pool: pg.Pool, serverEnv: Record<string,
       // (it is then sent only the newest per item, SPEC section 5): those are versionGapsAllSteps
       versionGaps: shown.versionGaps,
       versionGapsAllSteps: gaps.versionGaps,
-      // receipts of a version older than one received before: allowed (a client drops them by version, SPEC section 5), counted
-      outOfOrder: gaps.outOfOrder,
-      duplicates: gaps.duplicates,
-      updatesReceived: gaps.received,
-      updatesExpected: gaps.expected,
-      subscriberErrors: gaps.errors,
-      ...(gaps.firstError ? { firstSubscriberError: gaps.firstError } : {}),
+      ...deliveryFigures(gaps),
       oversold: checks.oversold,
       unbalancedLedgers: checks.unbalanced,
       orderNumberGaps: checks.numberGaps,

@@ -32,7 +32,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { dirname } from "node:path";
 import pg from "pg";
-import { Clients, SET, SUBSCRIBE, versions } from "./flash-sale.ts";
+import { Clients, deliveryFigures, SET, SUBSCRIBE, versions } from "./flash-sale.ts";
 import { PLACE_ORDER } from "./orders.ts";
 import { benchDatabaseUrl, checkInvariants, freshBenchDatabase, percentile, REDIS_URL, round, rssKB, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
 
@@ -361,12 +361,7 @@ async function main() {
         holdsExpiredAsLeft: invariants.holdsExpired === tally.holdsLeft,
         cancelledAsAnswered: invariants.cancelled === cancelledIds.size,
         versionGaps: gaps.versionGaps,
-        outOfOrder: gaps.outOfOrder,
-        duplicates: gaps.duplicates,
-        updatesReceived: gaps.received,
-        updatesExpected: gaps.expected,
-        subscriberErrors: gaps.errors,
-        ...(gaps.firstError ? { firstSubscriberError: gaps.firstError } : {}),
+        ...deliveryFigures(gaps),
       },
       totalSeconds: Math.round((Date.now() - started) / 1000),
     };
