@@ -33,7 +33,7 @@ import http from "node:http";
 import type pg from "pg";
 import type { FlashCommand, FlashReply } from "./flash-clients.ts";
 import { grantedHold, nextShopperAddress, PLACE_ORDER, RESERVE_STOCK } from "./orders.ts";
-import { checkInvariants, percentile, round, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
+import { checkInvariants, percentile, postJson, round, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
 
 export const SUBSCRIBE = `subscription StockUpdates($store: String!, $items: [ID!]) {
   stockUpdates(store: $store, itemIds: $items) { itemId version at }
@@ -157,21 +157,7 @@ function steadyOrders(url: URL, rate: number, durationMs: number, stores: readon
       agent.destroy();
       resolve(result);
     };
-    const post = (body: string, headers: Record<string, string> = {}) =>
-      new Promise<string>((resolve, reject) => {
-        const request = http.request(
-          url,
-          { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
-          (response) => {
-            let text = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk) => (text += chunk));
-            response.on("end", () => resolve(text));
-          },
-        );
-        request.on("error", reject);
-        request.end(body);
-      });
+    const post = (body: string, headers: Record<string, string> = {}) => postJson(url, agent, body, headers);
     /** The shopper's order; with holds, first the hold of its line (its own update), then the order with it. */
     const shop = async (store: FlashStore, order: { store: string; input: Record<string, unknown> }) => {
       if (!options.withHolds) return post(JSON.stringify({ query: PLACE_ORDER, variables: order }));

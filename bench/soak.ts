@@ -34,7 +34,7 @@ import { dirname } from "node:path";
 import pg from "pg";
 import { Clients, deliveryFigures, SET, SUBSCRIBE, versions } from "./flash-sale.ts";
 import { PLACE_ORDER } from "./orders.ts";
-import { benchDatabaseUrl, checkInvariants, freshBenchDatabase, percentile, REDIS_URL, round, rssKB, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
+import { benchDatabaseUrl, checkInvariants, freshBenchDatabase, percentile, postJson, REDIS_URL, round, rssKB, seedStore, sleep, startServer, type BenchStore } from "./support.ts";
 
 const env = (name: string, otherwise: number) => Number(process.env[name] ?? otherwise);
 const minutes = env("SOAK_MINUTES", 5);
@@ -120,30 +120,18 @@ async function main() {
   let window = newWindow();
 
   /** One GraphQL request; answers the text and records its latency under `kind`. */
-  const post = (kind: Kind, query: string, variables: unknown, headers: Record<string, string> = {}): Promise<string | null> =>
-    new Promise((resolve) => {
-      const body = JSON.stringify({ query, variables });
-      const sentAt = performance.now();
-      const into = window;
-      const request = http.request(
-        graphql,
-        { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
-        (response) => {
-          let text = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk) => (text += chunk));
-          response.on("end", () => {
-            into.latencies[kind].push(performance.now() - sentAt);
-            resolve(text);
-          });
-        },
-      );
-      request.on("error", (error) => {
-        fail(kind, error.message);
-        resolve(null);
-      });
-      request.end(body);
-    });
+  const post = async (kind: Kind, query: string, variables: unknown, headers: Record<string, string> = {}): Promise<string | null> => {
+    const sentAt = performance.now();
+    const into = window;
+    try {
+      const text = await postJson(graphql, agent, JSON.stringify({ query, variables }), headers);
+      into.latencies[kind].push(performance.now() - sentAt);
+      return text;
+    } catch (error) {
+      fail(kind, (error as Error).message);
+      return null;
+    }
+  };
   const fail = (kind: Kind, why: string) => {
     tally.failures++;
     window.failures++;

@@ -1,5 +1,6 @@
 import { insertBulkItems } from "../test/support/bulk-items.ts";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../src/generated/prisma/client.ts";
@@ -216,3 +217,21 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** POSTs a JSON body over `agent` (keep-alive) and answers the response's text, whatever its status. */
+export function postJson(url: URL, agent: http.Agent, body: string, headers: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => (text += chunk));
+        response.on("end", () => resolve(text));
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
