@@ -40,8 +40,13 @@ const EnvSchema = z.object({
   CHECKOUT_CONCURRENCY_PER_STORE: z.coerce.number().int().min(1).max(1_000).default(2),
   CHECKOUT_BATCH_MAX: z.coerce.number().int().min(1).max(1_000).default(CHECKOUT_BATCH_MAX),
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(30),
-  // how often each process looks for cart holds past their time (with jitter): units come back within about 1.5 of these
-  RESERVATION_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_000).default(1_000),
+  // how often each process looks for cart holds past their time (with jitter): units come back within about 1.5 of these;
+  // 0: this process does not look (another must; checkouts and holds still end the expired holds they need)
+  RESERVATION_EXPIRY_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .refine((ms) => ms === 0 || (ms >= 100 && ms <= 3_000), "must be 0 (no sweep on this process) or between 100 and 3000")
+    .default(1_000),
   // load shedding (src/http/load-shedding.ts): past any bound, new requests are refused 503; see the README's Scaling
   LOAD_SHEDDING: z.stringbool().default(true),
   LOAD_SHEDDING_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(60_000).default(LOAD_SHEDDING_DEFAULTS.maxEventLoopDelayMs),

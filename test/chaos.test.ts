@@ -29,7 +29,8 @@ let db: Database;
 beforeAll(async () => {
   [postgres, redis] = await Promise.all([startOwnPostgres("chaos"), startOwnRedis()]);
   db = openDatabase(postgres.url, { poolSize: 2, logger: createLogger("silent") });
-  const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, DATABASE_POOL_SIZE: "8", LOG_LEVEL: "error" };
+  // a PostgreSQL of its own: both processes sweep expired holds, as a deployment's do
+  const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, DATABASE_POOL_SIZE: "8", LOG_LEVEL: "error", RESERVATION_EXPIRY_INTERVAL_MS: "1000" };
   // A limit no client reaches, so that the limiter's Redis counting (and its outage) is exercised too.
   // Cart holds' shoppers are addresses of their own behind the (loopback) proxy.
   servers = await Promise.all([1, 2].map(() => startServerProcess({ ...env, ORDER_RATE_LIMIT_PER_MINUTE: "1000000", TRUST_PROXY: "1" }, { timeoutMs: 60_000 })));

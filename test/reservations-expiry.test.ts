@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.ts";
 import { AccountingEmulator } from "./support/accounting-emulator.ts";
 import { gqlData, newItem, startTestServer, storesWithBalancedLedgers, type TestServer, type TestStore } from "./support/harness.ts";
 import { eventually, liveClient, setQuantity, sleep, stockUpdates, untilLive } from "./support/live.ts";
@@ -18,7 +19,7 @@ let unswept: TestServer;
 beforeAll(async () => {
   // behind a trusted proxy, so that a test can hold for many shoppers (at most 5 holds each)
   [server, unswept] = await Promise.all([
-    startTestServer({ config: { trustProxy: 1 } }),
+    startTestServer({ config: { reservationExpiryIntervalMs: 1_000, trustProxy: 1 } }),
     startTestServer({ config: { reservationExpiryIntervalMs: 0, trustProxy: 1 } }),
   ]);
 });
@@ -26,6 +27,14 @@ afterAll(async () => {
   await Promise.all([server?.close(), unswept?.close()]);
 });
 const newStore = storesWithBalancedLedgers(() => server);
+
+describe("RESERVATION_EXPIRY_INTERVAL_MS", () => {
+  it("is 1 s by default, 100 ms to 3 s, or 0 for a process that does not sweep", () => {
+    expect(loadConfig({}).reservationExpiryIntervalMs).toBe(1_000);
+    for (const ms of [0, 100, 3_000]) expect(loadConfig({ RESERVATION_EXPIRY_INTERVAL_MS: String(ms) }).reservationExpiryIntervalMs).toBe(ms);
+    for (const ms of [1, 99, 3_001, -1]) expect(() => loadConfig({ RESERVATION_EXPIRY_INTERVAL_MS: String(ms) })).toThrow(/RESERVATION_EXPIRY_INTERVAL_MS/);
+  });
+});
 
 describe("expiry", () => {
   it("a hold past its expiresAt ends EXPIRED within 5 s by the sweep, its units back and pushed live", async () => {

@@ -71,6 +71,8 @@ const processEnv = (databaseUrl: string) => ({
   REDIS_URL: undefined,
   DATABASE_POOL_SIZE: "8",
   LOG_LEVEL: "error",
+  // a PostgreSQL of its own: both processes sweep expired holds, as a deployment's do
+  RESERVATION_EXPIRY_INTERVAL_MS: "1000",
   // every shopper of the test is an address of its own behind the (loopback) proxy: at most 5 holds each
   TRUST_PROXY: "1",
 });

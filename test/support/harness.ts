@@ -14,8 +14,12 @@ export const databaseUrl = () => inject("databaseUrl");
 
 /**
  * A real server on a free port, in this test process, on the test database: the service's own
- * composition (src/service.ts) with in-process stock events, no order rate limit and no load
- * shedding unless given.
+ * composition (src/service.ts) with in-process stock events, no order rate limit, no load
+ * shedding and no expiry sweep of cart holds unless given.
+ * A server that sweeps (`reservationExpiryIntervalMs` > 0) shares its stock events through the
+ * test Redis, as every process of a deployment does: the sweep ends the expired holds of every
+ * store on the database, so the server of another test file may end this file's holds, and its
+ * events must reach this file's subscribers (an in-process bus would keep them to itself).
  * `publisher` sits between the domain and the bus, under the production publisher. Calls to an
  * accounting system time out and retry quickly; `accounting` changes that.
  */
@@ -41,11 +45,13 @@ export async function startTestServer(
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const db = openDatabase(options.databaseUrl ?? databaseUrl(), { poolSize: options.poolSize ?? 10, logger });
   const defaults = defaultConfig();
+  const sweeps = (options.config?.reservationExpiryIntervalMs ?? 0) > 0;
   const config: Config = {
     ...defaults,
     graphiql: false,
     introspection: true,
-    redis: undefined,
+    redis: sweeps ? { url: inject("redisUrl") } : undefined,
+    reservationExpiryIntervalMs: 0,
     orderRateLimitPerMinute: 0,
     checkoutConcurrencyPerStore: options.checkoutConcurrencyPerStore ?? defaults.checkoutConcurrencyPerStore,
     // a test process blocks its own event loop (seeding, a loaded machine): shedding is off unless a test sets it

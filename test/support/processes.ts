@@ -9,6 +9,9 @@ export type ServerProcess = ServiceProcess;
 /**
  * Starts `npm start`'s entry point (src/main.ts) as a separate process on the test database,
  * and waits until GET /health answers 200 (test/support/service-process.ts, shared with the bench).
+ * It does not sweep expired cart holds unless the test sets RESERVATION_EXPIRY_INTERVAL_MS: the
+ * sweep ends the expired holds of every store on the database, other test files' too, and would
+ * tell only its own subscribers (see startTestServer).
  */
 export async function startServerProcess(
   env: Record<string, string | undefined> = {},
@@ -21,6 +24,7 @@ export async function startServerProcess(
       ORDER_RATE_LIMIT_PER_MINUTE: "0",
       // a shared test machine delays every event loop: load shedding is off unless a test sets it
       LOAD_SHEDDING: "false",
+      RESERVATION_EXPIRY_INTERVAL_MS: "0",
       ...env,
     },
     ...options,
