@@ -1,6 +1,7 @@
 /**
  * `beforeAfter`: this version's checkout against an earlier one's, under the same load, in
- * alternating turns of bench/order-probe.ts (hot: one item; spread: one of a store's 10,000), so
+ * alternating turns of bench/order-probe.ts (hot: one item; spread: one of a store's 10,000;
+ * multiline: three of them; BENCH_BEFORE_SCENARIOS, default hot,spread), so
  * that whatever else the machine does weighs on both alike. The earlier version is
  * BENCH_BEFORE_REF (default cbc408a: the service before variants and warehouses, issue 11, whose
  * done-criterion is a checkout no slower on items without options), extracted with `git archive`
@@ -14,7 +15,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BENCH_DATABASE, round } from "./support.ts";
 
-export type BeforeAfterOptions = { ref: string; dir: string; rounds: number; seconds: number };
+/** What each scenario orders: of a store of how many items, how many distinct ones per order (bench/order-probe.ts). */
+const PROBED = { hot: [1, 1], spread: [10_000, 1], multiline: [10_000, 3] } as const;
+type ProbedScenario = keyof typeof PROBED;
+
+export type BeforeAfterOptions = { ref: string; dir: string; rounds: number; seconds: number; scenarios: ProbedScenario[] };
 
 export function beforeAfterOptions(durationMs: number): BeforeAfterOptions {
   const ref = process.env.BENCH_BEFORE_REF ?? "cbc408a";
@@ -23,6 +28,10 @@ export function beforeAfterOptions(durationMs: number): BeforeAfterOptions {
     dir: resolve(process.env.BENCH_BEFORE_DIR ?? join(tmpdir(), `inventory-before-${ref}`)),
     rounds: Number(process.env.BENCH_BEFORE_ROUNDS ?? 2),
     seconds: Math.max(5, Math.round(durationMs / 1000 / 2)),
+    scenarios: (process.env.BENCH_BEFORE_SCENARIOS ?? "hot,spread").split(",").map((name) => {
+      if (!(name in PROBED)) throw new Error(`BENCH_BEFORE_SCENARIOS: no scenario "${name}" (${Object.keys(PROBED).join(", ")})`);
+      return name as ProbedScenario;
+    }),
   };
 }
 
@@ -50,11 +59,11 @@ function prepare(options: BeforeAfterOptions, log: (message: string) => void) {
 }
 
 /** One turn of the probe in `cwd`, on a database of its own. */
-function probe(cwd: string, database: string, items: number, seconds: number): Promise<Probe> {
+function probe(cwd: string, database: string, [items, lines]: readonly [number, number], seconds: number): Promise<Probe> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(join(cwd, "node_modules/.bin/tsx"), ["bench/order-probe.ts"], {
       cwd,
-      env: { ...process.env, BENCH_DATABASE: database, PROBE_ITEMS: String(items), PROBE_SECONDS: String(seconds), BENCH_PROFILE: "" },
+      env: { ...process.env, BENCH_DATABASE: database, PROBE_ITEMS: String(items), PROBE_LINES: String(lines), PROBE_SECONDS: String(seconds), BENCH_PROFILE: "" },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
@@ -85,14 +94,14 @@ function summary(turns: readonly Probe[]) {
 export async function beforeAfterScenario(options: BeforeAfterOptions, log: (message: string) => void) {
   prepare(options, log);
   const results: Record<string, unknown> = { ref: options.ref, rounds: options.rounds, secondsEach: options.seconds };
-  for (const [name, items] of [["hot", 1], ["spread", 10_000]] as const) {
+  for (const name of options.scenarios) {
     const before: Probe[] = [];
     const after: Probe[] = [];
     for (let i = 0; i < options.rounds; i++) {
       // the earlier version first in odd rounds, this one first in even rounds
       const sides = i % 2 === 0 ? ([[options.dir, before, "before"], [process.cwd(), after, "after"]] as const) : ([[process.cwd(), after, "after"], [options.dir, before, "before"]] as const);
       for (const [cwd, turns, side] of sides) {
-        const turn = await probe(cwd, `${BENCH_DATABASE}_${side}`, items, options.seconds);
+        const turn = await probe(cwd, `${BENCH_DATABASE}_${side}`, PROBED[name], options.seconds);
         log(`beforeAfter.${name} ${side}: ${JSON.stringify(turn)}`);
         turns.push(turn);
       }

@@ -1,7 +1,7 @@
 /**
  * One service's checkout, alone: a store of PROBE_ITEMS items (1: hot, 10,000: spread), placeOrder
  * over GraphQL HTTP from PROBE_CONNECTIONS (16) autocannon connections, one unit of a random item
- * per order, PROBE_SECONDS (10) measured after 4 s of warm-up; with PROBE_RATE, at that many orders
+ * per order (of PROBE_LINES distinct random items with PROBE_LINES > 1: 3 of 10,000 is multiline), PROBE_SECONDS (10) measured after 4 s of warm-up; with PROBE_RATE, at that many orders
  * per second in all (the same work for two versions however busy the machine is). Prints one JSON line: orders/s,
  * p99, and CPU per order of the service process, of PostgreSQL (every `postgres` process) and of
  * this load generator.
@@ -18,6 +18,7 @@ import { PLACE_ORDER } from "./orders.ts";
 import { freshBenchDatabase, processCpuMs, REDIS_URL, seedStore, startServer } from "./support.ts";
 
 const items = Number(process.env.PROBE_ITEMS ?? 1);
+const lineCount = Math.min(Number(process.env.PROBE_LINES ?? 1), items);
 const connections = Number(process.env.PROBE_CONNECTIONS ?? 16);
 const seconds = Number(process.env.PROBE_SECONDS ?? 10);
 /** orders per second over all connections (autocannon's overallRate); unset, each connection sends its next order when answered */
@@ -56,8 +57,10 @@ const load = (duration: number) =>
         path: "/graphql",
         headers: { "content-type": "application/json" },
         setupRequest: (request) => {
-          const itemId = store.itemIds[Math.floor(Math.random() * items)];
-          return { ...request, body: JSON.stringify({ query: PLACE_ORDER, variables: { store: store.slug, input: { lines: [{ itemId, quantity: 1 }] } } }) };
+          const itemIds = new Set<string>();
+          while (itemIds.size < lineCount) itemIds.add(store.itemIds[Math.floor(Math.random() * items)]!);
+          const lines = [...itemIds].map((itemId) => ({ itemId, quantity: 1 }));
+          return { ...request, body: JSON.stringify({ query: PLACE_ORDER, variables: { store: store.slug, input: { lines } } }) };
         },
         onResponse: (_status, body) => {
           if (!body.includes('"__typename":"Order"')) refused++;
@@ -76,6 +79,7 @@ try {
   console.log(
     JSON.stringify({
       items,
+      lines: lineCount,
       ordersPerSec: Math.round(orders / result.duration),
       failed: refused + result.non2xx + result.errors,
       p99Ms: result.latency.p99,

@@ -145,7 +145,7 @@ async function main() {
 
   if (parts.beforeAfter) await measured("beforeAfter", async () => {
     const options = beforeAfterOptions(durationMs);
-    log(`beforeAfter: this version against ${options.ref}, hot and spread, ${options.rounds} alternating turns of ${options.seconds} s each`);
+    log(`beforeAfter: this version against ${options.ref}, ${options.scenarios.join(", ")}, ${options.rounds} alternating turns of ${options.seconds} s each`);
     results.beforeAfter = await beforeAfterScenario(options, log);
     log(`beforeAfter: ${JSON.stringify(results.beforeAfter)}`);
   });
@@ -274,7 +274,7 @@ function printTable(results: Record<string, any>) {
       `${reads.itemsPerPage} items, ${reads.variantsPerPage} variants a page; p99 ${reads.p99Ms}/${reads.floorP99Ms} ms, CPU ${reads.serverCpuMsPerRead} ms per page`,
     ]);
   }
-  for (const name of ["hot", "spread"]) {
+  for (const name of ["hot", "spread", "multiline"]) {
     const r = results.beforeAfter?.[name];
     if (!r) continue;
     rows.push([

@@ -32,7 +32,12 @@ describe("the service as separate processes", () => {
       const store = await newStore(db);
       const item = await newItem(one, store, { quantity: 50 });
       const results = await Promise.all(
-        Array.from({ length: 200 }, (_, n) => placeOrder(n % 2 ? one : two, store, [{ itemId: item.id, quantity: 1 }])),
+        Array.from({ length: 200 }, (_, n) =>
+          // an answer with errors fails the test with what the processes logged of it (its cause, which the answer hides)
+          placeOrder(n % 2 ? one : two, store, [{ itemId: item.id, quantity: 1 }]).catch((error: Error) => {
+            throw new Error(`${error.message}\n--- the processes logged:\n${one.output()}\n${two.output()}`.slice(0, 8_000));
+          }),
+        ),
       );
       expect(results.filter((r) => r.__typename === "Order")).toHaveLength(50);
       expect(results.filter((r) => r.__typename === "InsufficientStockError")).toHaveLength(150);

@@ -205,6 +205,7 @@ describe.skipIf(!redisServerInstalled() && process.env.CI !== "true")("live upda
     const live = subscribe(two, store, [item.id]);
     await untilLive(live, () => adjustQuantity(one, store, item.id, -1));
     const seenBefore = (await stockOf(db, store.id, item.id)).version;
+    const receivedBefore = live.updates.length;
 
     await Promise.all(cluster.nodes.map((node) => node.stop()));
     for (let n = 0; n < 3; n++) {
@@ -215,6 +216,8 @@ describe.skipIf(!redisServerInstalled() && process.env.CI !== "true")("live upda
       expect(Date.now() - started).toBeLessThan(2_000);
     }
     const whileAway = (await stockOf(db, store.id, item.id)).version;
+    // nothing arrived while the cluster was away
+    expect(live.updates.length).toBe(receivedBefore);
 
     // the same nodes on the same ports and cluster configuration: the cluster forms again
     await Promise.all(cluster.nodes.map((node) => node.start()));
@@ -229,8 +232,9 @@ describe.skipIf(!redisServerInstalled() && process.env.CI !== "true")("live upda
       "an update after the cluster came back",
       30_000,
     );
-    // nothing arrived while the cluster was away; the first update after it shows the jump
-    expect(live.updates[0]!.version).toBeGreaterThan(seenBefore + 1);
+    // (A publication of a change made as the cluster went may still arrive once it is back: the
+    // cluster client retries a command whose node just went, and the retry can outlive the outage;
+    // seen once, for the first change. Subscribers apply updates by version.)
     expect(whileAway).toBe(seenBefore + 6);
   });
 });
