@@ -4,13 +4,14 @@ import type { Browser } from "playwright-core";
 import { browserAvailable, launchChromium } from "./support/browser.ts";
 import { signInToConsole, SHOWN_WITHIN } from "./support/admin-console.ts";
 import { gqlData, newItem, newStore, startTestServer, type TestServer } from "./support/harness.ts";
-import { countsOf, hold, newShirt, release, runOut, statusOf } from "./support/reservations.ts";
+import { countsOf, hold, newShirt, release, reserve, runOut, statusOf } from "./support/reservations.ts";
 
 /**
  * The console and cart holds (SPEC section 9), in Chromium: "Reservada" beside Comprometida and
  * Disponible on items, their variants and their stock levels, following holds live; "Reservas"
  * listing the holds in force with their lines and time left, live, and "Liberar" giving one back.
- * The holds are made as a storefront makes them, through the public reserveStock.
+ * The holds are made as a storefront makes them, through the public reserveStock. And how long
+ * a hold lasts, in Configuración ("Reserva del carrito"), 0 for none.
  */
 const SCREENSHOT = "test-results/admin-console-reservations.png";
 const canRun = browserAvailable("console reservations browser test");
@@ -101,6 +102,42 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
     // and Reservas, empty now, says so
     await page.getByRole("link", { name: "Reservas" }).click();
     await expect.poll(() => page.locator(".reservations .empty").textContent(), SHOWN_WITHIN).toBe("No hay reservas activas.");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("Configuración sets how long a cart hold lasts (Reserva del carrito), 0 for no holds; out of range is refused in Spanish", async () => {
+    const store = await newStore(server.db);
+    const mug = await newItem(server, store, { name: "Taza de cerámica", price: "18000", quantity: 3 });
+    const { page, problems } = await signInToConsole(browser, server.url, store);
+    await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Configuración" }).click();
+    await expect.poll(() => page.locator(".reservation-minutes").textContent(), SHOWN_WITHIN).toBe("10 minutos");
+    const form = page.locator('form[aria-labelledby="inventory-settings-title"]');
+    const minutes = page.getByLabel("Reserva del carrito (minutos)");
+
+    await page.getByRole("button", { name: "Editar" }).click();
+    expect(await minutes.inputValue()).toBe("10");
+    await minutes.fill("121");
+    await form.getByRole("button", { name: "Guardar" }).click();
+    await page.getByText("Escribe los minutos de la reserva en números enteros, de 0 (sin reservas) a 120.").waitFor(SHOWN_WITHIN);
+    expect(await minutes.getAttribute("aria-invalid")).toBe("true");
+    await minutes.fill("15");
+    await form.getByRole("button", { name: "Guardar" }).click();
+    await page.getByText("Guardado: reserva del carrito: 15 minutos.").waitFor(SHOWN_WITHIN);
+    expect(await page.locator(".reservation-minutes").textContent()).toBe("15 minutos");
+    const held = await hold(server, store, [{ itemId: mug.id, quantity: 1 }]);
+    const lasts = new Date(held.expiresAt).getTime() - Date.now();
+    expect(lasts).toBeGreaterThan(14 * 60_000);
+    expect(lasts).toBeLessThanOrEqual(15 * 60_000);
+
+    await page.getByRole("button", { name: "Editar" }).click();
+    await minutes.fill("0");
+    await form.getByRole("button", { name: "Guardar" }).click();
+    await page.getByText("Guardado: sin reservas del carrito.").waitFor(SHOWN_WITHIN);
+    expect(await page.locator(".reservation-minutes").textContent()).toBe("Sin reservas");
+    expect(await reserve(server, store, [{ itemId: mug.id, quantity: 1 }])).toMatchObject({ __typename: "OperationError", code: "RESERVATIONS_OFF" });
+    // the hold made before stays until it ends
+    expect((await statusOf(server.db, store.id, held.id))!.status).toBe("HELD");
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -104,7 +104,7 @@ export const SIGN_IN = `query SignIn($slug: String!) { store(slug: $slug) { name
 
 const RUN = `id status trigger startedAt finishedAt itemsMatched itemsUpdated itemsUnmatched error unmatched { itemId variantId sku reason detail }`;
 const WAREHOUSE = `id name isMain fulfilsOnlineOrders priority accountingId`;
-const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync lowStockThreshold webhookUrl mainWarehouse { ${WAREHOUSE} } warehouses { ${WAREHOUSE} }`;
+const SETTINGS_FIELDS = `outOfStockBehavior accountingConnected accountingSync lowStockThreshold reservationMinutes webhookUrl mainWarehouse { ${WAREHOUSE} } warehouses { ${WAREHOUSE} }`;
 
 export type SyncRun = {
   id: string; status: string; trigger: string; startedAt: string; finishedAt: string | null;
@@ -117,6 +117,8 @@ export type InventorySettings = {
   accountingConnected: boolean;
   accountingSync: boolean;
   lowStockThreshold: number | null;
+  /** how long a cart hold lasts; 0: the storefront orders without holds */
+  reservationMinutes: number;
   webhookUrl: string | null;
   mainWarehouse: Warehouse | null;
   warehouses: Warehouse[];

@@ -43,6 +43,7 @@ export const FIELD_MESSAGE: Partial<Record<ErrorCode, Record<string, string>>> =
     toWarehouseId: "Elige dos bodegas distintas.",
     lowStockThreshold: "Escribe el umbral de stock bajo en números enteros, 0 o más; o déjalo vacío.",
     clearLowStockThreshold: "Escribe un umbral de stock bajo o déjalo vacío, no las dos cosas.",
+    reservationMinutes: "Escribe los minutos de la reserva en números enteros, de 0 (sin reservas) a 120.",
     email: "Escribe el correo de tu cuenta de Alegra Contabilidad.",
     token: "Escribe el token de la API de tu cuenta de Alegra Contabilidad.",
     baseUrl: "Usa la dirección de la API de Alegra (https://api.alegra.com/api/v1) u otra que el servicio permita, sin ? ni #; o déjala vacía para usar la de Alegra.",

@@ -1,6 +1,6 @@
 /**
  * "Configuración", section "Inventario": what a sold-out product shows ("Ocultar producto" / "Marcar como
- * agotado"), the link with Alegra Contabilidad, "Sincronizar inventario de todos los productos
+ * agotado"), the low-stock threshold, how long a cart hold lasts ("Reserva del carrito"), the link with Alegra Contabilidad, "Sincronizar inventario de todos los productos
  * con Alegra Contabilidad", "Sincronizar ahora", and the last runs with what they could not match.
  */
 import { useState } from "preact/hooks";
@@ -11,10 +11,13 @@ import {
 } from "../api.ts";
 import { formatDate, SYNC_STATUS, SYNC_TRIGGER, UNMATCHED_REASON } from "../labels.ts";
 import { Warehouses } from "./warehouses.tsx";
-import { problem } from "../messages.ts";
+import { FIELD_MESSAGE, problem } from "../messages.ts";
 import { Button, describedBy, ErrorMessage, errorFor, Field, FormError, Loading, Notice, Title } from "../ui.tsx";
 
 const BEHAVIOR = { MARK_SOLD_OUT: "Marcar como agotado", HIDE: "Ocultar producto" } as const;
+/** the service's bound (src/stores/inventory-settings.ts MAX_RESERVATION_MINUTES), checked here too so that the form says it first */
+const MAX_RESERVATION_MINUTES = 120;
+const holdLabel = (minutes: number) => (minutes === 0 ? "sin reservas del carrito" : `reserva del carrito: ${minutes} minutos`);
 
 export function Settings({ slug }: { slug: string }) {
   const [store] = useQuery<StoreData>({ query: STORE, variables: { slug } });
@@ -48,6 +51,7 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
   const [behavior, setBehavior] = useState(settings.outOfStockBehavior);
   const shownThreshold = settings.lowStockThreshold == null ? "" : String(settings.lowStockThreshold);
   const [threshold, setThreshold] = useState({ value: shownThreshold, bad: false });
+  const [minutes, setMinutes] = useState({ value: String(settings.reservationMinutes), bad: false });
   const [error, setError] = useState<ApiError | null>(null);
   const [notice, setNotice] = useState<{ text: string; nothing?: boolean } | null>(null);
   const startsSync = sync && !settings.accountingSync;
@@ -62,19 +66,24 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
     const thresholdChange = units !== settings.lowStockThreshold
       ? units === null ? "sin umbral de stock bajo" : `umbral de stock bajo: ${units} unidades`
       : null;
-    if (sync === settings.accountingSync && !behaviorChange && !thresholdChange) {
+    const typedMinutes = minutes.value.trim();
+    const holdMinutes = /^\d+$/.test(typedMinutes) && !minutes.bad ? Number(typedMinutes) : Number.NaN;
+    if (Number.isNaN(holdMinutes) || holdMinutes > MAX_RESERVATION_MINUTES) return setError(problem("reservationMinutes", FIELD_MESSAGE.INVALID_INPUT!.reservationMinutes!));
+    const minutesChange = holdMinutes !== settings.reservationMinutes ? holdLabel(holdMinutes) : null;
+    if (sync === settings.accountingSync && !behaviorChange && !thresholdChange && !minutesChange) {
       setEditing(false);
       return setNotice({ text: "No se guardó nada: no cambiaste ninguna opción.", nothing: true });
     }
     const thresholdInput = thresholdChange ? (units === null ? { clearLowStockThreshold: true } : { lowStockThreshold: units }) : {};
-    const outcome = await updateSettings({ input: { accountingSync: sync, outOfStockBehavior: behavior, ...thresholdInput } });
+    const minutesInput = minutesChange ? { reservationMinutes: holdMinutes } : {};
+    const outcome = await updateSettings({ input: { accountingSync: sync, outOfStockBehavior: behavior, ...thresholdInput, ...minutesInput } });
     const failure = errorOf(outcome, outcome.data?.updateInventorySettings);
     setError(failure);
     if (startsSync) onSynced();
     if (failure) return;
     setEditing(false);
-    const saved = [sync === settings.accountingSync ? null : "sincronización con Alegra Contabilidad desactivada", behaviorChange, thresholdChange].filter(Boolean);
-    const alsoSaved = [behaviorChange, thresholdChange].filter(Boolean);
+    const saved = [sync === settings.accountingSync ? null : "sincronización con Alegra Contabilidad desactivada", behaviorChange, thresholdChange, minutesChange].filter(Boolean);
+    const alsoSaved = [behaviorChange, thresholdChange, minutesChange].filter(Boolean);
     setNotice({
       text: startsSync
         ? `Inventario sincronizado con Alegra Contabilidad.${alsoSaved.length ? ` Guardado: ${alsoSaved.join("; ")}.` : ""}`
@@ -100,6 +109,7 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
             setSync(settings.accountingSync);
             setBehavior(settings.outOfStockBehavior);
             setThreshold({ value: shownThreshold, bad: false });
+            setMinutes({ value: String(settings.reservationMinutes), bad: false });
             setError(null);
             setEditing(true);
           }}>Editar</button>
@@ -110,6 +120,8 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
           <dt>Bodega principal</dt><dd>{settings.mainWarehouse?.name ?? "—"}</dd>
           <dt>Umbral de stock bajo</dt>
           <dd class="low-stock-threshold">{settings.lowStockThreshold == null ? "Sin umbral" : `${settings.lowStockThreshold} unidades`}</dd>
+          <dt>Reserva del carrito</dt>
+          <dd class="reservation-minutes">{settings.reservationMinutes === 0 ? "Sin reservas" : `${settings.reservationMinutes} minutos`}</dd>
         </dl>
         {settings.accountingSync && (
           <Button type="button" busy={syncing.fetching} busyLabel="Sincronizando…" onClick={runSync}>Sincronizar ahora</Button>
@@ -147,7 +159,12 @@ function InventorySection({ settings, onSynced }: { settings: InventorySettings;
         <input {...describedBy("store-threshold", errorFor(error, "lowStockThreshold"))} type="number" min={0} step={1} value={threshold.value}
           onInput={(e) => setThreshold({ value: e.currentTarget.value, bad: e.currentTarget.validity.badInput })} />
       </Field>
-      <FormError error={error} fields={["accountingSync", "lowStockThreshold"]} />
+      <Field id="reservation-minutes" label="Reserva del carrito (minutos)" error={errorFor(error, "reservationMinutes")}
+        hint="Al realizar el pedido, la tienda aparta las unidades del carrito durante estos minutos mientras el comprador paga. 0: sin reservas, el pedido se hace al instante.">
+        <input {...describedBy("reservation-minutes", errorFor(error, "reservationMinutes"))} type="number" min={0} step={1}
+          value={minutes.value} onInput={(e) => setMinutes({ value: e.currentTarget.value, bad: e.currentTarget.validity.badInput })} />
+      </Field>
+      <FormError error={error} fields={["accountingSync", "lowStockThreshold", "reservationMinutes"]} />
       <div class="actions">
         <Button busy={saving.fetching} busyLabel={startsSync ? "Sincronizando…" : "Guardando…"}>{startsSync ? "Sincronizar ahora" : "Guardar"}</Button>
         <button type="button" class="link-button" onClick={() => setEditing(false)}>Cancelar</button>
