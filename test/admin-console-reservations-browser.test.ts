@@ -55,7 +55,8 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
     const shirtHold = await hold(server, store, [{ itemId: shirt.id, variantId: medium, quantity: 1 }]);
     await expect.poll(() => variantRow(medium).locator(".reserved").textContent(), SHOWN_WITHIN).toBe("1");
     expect(await variantRow(medium).locator(".available").textContent()).toBe("0");
-    expect(await itemRow(shirt.id).locator(".reserved").textContent()).toBe("1");
+    // the item's row follows the item's update, which may render a moment after its variant's
+    await expect.poll(() => itemRow(shirt.id).locator(".reserved").textContent(), SHOWN_WITHIN).toBe("1");
     expect(await itemRow(shirt.id).locator(".available").textContent()).toBe("2");
 
     // Reservas: both holds, newest first, with their lines and the time they have left.
@@ -94,10 +95,10 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
       ["Variante", "Bodega", "Cantidad", "Comprometida", "Reservada", "Disponible", "Cantidad disponible"],
     );
     await expect.poll(() => level.locator(".reserved").textContent(), SHOWN_WITHIN).toBe("1");
-    expect(await page.locator(".facts dd.reserved").textContent()).toBe("1");
+    await expect.poll(() => page.locator(".facts dd.reserved").textContent(), SHOWN_WITHIN).toBe("1");
     expect((await release(server, shirtHold.ref)).status).toBe("RELEASED");
     await expect.poll(() => level.locator(".reserved").textContent(), SHOWN_WITHIN).toBe("0");
-    expect(await page.locator(".facts dd.reserved").textContent()).toBe("0");
+    await expect.poll(() => page.locator(".facts dd.reserved").textContent(), SHOWN_WITHIN).toBe("0");
 
     // and Reservas, empty now, says so
     await page.getByRole("link", { name: "Reservas" }).click();
@@ -124,7 +125,7 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
     await minutes.fill("15");
     await form.getByRole("button", { name: "Guardar" }).click();
     await page.getByText("Guardado: reserva del carrito: 15 minutos.").waitFor(SHOWN_WITHIN);
-    expect(await page.locator(".reservation-minutes").textContent()).toBe("15 minutos");
+    await expect.poll(() => page.locator(".reservation-minutes").textContent(), SHOWN_WITHIN).toBe("15 minutos");
     const held = await hold(server, store, [{ itemId: mug.id, quantity: 1 }]);
     const lasts = new Date(held.expiresAt).getTime() - Date.now();
     expect(lasts).toBeGreaterThan(14 * 60_000);
@@ -134,7 +135,7 @@ describe.skipIf(!canRun)("the console's Reservas and Reservada in Chromium", () 
     await minutes.fill("0");
     await form.getByRole("button", { name: "Guardar" }).click();
     await page.getByText("Guardado: sin reservas del carrito.").waitFor(SHOWN_WITHIN);
-    expect(await page.locator(".reservation-minutes").textContent()).toBe("Sin reservas");
+    await expect.poll(() => page.locator(".reservation-minutes").textContent(), SHOWN_WITHIN).toBe("Sin reservas");
     expect(await reserve(server, store, [{ itemId: mug.id, quantity: 1 }])).toMatchObject({ __typename: "OperationError", code: "RESERVATIONS_OFF" });
     // the hold made before stays until it ends
     expect((await statusOf(server.db, store.id, held.id))!.status).toBe("HELD");

@@ -269,7 +269,9 @@ export const INVOICE_ORDER = `mutation InvoiceOrder($orderId: ID!) { invoiceOrde
 
 /**
  * "Exportar": the inventory as the service writes it (GET /admin/inventory.csv), fetched with the
- * token in its header, never in a URL; the file's name as the service gives it.
+ * token in its header, never in a URL; the file's name as the service gives it. The saved file
+ * starts with a byte order mark, so that Excel opens it as UTF-8 ("algodón", not "algodÃ³n");
+ * the API's CSV stays plain RFC 4180 for programs, and Importar reads the file either way.
  */
 export async function downloadInventory(session: Session): Promise<{ file: Blob; name: string } | ApiError> {
   try {
@@ -281,7 +283,7 @@ export async function downloadInventory(session: Session): Promise<{ file: Blob;
       return { code: "INTERNAL", message: await response.text(), text };
     }
     const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? "inventario.csv";
-    return { file: await response.blob(), name };
+    return { file: new Blob(["\ufeff", await response.blob()], { type: "text/csv;charset=utf-8" }), name };
   } catch {
     return { code: "NETWORK", message: "" };
   }
